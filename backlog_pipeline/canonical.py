@@ -1,0 +1,247 @@
+"""The canonical input shape (SPEC.md, "Inputs") and the mapping of raw rows into it.
+
+Every source, whatever system it comes from, hands over raw columns named as in SPEC.md;
+this module turns them into typed frames (money in integer cents, months as indices) and
+sets aside, with the source, record, field and reason, the rows that cannot be read.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pandas as pd
+
+from backlog_pipeline.parsing import parse_amounts, parse_dates, parse_months, parse_text
+
+CONTRACT_COLUMNS = (
+    "contract_id", "customer_id", "customer_name", "signed_date", "start_date", "end_date",
+    "tcv", "currency", "product", "segment", "region", "updated_at",
+)  # fmt: skip
+CONTRACT_REQUIRED = ("contract_id", "customer_id", "signed_date", "tcv")
+CHANGE_COLUMNS = ("change_id", "contract_id", "effective_date", "kind", "amount")
+CHANGE_REQUIRED = ("change_id", "contract_id", "effective_date", "kind")
+RECOGNITION_COLUMNS = ("line_id", "contract_id", "period", "amount")
+RECOGNITION_REQUIRED = RECOGNITION_COLUMNS
+CHANGE_KINDS = ("increase", "decrease", "cancellation")
+QUARANTINE_COLUMNS = ("source", "table", "row_number", "record_id", "field", "value", "reason")
+_CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
+
+
+class SourceError(Exception):
+    """A source that cannot be used as a whole (a missing column, a currency not handled)."""
+
+
+@dataclass(frozen=True)
+class ParsedTable:
+    """Typed rows ready for the accounting, and the rows set aside with their reasons."""
+
+    rows: pd.DataFrame
+    quarantine: pd.DataFrame
+
+
+def empty_quarantine() -> pd.DataFrame:
+    return pd.DataFrame({column: pd.Series(dtype=object) for column in QUARANTINE_COLUMNS})
+
+
+def _require_columns(raw: pd.DataFrame, required: Iterable[str], source: str, table: str) -> None:
+    missing = [column for column in required if column not in raw.columns]
+    if missing:
+        raise SourceError(
+            f"{source}: table {table!r} has no column(s) {', '.join(missing)}; "
+            f"found {', '.join(map(str, raw.columns)) or 'none'}"
+        )
+
+
+class _Quarantine:
+    """Collects refused rows, the first reason per row, keyed by the frame's index."""
+
+    def __init__(self, raw: pd.DataFrame, source: str, table: str, id_column: str) -> None:
+        self.raw = raw
+        self.source = source
+        self.table = table
+        self.ids = parse_text(raw[id_column]) if id_column in raw else None
+        self.refused = pd.Series(False, index=raw.index)
+        self.parts: list[pd.DataFrame] = []
+
+    def add(self, field: str, reasons: pd.Series) -> None:
+        bad = reasons.notna() & ~self.refused
+        if not bad.any():
+            return
+        labels = reasons.index[bad]
+        record_ids = self.ids[labels] if self.ids is not None else pd.Series(pd.NA, index=labels)
+        values = self.raw[field][labels] if field in self.raw else pd.Series(pd.NA, index=labels)
+        self.parts.append(
+            pd.DataFrame(
+                {
+                    "source": self.source,
+                    "table": self.table,
+                    # Line numbers as a spreadsheet shows them: header on line 1.
+                    "row_number": [int(pos) + 2 for pos in self.raw.index.get_indexer(labels)],
+                    "record_id": record_ids.astype(object).where(record_ids.notna(), None),
+                    "field": field,
+                    "value": values.map(lambda v: None if pd.isna(v) else str(v)).astype(object),
+                    "reason": reasons[labels].astype(object),
+                },
+                index=labels,
+            )
+        )
+        self.refused |= bad
+
+    def missing(self, field: str, values: pd.Series) -> None:
+        self.add(field, pd.Series(f"{field} is missing", index=values.index).where(values.isna()))
+
+    def result(self, rows: pd.DataFrame) -> ParsedTable:
+        quarantine = (
+            pd.concat(self.parts).sort_index().reset_index(drop=True)
+            if self.parts
+            else empty_quarantine()
+        )
+        return ParsedTable(rows[~self.refused].reset_index(drop=True), quarantine)
+
+
+def _optional_text(raw: pd.DataFrame, column: str) -> pd.Series:
+    if column in raw:
+        return parse_text(raw[column]).astype(object).where(lambda s: s.notna(), None)
+    return pd.Series(None, index=raw.index, dtype=object)
+
+
+def parse_contracts(raw: pd.DataFrame, source: str, reporting_currency: str) -> ParsedTable:
+    _require_columns(raw, CONTRACT_REQUIRED, source, "contracts")
+    quarantine = _Quarantine(raw, source, "contracts", "contract_id")
+    contract_id = parse_text(raw["contract_id"])
+    quarantine.missing("contract_id", contract_id)
+    customer_id = parse_text(raw["customer_id"])
+    quarantine.missing("customer_id", customer_id)
+    signed_date, reasons = parse_dates(raw["signed_date"])
+    quarantine.add("signed_date", reasons)
+    optional_dates = {}
+    for column in ("start_date", "end_date"):
+        if column in raw:
+            parsed, reasons = parse_dates(raw[column])
+            quarantine.add(column, reasons.where(parse_text(raw[column]).notna()))
+            optional_dates[column] = parsed
+        else:
+            optional_dates[column] = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+    tcv, reasons = parse_amounts(raw["tcv"])
+    quarantine.add("tcv", reasons)
+    if "currency" in raw:
+        currency = parse_text(raw["currency"]).str.upper().fillna(reporting_currency)
+    else:
+        currency = pd.Series(reporting_currency, index=raw.index, dtype="string")
+    malformed = ~currency.str.match(_CURRENCY_PATTERN.pattern).fillna(False).astype(bool)
+    quarantine.add(
+        "currency",
+        pd.Series(
+            "currency " + currency.map(repr) + " is not an ISO 4217 code", index=raw.index
+        ).where(malformed),
+    )
+    updated_at = (
+        pd.to_datetime(parse_text(raw["updated_at"]), format="ISO8601", errors="coerce", utc=True)
+        if "updated_at" in raw
+        else pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")
+    )
+    rows = pd.DataFrame(
+        {
+            "contract_id": contract_id.astype(object),
+            "customer_id": customer_id.astype(object),
+            "customer_name": _optional_text(raw, "customer_name"),
+            "signed_date": signed_date,
+            "start_date": optional_dates["start_date"],
+            "end_date": optional_dates["end_date"],
+            "tcv": tcv,
+            "currency": currency.astype(object),
+            "product": _optional_text(raw, "product"),
+            "segment": _optional_text(raw, "segment"),
+            "region": _optional_text(raw, "region"),
+            "updated_at": updated_at,
+        }
+    )
+    parsed = quarantine.result(rows)
+    contracts = parsed.rows
+    contracts["tcv"] = contracts["tcv"].astype("int64")
+    contracts.insert(
+        4, "signed_month", (contracts["signed_date"].dt.year * 12 + contracts["signed_date"].dt.month - 1).astype("int64")
+    )
+    return ParsedTable(contracts, parsed.quarantine)
+
+
+def parse_contract_changes(raw: pd.DataFrame, source: str) -> ParsedTable:
+    _require_columns(raw, CHANGE_REQUIRED, source, "contract_changes")
+    quarantine = _Quarantine(raw, source, "contract_changes", "change_id")
+    change_id = parse_text(raw["change_id"])
+    quarantine.missing("change_id", change_id)
+    contract_id = parse_text(raw["contract_id"])
+    quarantine.missing("contract_id", contract_id)
+    effective_date, reasons = parse_dates(raw["effective_date"])
+    quarantine.add("effective_date", reasons)
+    kind = parse_text(raw["kind"]).str.lower()
+    quarantine.missing("kind", kind)
+    unknown_kind = kind.notna() & ~kind.isin(CHANGE_KINDS)
+    quarantine.add(
+        "kind",
+        pd.Series(
+            "kind " + kind.map(repr) + f" is not one of {', '.join(CHANGE_KINDS)}", index=raw.index
+        ).where(unknown_kind),
+    )
+    amount_text = parse_text(raw["amount"]) if "amount" in raw else pd.Series(pd.NA, index=raw.index)
+    amount, reasons = parse_amounts(raw["amount"] if "amount" in raw else amount_text)
+    # An amount is optional only on a cancellation: without one it terminates the contract.
+    reasons = reasons.where(~(amount_text.isna() & (kind == "cancellation")))
+    quarantine.add("amount", reasons)
+    negative = amount.fillna(0) < 0
+    quarantine.add(
+        "amount",
+        pd.Series("amount is negative; changes carry their direction in kind", index=raw.index).where(
+            negative
+        ),
+    )
+    rows = pd.DataFrame(
+        {
+            "change_id": change_id.astype(object),
+            "contract_id": contract_id.astype(object),
+            "effective_date": effective_date,
+            "kind": kind.astype(object),
+            "amount": amount,
+        }
+    )
+    parsed = quarantine.result(rows)
+    changes = parsed.rows
+    changes.insert(
+        3,
+        "effective_month",
+        (changes["effective_date"].dt.year * 12 + changes["effective_date"].dt.month - 1).astype("int64"),
+    )
+    return ParsedTable(changes, parsed.quarantine)
+
+
+def parse_recognition(raw: pd.DataFrame, source: str) -> ParsedTable:
+    _require_columns(raw, RECOGNITION_REQUIRED, source, "recognition")
+    quarantine = _Quarantine(raw, source, "recognition", "line_id")
+    line_id = parse_text(raw["line_id"])
+    quarantine.missing("line_id", line_id)
+    contract_id = parse_text(raw["contract_id"])
+    quarantine.missing("contract_id", contract_id)
+    period, reasons = parse_months(raw["period"])
+    quarantine.add("period", reasons)
+    amount, reasons = parse_amounts(raw["amount"])
+    quarantine.add("amount", reasons)
+    rows = pd.DataFrame(
+        {
+            "line_id": line_id.astype(object),
+            "contract_id": contract_id.astype(object),
+            "period": period,
+            "amount": amount,
+        }
+    )
+    parsed = quarantine.result(rows)
+    recognition = parsed.rows
+    recognition["period"] = recognition["period"].astype("int64")
+    recognition["amount"] = recognition["amount"].astype("int64")
+    return ParsedTable(recognition, parsed.quarantine)
+
+
+def foreign_currency_contracts(contracts: pd.DataFrame, reporting_currency: str) -> pd.DataFrame:
+    """Contracts in another currency than the reporting one (not converted yet)."""
+    return contracts[contracts["currency"] != reporting_currency]

@@ -1,0 +1,155 @@
+"""Asset checks on the monthly flow, each naming the figures that disagree and by how much.
+
+Blocking checks stop publication of the run's months; each returns a result on every
+path, since a blocking check that emits nothing does not block.
+"""
+
+
+from collections.abc import Callable
+
+import dagster as dg
+import pandas as pd
+
+from backlog_pipeline.accounting.as_of import total_closing_as_of
+from backlog_pipeline.accounting.reconcile import (
+    Discrepancy,
+    as_of_discrepancies,
+    cancellation_line_problems,
+    contract_sum_discrepancies,
+    continuity_discrepancies,
+    identity_discrepancies,
+)
+from backlog_pipeline.defs.resources import Warehouse
+from backlog_pipeline.warehouse import published_closing
+
+_SHOWN = 20
+SOURCE_INS = {
+    "contracts": dg.AssetIn("crm_contracts"),
+    "changes": dg.AssetIn("crm_contract_changes"),
+    "recognition": dg.AssetIn("erp_recognition"),
+}
+
+
+def check_result(
+    found: list[Discrepancy],
+    what: str,
+    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
+    extra: dict[str, dg.MetadataValue] | None = None,
+) -> dg.AssetCheckResult:
+    """Pass when nothing was found; otherwise fail listing the first discrepancies."""
+    metadata: dict[str, dg.MetadataValue] = {
+        "discrepancies": dg.MetadataValue.int(len(found)),
+        **(extra or {}),
+    }
+    if found:
+        metadata["details"] = dg.MetadataValue.md(pd.DataFrame(found[:_SHOWN]).to_markdown(index=False))
+        metadata["summary"] = dg.MetadataValue.text(
+            f"{len(found)} {what}; first: " + "; ".join(_describe(d) for d in found[:3])
+        )
+    return dg.AssetCheckResult(passed=not found, severity=severity, metadata=metadata)
+
+
+def _describe(discrepancy: Discrepancy) -> str:
+    return ", ".join(f"{key}={value}" for key, value in discrepancy.items())
+
+
+def _guarded(evaluate: Callable[[], dg.AssetCheckResult]) -> dg.AssetCheckResult:
+    try:
+        return evaluate()
+    except Exception as error:  # a check that cannot evaluate must fail, not vanish
+        return dg.AssetCheckResult(
+            passed=False,
+            metadata={"error": dg.MetadataValue.text(f"{type(error).__name__}: {error}")},
+        )
+
+
+def build_flow_checks(
+    partitions_def: dg.MonthlyPartitionsDefinition,
+) -> list[dg.AssetChecksDefinition]:
+    @dg.asset_check(
+        asset="backlog_flow",
+        partitions_def=partitions_def,
+        blocking=True,
+        additional_ins=SOURCE_INS,
+        description=(
+            "opening + new − converted − lost + increases − decreases = closing for every month, "
+            "to the cent, and closing equals Σ events to the month end − Σ recognized to date "
+            "computed straight from the sources."
+        ),
+    )
+    def flow_reconciles(
+        backlog_flow: pd.DataFrame,
+        contracts: pd.DataFrame,
+        changes: pd.DataFrame,
+        recognition: pd.DataFrame,
+    ) -> dg.AssetCheckResult:
+        def evaluate() -> dg.AssetCheckResult:
+            found = identity_discrepancies(backlog_flow)
+            if not found and "closing" in backlog_flow:
+                independent = {
+                    int(month): total_closing_as_of(contracts, changes, recognition, int(month))
+                    for month in backlog_flow["period"]
+                }
+                found = as_of_discrepancies(backlog_flow, independent)
+            return check_result(
+                found, "month(s) do not reconcile", extra={"months": dg.MetadataValue.int(len(backlog_flow))}
+            )
+
+        return _guarded(evaluate)
+
+    @dg.asset_check(
+        asset="backlog_flow",
+        partitions_def=partitions_def,
+        blocking=True,
+        description="Every month carries an explicit numeric cancellation (lost) line, zero included.",
+    )
+    def cancellation_line_present(backlog_flow: pd.DataFrame) -> dg.AssetCheckResult:
+        return _guarded(
+            lambda: check_result(
+                cancellation_line_problems(backlog_flow), "month(s) lack a cancellation line"
+            )
+        )
+
+    @dg.asset_check(
+        asset="backlog_flow",
+        partitions_def=partitions_def,
+        blocking=True,
+        additional_ins={"contract_rows": dg.AssetIn("contract_backlog")},
+        description="Every figure of the flow is the sum of the contract rows behind it.",
+    )
+    def flow_matches_contracts(
+        backlog_flow: pd.DataFrame, contract_rows: pd.DataFrame
+    ) -> dg.AssetCheckResult:
+        return _guarded(
+            lambda: check_result(
+                contract_sum_discrepancies(backlog_flow, contract_rows),
+                "figure(s) differ from the sum of their contracts",
+            )
+        )
+
+    @dg.asset_check(
+        asset="backlog_flow",
+        partitions_def=partitions_def,
+        description=(
+            "Each month's opening equals the previous month's closing: the month before in this "
+            "run, or the one published in the warehouse."
+        ),
+    )
+    def opening_continues_previous_close(
+        backlog_flow: pd.DataFrame, warehouse: Warehouse
+    ) -> dg.AssetCheckResult:
+        def evaluate() -> dg.AssetCheckResult:
+            first = int(backlog_flow["period"].min())
+            published = published_closing(warehouse.engine, [first - 1])
+            return check_result(
+                continuity_discrepancies(backlog_flow, published),
+                "month(s) open at another figure than the previous close",
+                severity=dg.AssetCheckSeverity.WARN,
+                extra={
+                    "previous_month_published": dg.MetadataValue.bool(first - 1 in published)
+                },
+            )
+
+        return _guarded(evaluate)
+
+    return [flow_reconciles, cancellation_line_present, flow_matches_contracts, opening_continues_previous_close]

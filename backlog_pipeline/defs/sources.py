@@ -1,0 +1,120 @@
+"""Source assets: the CRM and ERP records, mapped into SPEC's canonical shape.
+
+Rows that cannot be read are set aside in the warehouse table ``source_quarantine`` with
+the source, record, field and reason; the good rows go on. A contract in a currency the
+pipeline cannot convert yet stops the run, since leaving it out would understate backlog.
+"""
+
+
+import dagster as dg
+import pandas as pd
+
+from backlog_pipeline.canonical import (
+    ParsedTable,
+    foreign_currency_contracts,
+    parse_contract_changes,
+    parse_contracts,
+    parse_recognition,
+)
+from backlog_pipeline.defs.resources import CrmExport, ErpDatabase, Reporting, Warehouse
+from backlog_pipeline.warehouse import replace_quarantine, source_quarantine_table
+
+OWNERS = ["team:finance", "team:sales"]
+SINGLE_RUN = dg.BackfillPolicy.single_run()
+_PREVIEW_ROWS = 10
+
+
+def _landed(
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    table: str,
+    source: str,
+    parsed: ParsedTable,
+    raw_rows: int,
+) -> dg.Output[pd.DataFrame]:
+    replace_quarantine(warehouse.engine, table, parsed.quarantine, context.run_id)
+    quarantined = len(parsed.quarantine)
+    if quarantined:
+        context.log.warning(
+            f"{source}: {quarantined} of {raw_rows} {table} rows quarantined in "
+            f"{source_quarantine_table.name} ({warehouse.describe()}); first: "
+            f"{parsed.quarantine.iloc[0].to_dict()}"
+        )
+    context.log.info(f"{source}: {len(parsed.rows)} {table} rows read")
+    return dg.Output(
+        parsed.rows,
+        metadata={
+            "source": dg.MetadataValue.text(source),
+            "rows": dg.MetadataValue.int(len(parsed.rows)),
+            "quarantined_rows": dg.MetadataValue.int(quarantined),
+            "quarantine_table": dg.MetadataValue.text(
+                f"{source_quarantine_table.name} in {warehouse.describe()}"
+            ),
+            "quarantine_preview": dg.MetadataValue.md(
+                parsed.quarantine.head(_PREVIEW_ROWS).to_markdown(index=False)
+                if quarantined
+                else "nothing quarantined"
+            ),
+        },
+    )
+
+
+@dg.asset(
+    group_name="sources",
+    kinds={"csv"},
+    owners=OWNERS,
+    backfill_policy=SINGLE_RUN,
+    description="Signed contracts from the CRM: the bookings, at total contract value.",
+)
+def crm_contracts(
+    context: dg.AssetExecutionContext, crm: CrmExport, warehouse: Warehouse, reporting: Reporting
+) -> dg.Output[pd.DataFrame]:
+    raw = crm.read_table("contracts")
+    parsed = parse_contracts(raw, crm.describe(), reporting.currency)
+    foreign = foreign_currency_contracts(parsed.rows, reporting.currency)
+    if not foreign.empty:
+        listed = ", ".join(
+            f"{row.contract_id} ({row.currency})" for row in foreign.head(20).itertuples()
+        )
+        raise dg.Failure(
+            description=(
+                f"{crm.describe()}: {len(foreign)} contract(s) in a currency other than the "
+                f"reporting currency {reporting.currency}, which is not converted yet: {listed}. "
+                "Nothing was published."
+            ),
+            metadata={"contracts": dg.MetadataValue.int(len(foreign))},
+        )
+    return _landed(context, warehouse, "contracts", crm.describe(), parsed, len(raw))
+
+
+@dg.asset(
+    group_name="sources",
+    kinds={"csv"},
+    owners=OWNERS,
+    backfill_policy=SINGLE_RUN,
+    description="Amendments and cancellations of contracts from the CRM.",
+)
+def crm_contract_changes(
+    context: dg.AssetExecutionContext, crm: CrmExport, warehouse: Warehouse
+) -> dg.Output[pd.DataFrame]:
+    raw = crm.read_table("contract_changes")
+    parsed = parse_contract_changes(raw, crm.describe())
+    return _landed(context, warehouse, "contract_changes", crm.describe(), parsed, len(raw))
+
+
+@dg.asset(
+    group_name="sources",
+    kinds={"sql"},
+    owners=OWNERS,
+    backfill_policy=SINGLE_RUN,
+    description="Revenue recognized per contract and month, from the ERP.",
+)
+def erp_recognition(
+    context: dg.AssetExecutionContext, erp: ErpDatabase, warehouse: Warehouse
+) -> dg.Output[pd.DataFrame]:
+    raw = erp.read_recognition()
+    parsed = parse_recognition(raw, erp.describe())
+    return _landed(context, warehouse, "recognition", erp.describe(), parsed, len(raw))
+
+
+source_assets = [crm_contracts, crm_contract_changes, erp_recognition]

@@ -1,0 +1,91 @@
+"""The two KPI documents, built from one published flow row.
+
+Money goes into JSON as numbers with exactly two decimals (``12218.75``), written from
+``Decimal`` by simplejson, so a reader parsing with ``Decimal`` gets the warehouse figure
+to the cent. Files are replaced atomically: a reader never sees half a document.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.resources
+import os
+import tempfile
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import simplejson
+
+from backlog_pipeline.periods import last_day, month_label
+
+CHANGES_FILE = "bookings_backlog_changes.json"
+TOTAL_FILE = "bookings_backlog_total.json"
+# The typed IBookingsBacklog object: these keys, exactly, in this order.
+CHANGES_KEYS = {
+    "startingBackLogValue": "opening",
+    "newBookingValue": "new_bookings",
+    "bookingsConvertedToRevenue": "converted",
+    "lostBookingsPostContract": "lost",
+    "backlogValueIncreases": "increases",
+    "backlogValueDecreases": "decreases",
+    "endingBackLogValue": "closing",
+    "netChange": "net_change",
+    "netChangePercent": "net_change_pct",
+}
+
+
+@cache
+def _total_definition() -> dict[str, Any]:
+    text = importlib.resources.files("backlog_pipeline.kpi").joinpath(TOTAL_FILE).read_text("utf-8")
+    return simplejson.loads(text)
+
+
+def bookings_backlog_changes(flow_row: dict[str, Any]) -> dict[str, Decimal | None]:
+    """``sales.bookings_backlog_changes`` from a published flow record."""
+    return {key: flow_row[column] for key, column in CHANGES_KEYS.items()}
+
+
+def bookings_backlog_total(flow_row: dict[str, Any]) -> dict[str, Any]:
+    """``sales.bookings_backlog_total``: the ontology entry with the period's measured value."""
+    document = copy.deepcopy(_total_definition())
+    period = flow_row["period"]
+    month = int(period[:4]) * 12 + int(period[5:7]) - 1
+    document["measurement"] = {
+        "rogueId": document["kpi"]["rogueId"],
+        "period": month_label(month),
+        "asOf": last_day(month).isoformat(),
+        "value": flow_row["closing"],
+        "currency": flow_row["currency"],
+        "flow": bookings_backlog_changes(flow_row),
+    }
+    return document
+
+
+def _write_atomically(path: Path, document: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = simplejson.dumps(document, use_decimal=True, indent=2, ensure_ascii=False) + "\n"
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_documents(output_dir: Path, flow_row: dict[str, Any]) -> list[Path]:
+    """Write both documents for the flow row's period; returns the files written."""
+    folder = output_dir / flow_row["period"]
+    written = []
+    for name, document in (
+        (CHANGES_FILE, bookings_backlog_changes(flow_row)),
+        (TOTAL_FILE, bookings_backlog_total(flow_row)),
+    ):
+        _write_atomically(folder / name, document)
+        written.append(folder / name)
+    return written

@@ -1,0 +1,95 @@
+"""Money, chosen in one place: integer cents inside, two-decimal ``Decimal`` outside.
+
+Integer cents keep every sum exact and let pandas add millions of lines in vectorised
+int64 arithmetic; ``Decimal`` with two places is what the warehouse and the JSON documents
+receive, so no float ever reaches a published figure.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+import numpy as np
+import pandas as pd
+
+CENT = Decimal("0.01")
+# Plain decimal notation with at most two decimals; a sign is allowed, exponents are not.
+_AMOUNT_PATTERN = re.compile(r"^\s*([+-]?)(\d+)(?:\.(\d{0,2}))?\s*$")
+# NUMERIC(18,2) holds at most 16 integer digits.
+MAX_ABS_CENTS = 10**18 - 1
+
+
+class AmountError(ValueError):
+    """An amount that cannot be held exactly in cents."""
+
+
+def parse_cents(value: object) -> int:
+    """Parse one amount into integer cents, refusing anything that would need rounding.
+
+    Sub-cent amounts are refused rather than rounded: a silently rounded source line
+    would make the backlog disagree with the ERP by fractions nobody can trace.
+    """
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        raise AmountError("amount is missing")
+    if isinstance(value, bool):
+        raise AmountError(f"amount {value!r} is not a number")
+    if isinstance(value, (int, np.integer)):
+        cents = int(value) * 100
+    else:
+        if isinstance(value, (float, np.floating)):
+            # repr of a float is the shortest string that round-trips, e.g. 12.3 -> '12.3'.
+            text = repr(float(value))
+        elif isinstance(value, Decimal):
+            text = format(value, "f")
+        else:
+            text = str(value)
+        match = _AMOUNT_PATTERN.match(text)
+        if match is None:
+            raise AmountError(_explain_bad_amount(text))
+        sign, whole, fraction = match.groups()
+        cents = int(whole) * 100 + int((fraction or "").ljust(2, "0"))
+        if sign == "-":
+            cents = -cents
+    if abs(cents) > MAX_ABS_CENTS:
+        raise AmountError(f"amount {value!r} does not fit NUMERIC(18,2)")
+    return cents
+
+
+def _explain_bad_amount(text: str) -> str:
+    stripped = text.strip()
+    if stripped == "":
+        return "amount is missing"
+    try:
+        as_decimal = Decimal(stripped)
+    except InvalidOperation:
+        return f"amount {stripped!r} is not a decimal number"
+    if not as_decimal.is_finite():
+        return f"amount {stripped!r} is not a finite number"
+    if as_decimal != as_decimal.quantize(CENT, rounding=ROUND_HALF_UP):
+        return f"amount {stripped!r} has more than two decimals"
+    return f"amount {stripped!r} is not in plain decimal notation"
+
+
+def cents_to_decimal(cents: int) -> Decimal:
+    """Two-decimal ``Decimal`` for publication."""
+    return (Decimal(int(cents)) / 100).quantize(CENT)
+
+
+def format_cents(cents: int) -> str:
+    """``12218.75`` style text, used in messages and previews."""
+    return str(cents_to_decimal(cents))
+
+
+def percent_change(net_change_cents: int, opening_cents: int) -> Decimal | None:
+    """``net_change / opening × 100`` to two decimals, half up; ``None`` when opening is 0."""
+    if opening_cents == 0:
+        return None
+    ratio = Decimal(int(net_change_cents)) * 100 / Decimal(int(opening_cents))
+    # "+ 0" turns a negative zero (no change on a negative opening) into 0.00.
+    return ratio.quantize(CENT, rounding=ROUND_HALF_UP) + 0
+
+
+def decimal_column(cents: pd.Series) -> pd.Series:
+    """An object column of two-decimal ``Decimal`` values for publication."""
+    return cents.map(cents_to_decimal).astype(object)

@@ -1,0 +1,164 @@
+"""The published tables, on any SQLAlchemy database (SQLite by default, PostgreSQL in CI).
+
+Publishing a month replaces that month's rows of both tables in one transaction: a
+re-run never duplicates a month, and a failure leaves the previous publication whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+
+import pandas as pd
+import sqlalchemy as sa
+
+from backlog_pipeline.accounting.rollforward import FLOW_COLUMNS
+from backlog_pipeline.canonical import QUARANTINE_COLUMNS
+from backlog_pipeline.money import cents_to_decimal
+from backlog_pipeline.periods import month_label
+
+MONEY = sa.Numeric(18, 2)
+metadata = sa.MetaData()
+
+backlog_flow_table = sa.Table(
+    "backlog_flow",
+    metadata,
+    sa.Column("period", sa.String(7), primary_key=True),
+    sa.Column("currency", sa.String(3), nullable=False),
+    *(sa.Column(column, MONEY, nullable=False) for column in FLOW_COLUMNS),
+    sa.Column("net_change", MONEY, nullable=False),
+    sa.Column("net_change_pct", sa.Numeric(18, 2), nullable=True),
+)
+
+contract_backlog_table = sa.Table(
+    "contract_backlog",
+    metadata,
+    sa.Column("period", sa.String(7), primary_key=True),
+    sa.Column("contract_id", sa.String(255), primary_key=True),
+    sa.Column("currency", sa.String(3), nullable=False),
+    *(sa.Column(column, MONEY, nullable=False) for column in FLOW_COLUMNS),
+    sa.Column("net_change", MONEY, nullable=False),
+)
+
+source_quarantine_table = sa.Table(
+    "source_quarantine",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.String(255), nullable=False),
+    sa.Column("table", sa.String(64), nullable=False),
+    sa.Column("row_number", sa.Integer, nullable=True),
+    sa.Column("record_id", sa.String(255), nullable=True),
+    sa.Column("field", sa.String(64), nullable=False),
+    sa.Column("value", sa.Text, nullable=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("run_id", sa.String(64), nullable=False),
+    sa.Index("ix_source_quarantine_table", "table"),
+)
+
+_INSERT_BATCH = 10_000
+
+
+def redacted(url: str | sa.URL) -> str:
+    """A connection URL fit for logs and metadata: the password is masked."""
+    return sa.make_url(url).render_as_string(hide_password=True)
+
+
+def create_warehouse_engine(url: str) -> sa.Engine:
+    engine = sa.create_engine(url)
+    metadata.create_all(engine, checkfirst=True)
+    return engine
+
+
+def _money_records(frame: pd.DataFrame, columns: Iterable[str]) -> dict[str, list[Decimal]]:
+    return {column: [cents_to_decimal(v) for v in frame[column].tolist()] for column in columns}
+
+
+def flow_records(flow: pd.DataFrame, currency: str) -> list[dict[str, object]]:
+    """Flow rows as they are published: two-decimal ``Decimal`` money, ``YYYY-MM`` periods."""
+    money = _money_records(flow, (*FLOW_COLUMNS, "net_change"))
+    return [
+        {
+            "period": month_label(period),
+            "currency": currency,
+            **{column: values[i] for column, values in money.items()},
+            "net_change_pct": flow["net_change_pct"].iloc[i],
+        }
+        for i, period in enumerate(flow["period"].tolist())
+    ]
+
+
+def contract_records(rows: pd.DataFrame, currency: str) -> list[dict[str, object]]:
+    with_change = rows.assign(net_change=rows["closing"] - rows["opening"])
+    money = _money_records(with_change, (*FLOW_COLUMNS, "net_change"))
+    return [
+        {
+            "period": month_label(period),
+            "contract_id": contract_id,
+            "currency": currency,
+            **{column: values[i] for column, values in money.items()},
+        }
+        for i, (period, contract_id) in enumerate(
+            zip(rows["period"].tolist(), rows["contract_id"].tolist(), strict=True)
+        )
+    ]
+
+
+def _insert(connection: sa.Connection, table: sa.Table, records: Sequence[dict]) -> None:
+    for start in range(0, len(records), _INSERT_BATCH):
+        connection.execute(table.insert(), list(records[start : start + _INSERT_BATCH]))
+
+
+def publish_months(
+    engine: sa.Engine,
+    months: Sequence[int],
+    flow: pd.DataFrame,
+    contract_rows: pd.DataFrame,
+    currency: str,
+) -> None:
+    """Replace the given months in ``backlog_flow`` and ``contract_backlog``, atomically."""
+    labels = [month_label(month) for month in months]
+    flow_rows = flow_records(flow, currency)
+    detail_rows = contract_records(contract_rows, currency)
+    with engine.begin() as connection:
+        for table in (backlog_flow_table, contract_backlog_table):
+            connection.execute(table.delete().where(table.c.period.in_(labels)))
+        _insert(connection, backlog_flow_table, flow_rows)
+        _insert(connection, contract_backlog_table, detail_rows)
+
+
+def published_closing(engine: sa.Engine, months: Iterable[int]) -> dict[int, int]:
+    """Published closing in cents for those of ``months`` that have been published."""
+    by_label = {month_label(month): month for month in months}
+    if not by_label:
+        return {}
+    query = sa.select(backlog_flow_table.c.period, backlog_flow_table.c.closing).where(
+        backlog_flow_table.c.period.in_(list(by_label))
+    )
+    with engine.connect() as connection:
+        return {
+            by_label[period]: int(Decimal(closing) * 100)
+            for period, closing in connection.execute(query)
+        }
+
+
+def read_flow(engine: sa.Engine) -> pd.DataFrame:
+    """The published flow, money as ``Decimal``, ordered by period."""
+    query = sa.select(backlog_flow_table).order_by(backlog_flow_table.c.period)
+    with engine.connect() as connection:
+        rows = connection.execute(query).mappings().all()
+    return pd.DataFrame(rows, columns=[column.name for column in backlog_flow_table.columns])
+
+
+def replace_quarantine(
+    engine: sa.Engine, table: str, quarantine: pd.DataFrame, run_id: str
+) -> None:
+    """The rows set aside by the latest pull of ``table`` replace the earlier ones."""
+    records = [
+        {**{column: record[column] for column in QUARANTINE_COLUMNS}, "run_id": run_id}
+        for record in quarantine.to_dict("records")
+    ]
+    with engine.begin() as connection:
+        connection.execute(
+            source_quarantine_table.delete().where(source_quarantine_table.c.table == table)
+        )
+        _insert(connection, source_quarantine_table, records)
