@@ -162,7 +162,11 @@ def parse_contracts(raw: pd.DataFrame, source: str, reporting_currency: str) -> 
     contracts = parsed.rows
     contracts["tcv"] = contracts["tcv"].astype("int64")
     contracts.insert(
-        4, "signed_month", (contracts["signed_date"].dt.year * 12 + contracts["signed_date"].dt.month - 1).astype("int64")
+        4,
+        "signed_month",
+        (contracts["signed_date"].dt.year * 12 + contracts["signed_date"].dt.month - 1).astype(
+            "int64"
+        ),
     )
     return ParsedTable(contracts, parsed.quarantine)
 
@@ -185,7 +189,9 @@ def parse_contract_changes(raw: pd.DataFrame, source: str) -> ParsedTable:
             "kind " + kind.map(repr) + f" is not one of {', '.join(CHANGE_KINDS)}", index=raw.index
         ).where(unknown_kind),
     )
-    amount_text = parse_text(raw["amount"]) if "amount" in raw else pd.Series(pd.NA, index=raw.index)
+    amount_text = (
+        parse_text(raw["amount"]) if "amount" in raw else pd.Series(pd.NA, index=raw.index)
+    )
     amount, reasons = parse_amounts(raw["amount"] if "amount" in raw else amount_text)
     # An amount is optional only on a cancellation: without one it terminates the contract.
     reasons = reasons.where(~(amount_text.isna() & (kind == "cancellation")))
@@ -193,9 +199,9 @@ def parse_contract_changes(raw: pd.DataFrame, source: str) -> ParsedTable:
     negative = amount.fillna(0) < 0
     quarantine.add(
         "amount",
-        pd.Series("amount is negative; changes carry their direction in kind", index=raw.index).where(
-            negative
-        ),
+        pd.Series(
+            "amount is negative; changes carry their direction in kind", index=raw.index
+        ).where(negative),
     )
     rows = pd.DataFrame(
         {
@@ -211,7 +217,9 @@ def parse_contract_changes(raw: pd.DataFrame, source: str) -> ParsedTable:
     changes.insert(
         3,
         "effective_month",
-        (changes["effective_date"].dt.year * 12 + changes["effective_date"].dt.month - 1).astype("int64"),
+        (changes["effective_date"].dt.year * 12 + changes["effective_date"].dt.month - 1).astype(
+            "int64"
+        ),
     )
     return ParsedTable(changes, parsed.quarantine)
 

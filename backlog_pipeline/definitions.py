@@ -1,6 +1,5 @@
 """The code location: ``dagster dev`` and ``dagster asset materialize -m`` load ``defs``."""
 
-
 import dagster as dg
 
 from backlog_pipeline.defs.backlog import build_backlog_assets
@@ -8,7 +7,13 @@ from backlog_pipeline.defs.checks import build_flow_checks
 from backlog_pipeline.defs.io_manager import MonthlyFrameIOManager
 from backlog_pipeline.defs.partitions import monthly_partitions
 from backlog_pipeline.defs.publish import build_publish_assets
-from backlog_pipeline.defs.resources import CrmExport, DocumentFolder, ErpDatabase, Reporting, Warehouse
+from backlog_pipeline.defs.resources import (
+    CrmExport,
+    DocumentFolder,
+    ErpDatabase,
+    Reporting,
+    Warehouse,
+)
 from backlog_pipeline.defs.schedules import build_close_job, build_close_schedule
 from backlog_pipeline.defs.sources import source_assets
 from backlog_pipeline.settings import (
@@ -25,7 +30,9 @@ def build_resources(settings: Settings) -> dict[str, object]:
     crm = (
         CrmExport(directory=str(settings.crm_dir))
         if settings.crm_dir is not None
-        else CrmExport(directory=str(settings.demo_dir / "crm"), demo_data_dir=str(settings.data_dir))
+        else CrmExport(
+            directory=str(settings.demo_dir / "crm"), demo_data_dir=str(settings.data_dir)
+        )
     )
     erp = (
         ErpDatabase(url=dg.EnvVar(ERP_URL), table=settings.erp_table)
@@ -33,7 +40,9 @@ def build_resources(settings: Settings) -> dict[str, object]:
         else ErpDatabase(url=f"sqlite:///{demo}/erp.sqlite", demo_data_dir=str(settings.data_dir))
     )
     warehouse = Warehouse(
-        url=dg.EnvVar(WAREHOUSE_URL) if settings.warehouse_url_is_set else settings.default_warehouse_url
+        url=dg.EnvVar(WAREHOUSE_URL)
+        if settings.warehouse_url_is_set
+        else settings.default_warehouse_url
     )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return {

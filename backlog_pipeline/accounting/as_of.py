@@ -16,7 +16,9 @@ def closing_as_of(
     contracts: pd.DataFrame, changes: pd.DataFrame, recognition: pd.DataFrame, month: int
 ) -> pd.Series:
     """Closing backlog in cents per contract at the end of ``month`` (contracts with events)."""
-    changes = changes[known_contract_rows(changes, contracts) & (changes["effective_month"] <= month)]
+    changes = changes[
+        known_contract_rows(changes, contracts) & (changes["effective_month"] <= month)
+    ]
     recognition = recognition[
         known_contract_rows(recognition, contracts) & (recognition["period"] <= month)
     ]

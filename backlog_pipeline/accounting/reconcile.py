@@ -33,7 +33,10 @@ def cancellation_line_problems(flow: pd.DataFrame) -> list[Discrepancy]:
             problems.append({"period": _period(period), "problem": "cancellation line is null"})
         elif isinstance(lost, bool) or not isinstance(lost, (int, np.integer, Decimal)):
             problems.append(
-                {"period": _period(period), "problem": f"cancellation line {lost!r} is not a number"}
+                {
+                    "period": _period(period),
+                    "problem": f"cancellation line {lost!r} is not a number",
+                }
             )
     return problems
 
@@ -50,7 +53,12 @@ def identity_discrepancies(flow: pd.DataFrame) -> list[Discrepancy]:
             found.append({"period": _period(row.period), "problem": "a figure is null"})
             continue
         expected = (
-            row.opening + row.new_bookings - row.converted - row.lost + row.increases - row.decreases
+            row.opening
+            + row.new_bookings
+            - row.converted
+            - row.lost
+            + row.increases
+            - row.decreases
         )
         if expected != row.closing:
             found.append(
@@ -77,7 +85,9 @@ def as_of_discrepancies(flow: pd.DataFrame, closing_as_of: Mapping[int, int]) ->
                     "problem": "closing ≠ Σ events to the month end − Σ recognized to date",
                     "closing": "null" if pd.isna(closing) else format_cents(int(closing)),
                     "as_of_closing": format_cents(independent),
-                    "difference": "n/a" if pd.isna(closing) else format_cents(int(closing) - independent),
+                    "difference": "n/a"
+                    if pd.isna(closing)
+                    else format_cents(int(closing) - independent),
                 }
             )
     return found
@@ -110,7 +120,9 @@ def continuity_discrepancies(
     return found
 
 
-def contract_sum_discrepancies(flow: pd.DataFrame, contract_rows: pd.DataFrame) -> list[Discrepancy]:
+def contract_sum_discrepancies(
+    flow: pd.DataFrame, contract_rows: pd.DataFrame
+) -> list[Discrepancy]:
     """Months where a flow figure is not the sum of the contract rows behind it."""
     sums = contract_rows.groupby("period")[list(FLOW_COLUMNS)].sum()
     found = []

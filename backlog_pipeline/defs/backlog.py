@@ -1,14 +1,13 @@
 """The monthly backlog: contract rows, then the period flow that sums them."""
 
-
 import time
 
 import dagster as dg
 import pandas as pd
 
+from backlog_pipeline.accounting import rollforward
 from backlog_pipeline.accounting.activity import contract_activity
 from backlog_pipeline.accounting.flow import period_flow, with_month_labels
-from backlog_pipeline.accounting import rollforward
 from backlog_pipeline.defs.partitions import months_in_run
 from backlog_pipeline.defs.sources import OWNERS, SINGLE_RUN
 from backlog_pipeline.money import cents_to_decimal
@@ -19,11 +18,21 @@ def flow_metadata(row: pd.Series) -> dict[str, dg.MetadataValue]:
     """A month's figures as numbers the UI can plot across partitions (display only)."""
     return {
         f"{column}": dg.MetadataValue.float(float(cents_to_decimal(row[column])))
-        for column in ("opening", "new_bookings", "converted", "lost", "increases", "decreases", "closing")
+        for column in (
+            "opening",
+            "new_bookings",
+            "converted",
+            "lost",
+            "increases",
+            "decreases",
+            "closing",
+        )
     }
 
 
-def build_backlog_assets(partitions_def: dg.MonthlyPartitionsDefinition) -> list[dg.AssetsDefinition]:
+def build_backlog_assets(
+    partitions_def: dg.MonthlyPartitionsDefinition,
+) -> list[dg.AssetsDefinition]:
     @dg.asset(
         partitions_def=partitions_def,
         backfill_policy=SINGLE_RUN,
@@ -80,7 +89,9 @@ def build_backlog_assets(partitions_def: dg.MonthlyPartitionsDefinition) -> list
             "increases − decreases = closing, with an explicit cancellation (lost) line."
         ),
     )
-    def backlog_flow(context: dg.AssetExecutionContext, contract_rows: pd.DataFrame) -> pd.DataFrame:
+    def backlog_flow(
+        context: dg.AssetExecutionContext, contract_rows: pd.DataFrame
+    ) -> pd.DataFrame:
         first, last = months_in_run(context)
         flow = period_flow(contract_rows, list(range(first, last + 1)))
         for _, row in flow.iterrows():
@@ -102,6 +113,15 @@ def build_backlog_assets(partitions_def: dg.MonthlyPartitionsDefinition) -> list
 
 def _money_table(flow: pd.DataFrame) -> pd.DataFrame:
     shown = flow.copy()
-    for column in ("opening", "new_bookings", "converted", "lost", "increases", "decreases", "closing", "net_change"):
+    for column in (
+        "opening",
+        "new_bookings",
+        "converted",
+        "lost",
+        "increases",
+        "decreases",
+        "closing",
+        "net_change",
+    ):
         shown[column] = shown[column].map(cents_to_decimal)
     return shown

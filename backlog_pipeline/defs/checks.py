@@ -4,7 +4,6 @@ Blocking checks stop publication of the run's months; each returns a result on e
 path, since a blocking check that emits nothing does not block.
 """
 
-
 from collections.abc import Callable
 
 import dagster as dg
@@ -15,8 +14,8 @@ from backlog_pipeline.accounting.reconcile import (
     Discrepancy,
     as_of_discrepancies,
     cancellation_line_problems,
-    contract_sum_discrepancies,
     continuity_discrepancies,
+    contract_sum_discrepancies,
     identity_discrepancies,
 )
 from backlog_pipeline.defs.resources import Warehouse
@@ -42,7 +41,9 @@ def check_result(
         **(extra or {}),
     }
     if found:
-        metadata["details"] = dg.MetadataValue.md(pd.DataFrame(found[:_SHOWN]).to_markdown(index=False))
+        metadata["details"] = dg.MetadataValue.md(
+            pd.DataFrame(found[:_SHOWN]).to_markdown(index=False)
+        )
         metadata["summary"] = dg.MetadataValue.text(
             f"{len(found)} {what}; first: " + "; ".join(_describe(d) for d in found[:3])
         )
@@ -92,7 +93,9 @@ def build_flow_checks(
                 }
                 found = as_of_discrepancies(backlog_flow, independent)
             return check_result(
-                found, "month(s) do not reconcile", extra={"months": dg.MetadataValue.int(len(backlog_flow))}
+                found,
+                "month(s) do not reconcile",
+                extra={"months": dg.MetadataValue.int(len(backlog_flow))},
             )
 
         return _guarded(evaluate)
@@ -145,11 +148,14 @@ def build_flow_checks(
                 continuity_discrepancies(backlog_flow, published),
                 "month(s) open at another figure than the previous close",
                 severity=dg.AssetCheckSeverity.WARN,
-                extra={
-                    "previous_month_published": dg.MetadataValue.bool(first - 1 in published)
-                },
+                extra={"previous_month_published": dg.MetadataValue.bool(first - 1 in published)},
             )
 
         return _guarded(evaluate)
 
-    return [flow_reconciles, cancellation_line_present, flow_matches_contracts, opening_continues_previous_close]
+    return [
+        flow_reconciles,
+        cancellation_line_present,
+        flow_matches_contracts,
+        opening_continues_previous_close,
+    ]

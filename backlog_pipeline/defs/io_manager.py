@@ -5,7 +5,6 @@ this one splits a frame by its ``period`` column on the way out and concatenates
 months asked for on the way in. Unpartitioned frames (the source snapshots) are one file.
 """
 
-
 import os
 import pickle
 import tempfile
@@ -51,7 +50,9 @@ class MonthlyFrameIOManager(dg.ConfigurableIOManager):
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         if not context.has_asset_partitions:
             return self._read(self._path(context.asset_key, None))
-        frames = [self._read(self._path(context.asset_key, key)) for key in context.asset_partition_keys]
+        frames = [
+            self._read(self._path(context.asset_key, key)) for key in context.asset_partition_keys
+        ]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     @staticmethod

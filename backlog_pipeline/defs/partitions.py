@@ -1,6 +1,5 @@
 """The accounting period as Dagster partitions: one partition per calendar month."""
 
-
 import dagster as dg
 
 from backlog_pipeline.periods import first_day, parse_month

@@ -4,7 +4,6 @@ The figures are validated once more right before they are written, so a run that
 the checks (a partial selection, say) still cannot publish a flow that does not add up.
 """
 
-
 from pathlib import Path
 
 import dagster as dg
@@ -45,7 +44,9 @@ def _refuse_unreconciled(flow: pd.DataFrame, contract_rows: pd.DataFrame) -> Non
         )
 
 
-def build_publish_assets(partitions_def: dg.MonthlyPartitionsDefinition) -> list[dg.AssetsDefinition]:
+def build_publish_assets(
+    partitions_def: dg.MonthlyPartitionsDefinition,
+) -> list[dg.AssetsDefinition]:
     @dg.multi_asset(
         name="publish_warehouse_tables",
         specs=[
@@ -95,7 +96,9 @@ def build_publish_assets(partitions_def: dg.MonthlyPartitionsDefinition) -> list
                 partition_key=key,
             )
         where = {"warehouse": dg.MetadataValue.text(warehouse.describe())}
-        yield dg.MaterializeResult(asset_key=FLOW_TABLE, metadata={**where, "table": "backlog_flow"})
+        yield dg.MaterializeResult(
+            asset_key=FLOW_TABLE, metadata={**where, "table": "backlog_flow"}
+        )
         yield dg.MaterializeResult(
             asset_key=CONTRACT_TABLE, metadata={**where, "table": "contract_backlog"}
         )
@@ -138,7 +141,9 @@ def build_publish_assets(partitions_def: dg.MonthlyPartitionsDefinition) -> list
             key = partition_key(first + sorted(labels).index(record["period"]))
             for asset_key, path in zip((CHANGES_DOCUMENT, TOTAL_DOCUMENT), files, strict=True):
                 context.add_asset_metadata(
-                    {"path": dg.MetadataValue.path(str(path))}, asset_key=asset_key, partition_key=key
+                    {"path": dg.MetadataValue.path(str(path))},
+                    asset_key=asset_key,
+                    partition_key=key,
                 )
         context.log.info(f"Wrote KPI documents for {len(records)} month(s) under {documents.path}")
         yield dg.MaterializeResult(asset_key=CHANGES_DOCUMENT)

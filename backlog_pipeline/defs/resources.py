@@ -4,7 +4,6 @@ Connection URLs arrive through ``dg.EnvVar`` when they are set, so a password in
 never shown in the UI or written to the event log; only :func:`redacted` forms are.
 """
 
-
 from pathlib import Path
 
 import dagster as dg

@@ -1,6 +1,5 @@
 """The monthly close: a job over every asset and the schedule that runs it."""
 
-
 import dagster as dg
 from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition,

@@ -5,7 +5,6 @@ the source, record, field and reason; the good rows go on. A contract in a curre
 pipeline cannot convert yet stops the run, since leaving it out would understate backlog.
 """
 
-
 import dagster as dg
 import pandas as pd
 

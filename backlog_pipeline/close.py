@@ -1,0 +1,114 @@
+"""``backlog-close``: run the monthly close from a terminal and print what it published.
+
+It runs the same Dagster job the schedule runs, over a range of months in one run, so
+its figures are the UI's figures. With ``DAGSTER_HOME`` set the run is recorded there
+and shows up in ``dagster dev``; without it the run lives in a temporary instance.
+"""
+
+import argparse
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+
+import dagster as dg
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+
+from backlog_pipeline.definitions import build_definitions
+from backlog_pipeline.periods import month_label, parse_month, partition_key
+from backlog_pipeline.settings import WAREHOUSE_URL, SettingsError, load_settings
+from backlog_pipeline.warehouse import create_warehouse_engine, read_flow, redacted
+
+
+def _month_bounds(defs: dg.Definitions) -> tuple[int, int]:
+    keys = defs.resolve_job_def("monthly_close").partitions_def.get_partition_keys()
+    if not keys:
+        raise SettingsError("there is no complete month to close between the start and end month")
+    return parse_month(keys[0]), parse_month(keys[-1])
+
+
+def _failures(result: dg.ExecuteInProcessResult) -> list[str]:
+    messages = []
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data is not None:
+            error = event.step_failure_data.error
+            messages.append(f"{event.step_key}: {error.message.strip() if error else 'failed'}")
+        if event.event_type_value != "ASSET_CHECK_EVALUATION":
+            continue
+        evaluation = event.asset_check_evaluation_data
+        if not evaluation.passed:
+            summary = evaluation.metadata.get("summary") or evaluation.metadata.get("error")
+            text = getattr(summary, "value", summary)
+            messages.append(f"check {evaluation.check_name} failed: {text}")
+    return messages
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="backlog-close",
+        description="Run the bookings-backlog close for a range of months in one Dagster run.",
+    )
+    parser.add_argument("--from", dest="first", help="first month, YYYY-MM (default: the first)")
+    parser.add_argument("--to", dest="last", help="last month, YYYY-MM (default: the last)")
+    args = parser.parse_args(argv)
+    # Dagster's notices about beta and preview parameters are for developers, not the close.
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+    try:
+        settings = load_settings()
+        defs = build_definitions(settings)
+        first, last = _month_bounds(defs)
+        first = parse_month(args.first) if args.first else first
+        last = parse_month(args.last) if args.last else last
+    except (SettingsError, ValueError) as error:
+        print(f"backlog-close: {error}", file=sys.stderr)
+        return 2
+    if first > last:
+        print("backlog-close: --from is after --to", file=sys.stderr)
+        return 2
+
+    print(f"Closing {month_label(first)}..{month_label(last)} in one run", flush=True)
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
+    result = defs.resolve_job_def("monthly_close").execute_in_process(
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        tags={
+            ASSET_PARTITION_RANGE_START_TAG: partition_key(first),
+            ASSET_PARTITION_RANGE_END_TAG: partition_key(last),
+        },
+        instance=instance,
+        raise_on_error=False,
+    )
+    if not result.success:
+        print(
+            f"The close failed (run {result.run_id}); nothing new was published:", file=sys.stderr
+        )
+        for message in _failures(result):
+            print(f"  - {message}", file=sys.stderr)
+        return 1
+
+    warehouse_url = (
+        os.environ[WAREHOUSE_URL]
+        if settings.warehouse_url_is_set
+        else settings.default_warehouse_url
+    )
+    engine = create_warehouse_engine(warehouse_url)
+    flow = read_flow(engine)
+    engine.dispose()
+    flow = flow[flow["period"].between(month_label(first), month_label(last))]
+    print()
+    print(flow.fillna("n/a").to_string(index=False))
+    print()
+    print(f"Run {result.run_id} succeeded.")
+    print(
+        f"Warehouse: {redacted(warehouse_url)} "
+        "(tables backlog_flow, contract_backlog, source_quarantine)"
+    )
+    print(f"KPI documents: {settings.output_dir}/<YYYY-MM>/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

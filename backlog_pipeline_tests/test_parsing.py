@@ -1,0 +1,131 @@
+"""Reading source rows: exact money, strict dates, and bad rows set aside with a reason."""
+
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+
+from backlog_pipeline.canonical import (
+    SourceError,
+    parse_contract_changes,
+    parse_contracts,
+    parse_recognition,
+)
+from backlog_pipeline.money import AmountError, parse_cents, percent_change
+from backlog_pipeline.parsing import parse_amounts, parse_months
+
+
+@pytest.mark.parametrize(
+    ("value", "cents"),
+    [("12218.75", 1221875), ("0.1", 10), ("-5", -500), (" 7.00 ", 700), (12.3, 1230),
+     (Decimal("1E+3"), 100000), (Decimal("99.90"), 9990), (42, 4200), ("+3.5", 350)],
+)  # fmt: skip
+def test_amounts_parse_to_exact_cents(value, cents):
+    assert parse_cents(value) == cents
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [("12.345", "more than two decimals"), ("abc", "not a decimal number"), ("", "missing"),
+     (None, "missing"), ("1e3", "plain decimal notation"), (0.125, "more than two decimals"),
+     ("NaN", "not a finite number"), ("1" * 17, "does not fit")],
+)  # fmt: skip
+def test_amounts_that_would_need_rounding_or_guessing_are_refused(value, reason):
+    with pytest.raises(AmountError, match=reason):
+        parse_cents(value)
+
+
+def test_vectorised_amounts_agree_with_the_one_by_one_parser():
+    values = ["1.5", "-0.05", "10", "3.999", "x", "", "123456789012.34", Decimal("2.5"), 7.25]
+    cents, reasons = parse_amounts(pd.Series(values, dtype=object))
+    for value, got, reason in zip(values, cents, reasons, strict=True):
+        try:
+            assert got == parse_cents(value) and pd.isna(reason)
+        except AmountError as error:
+            assert pd.isna(got) and reason == str(error)
+    floats, float_reasons = parse_amounts(pd.Series([0.1, 1234.56, 0.001]))
+    assert floats.tolist()[:2] == [10, 123456] and pd.isna(floats.iloc[2])
+    assert "more than two decimals" in float_reasons.iloc[2]
+
+
+def test_months_accept_yyyy_mm_and_dates_and_refuse_the_rest():
+    index, reasons = parse_months(pd.Series(["2024-02", "2024-02-29", "2024-13", "2023-02-29", ""]))
+    assert index.tolist()[:2] == [2024 * 12 + 1, 2024 * 12 + 1]
+    assert reasons.iloc[:2].isna().all()
+    assert "not a month" in reasons.iloc[2] and "not a month" in reasons.iloc[3]
+    assert reasons.iloc[4] == "period is missing"
+
+
+def test_percent_change():
+    assert percent_change(1, 3) == Decimal("33.33")
+    assert percent_change(2, 3) == Decimal("66.67")
+    assert percent_change(0, -5) == Decimal("0.00")
+    assert percent_change(5, 0) is None
+
+
+def test_bad_contract_rows_are_quarantined_with_source_record_field_and_reason():
+    raw = pd.DataFrame(
+        {
+            "contract_id": ["C1", "", "C3", "C4", "C5"],
+            "customer_id": ["A", "B", "C", "D", "E"],
+            "signed_date": ["2024-01-05", "2024-01-05", "2024-31-01", "2024-02-01", "2024-02-01"],
+            "tcv": ["100.00", "5", "10", "12.345", "7"],
+            "currency": ["usd", "", "USD", "USD", "US"],
+        }
+    )
+    parsed = parse_contracts(raw, "CRM export /x", "USD")
+    assert parsed.rows["contract_id"].tolist() == ["C1"]
+    assert parsed.rows["currency"].tolist() == ["USD"]
+    assert parsed.rows["tcv"].tolist() == [10000]
+    quarantine = parsed.quarantine.set_index("row_number")
+    assert quarantine["source"].unique().tolist() == ["CRM export /x"]
+    assert quarantine.loc[3, "field"] == "contract_id" and quarantine.loc[3, "record_id"] is None
+    assert quarantine.loc[4, ["record_id", "field", "value"]].tolist() == [
+        "C3",
+        "signed_date",
+        "2024-31-01",
+    ]
+    assert "not an ISO date" in quarantine.loc[4, "reason"]
+    assert quarantine.loc[5, ["record_id", "field"]].tolist() == ["C4", "tcv"]
+    assert "more than two decimals" in quarantine.loc[5, "reason"]
+    assert quarantine.loc[6, ["record_id", "field"]].tolist() == ["C5", "currency"]
+
+
+def test_change_amount_is_optional_only_on_a_cancellation():
+    raw = pd.DataFrame(
+        {
+            "change_id": ["X1", "X2", "X3", "X4", "X5"],
+            "contract_id": ["C1"] * 5,
+            "effective_date": ["2024-03-01"] * 5,
+            "kind": ["Cancellation", "increase", "decrease", "upsell", "increase"],
+            "amount": ["", "", "-5", "10", "10"],
+        }
+    )
+    parsed = parse_contract_changes(raw, "CRM export /x")
+    assert parsed.rows["change_id"].tolist() == ["X1", "X5"]
+    assert pd.isna(parsed.rows["amount"].iloc[0])
+    reasons = parsed.quarantine.set_index("record_id")["reason"].to_dict()
+    assert reasons["X2"] == "amount is missing"
+    assert "negative" in reasons["X3"]
+    assert "not one of increase, decrease, cancellation" in reasons["X4"]
+
+
+def test_recognition_keeps_reversals_and_quarantines_unreadable_lines():
+    raw = pd.DataFrame(
+        {
+            "line_id": ["L1", "L2", "L3"],
+            "contract_id": ["C1", "C1", None],
+            "period": ["2024-01", "2024-02", "2024-03"],
+            "amount": ["100.00", "-20.00", "5"],
+        }
+    )
+    parsed = parse_recognition(raw, "ERP db")
+    assert parsed.rows["amount"].tolist() == [10000, -2000]
+    assert parsed.quarantine[["record_id", "field", "reason"]].values.tolist() == [
+        ["L3", "contract_id", "contract_id is missing"]
+    ]
+
+
+def test_a_missing_column_names_the_source_and_the_column():
+    with pytest.raises(SourceError, match=r"ERP db: table 'recognition' has no column\(s\) amount"):
+        parse_recognition(pd.DataFrame({"line_id": [], "contract_id": [], "period": []}), "ERP db")
