@@ -57,7 +57,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     partitions_def = monthly_partitions(settings)
-    close_job = build_close_job(partitions_def)
+    close_job = build_close_job()
     return dg.Definitions(
         assets=[
             *source_assets,

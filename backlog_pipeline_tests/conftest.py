@@ -41,7 +41,7 @@ def recognized(contract_id: str, *monthly: tuple[str, str]) -> list[dict[str, st
             "contract_id": contract_id,
             "period": period,
             "amount": amount,
-        }  # fmt: skip
+        }
         for i, (period, amount) in enumerate(monthly)
     ]
 

@@ -8,6 +8,7 @@ import pandas as pd
 from backlog_pipeline.accounting import rollforward
 from backlog_pipeline.accounting.activity import contract_activity
 from backlog_pipeline.accounting.flow import period_flow, with_month_labels
+from backlog_pipeline.accounting.rollforward import FLOW_COLUMNS
 from backlog_pipeline.defs.partitions import months_in_run
 from backlog_pipeline.defs.sources import OWNERS, SINGLE_RUN
 from backlog_pipeline.money import cents_to_decimal
@@ -15,18 +16,14 @@ from backlog_pipeline.periods import month_label, partition_key
 
 
 def flow_metadata(row: pd.Series) -> dict[str, dg.MetadataValue]:
-    """A month's figures as numbers the UI can plot across partitions (display only)."""
+    """A month's figures as numbers the UI can plot across partitions (display only).
+
+    A figure that is missing or null is left out here; the checks report it.
+    """
     return {
-        f"{column}": dg.MetadataValue.float(float(cents_to_decimal(row[column])))
-        for column in (
-            "opening",
-            "new_bookings",
-            "converted",
-            "lost",
-            "increases",
-            "decreases",
-            "closing",
-        )
+        column: dg.MetadataValue.float(float(cents_to_decimal(row[column])))
+        for column in FLOW_COLUMNS
+        if column in row and not pd.isna(row[column])
     }
 
 
@@ -113,15 +110,9 @@ def build_backlog_assets(
 
 def _money_table(flow: pd.DataFrame) -> pd.DataFrame:
     shown = flow.copy()
-    for column in (
-        "opening",
-        "new_bookings",
-        "converted",
-        "lost",
-        "increases",
-        "decreases",
-        "closing",
-        "net_change",
-    ):
-        shown[column] = shown[column].map(cents_to_decimal)
+    for column in (*FLOW_COLUMNS, "net_change"):
+        if column in shown:
+            shown[column] = shown[column].map(
+                lambda cents: None if pd.isna(cents) else cents_to_decimal(cents)
+            )
     return shown

@@ -104,7 +104,7 @@ def build_flow_checks(
         asset="backlog_flow",
         partitions_def=partitions_def,
         blocking=True,
-        description="Every month carries an explicit numeric cancellation (lost) line, zero included.",
+        description="Every month carries an explicit numeric cancellation (lost) line, 0 included.",
     )
     def cancellation_line_present(backlog_flow: pd.DataFrame) -> dg.AssetCheckResult:
         return _guarded(

@@ -117,7 +117,7 @@ def build_publish_assets(
             dg.AssetSpec(
                 TOTAL_DOCUMENT,
                 deps=[FLOW_TABLE],
-                description="sales.bookings_backlog_total: the KPI document with the month's value.",
+                description="sales.bookings_backlog_total: the KPI document with the month value.",
                 kinds={"json"},
                 owners=OWNERS,
                 group_name="published",

@@ -8,11 +8,11 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 from backlog_pipeline.settings import Settings
 
 
-def build_close_job(partitions_def: dg.MonthlyPartitionsDefinition) -> UnresolvedAssetJobDefinition:
+def build_close_job() -> UnresolvedAssetJobDefinition:
+    """Every asset; the months come from the assets' own monthly partitions."""
     return dg.define_asset_job(
         "monthly_close",
         selection=dg.AssetSelection.all(),
-        partitions_def=partitions_def,
         description="Sources to published backlog for one month (or a range, in one run).",
     )
 

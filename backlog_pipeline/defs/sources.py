@@ -31,7 +31,7 @@ def _landed(
     parsed: ParsedTable,
     raw_rows: int,
 ) -> dg.Output[pd.DataFrame]:
-    replace_quarantine(warehouse.engine, table, parsed.quarantine, context.run_id)
+    replace_quarantine(warehouse.engine, table, parsed.quarantine, context.run.run_id)
     quarantined = len(parsed.quarantine)
     if quarantined:
         context.log.warning(
