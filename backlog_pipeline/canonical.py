@@ -90,7 +90,11 @@ class _Quarantine:
         self.refused |= bad
 
     def missing(self, field: str, values: pd.Series) -> None:
-        self.add(field, pd.Series(f"{field} is missing", index=values.index).where(values.isna()))
+        self.refuse(field, values.isna(), f"{field} is missing")
+
+    def refuse(self, field: str, mask: pd.Series, reason: str | pd.Series) -> None:
+        """Refuse the rows under ``mask`` for ``reason`` (one text, or one per row)."""
+        self.add(field, pd.Series(reason, index=mask.index).where(mask))
 
     def result(self, rows: pd.DataFrame) -> ParsedTable:
         quarantine = (
@@ -99,6 +103,11 @@ class _Quarantine:
             else empty_quarantine()
         )
         return ParsedTable(rows[~self.refused].reset_index(drop=True), quarantine)
+
+
+def _month_index(dates: pd.Series) -> pd.Series:
+    """The month index (see :mod:`backlog_pipeline.periods`) of each date."""
+    return (dates.dt.year * 12 + dates.dt.month - 1).astype("int64")
 
 
 def _optional_text(raw: pd.DataFrame, column: str) -> pd.Series:
@@ -131,12 +140,7 @@ def parse_contracts(raw: pd.DataFrame, source: str, reporting_currency: str) -> 
     else:
         currency = pd.Series(reporting_currency, index=raw.index, dtype="string")
     malformed = ~currency.str.match(_CURRENCY_PATTERN.pattern).fillna(False).astype(bool)
-    quarantine.add(
-        "currency",
-        pd.Series(
-            "currency " + currency.map(repr) + " is not an ISO 4217 code", index=raw.index
-        ).where(malformed),
-    )
+    quarantine.refuse("currency", malformed, "currency " + currency.map(repr) + " is not ISO 4217")
     updated_at = (
         pd.to_datetime(parse_text(raw["updated_at"]), format="ISO8601", errors="coerce", utc=True)
         if "updated_at" in raw
@@ -161,13 +165,7 @@ def parse_contracts(raw: pd.DataFrame, source: str, reporting_currency: str) -> 
     parsed = quarantine.result(rows)
     contracts = parsed.rows
     contracts["tcv"] = contracts["tcv"].astype("int64")
-    contracts.insert(
-        4,
-        "signed_month",
-        (contracts["signed_date"].dt.year * 12 + contracts["signed_date"].dt.month - 1).astype(
-            "int64"
-        ),
-    )
+    contracts.insert(4, "signed_month", _month_index(contracts["signed_date"]))
     return ParsedTable(contracts, parsed.quarantine)
 
 
@@ -183,11 +181,8 @@ def parse_contract_changes(raw: pd.DataFrame, source: str) -> ParsedTable:
     kind = parse_text(raw["kind"]).str.lower()
     quarantine.missing("kind", kind)
     unknown_kind = kind.notna() & ~kind.isin(CHANGE_KINDS)
-    quarantine.add(
-        "kind",
-        pd.Series(
-            "kind " + kind.map(repr) + f" is not one of {', '.join(CHANGE_KINDS)}", index=raw.index
-        ).where(unknown_kind),
+    quarantine.refuse(
+        "kind", unknown_kind, "kind " + kind.map(repr) + f" is not one of {', '.join(CHANGE_KINDS)}"
     )
     amount_text = (
         parse_text(raw["amount"]) if "amount" in raw else pd.Series(pd.NA, index=raw.index)
@@ -196,12 +191,8 @@ def parse_contract_changes(raw: pd.DataFrame, source: str) -> ParsedTable:
     # An amount is optional only on a cancellation: without one it terminates the contract.
     reasons = reasons.where(~(amount_text.isna() & (kind == "cancellation")))
     quarantine.add("amount", reasons)
-    negative = amount.fillna(0) < 0
-    quarantine.add(
-        "amount",
-        pd.Series(
-            "amount is negative; changes carry their direction in kind", index=raw.index
-        ).where(negative),
+    quarantine.refuse(
+        "amount", amount.fillna(0) < 0, "amount is negative; changes carry their direction in kind"
     )
     rows = pd.DataFrame(
         {
@@ -214,13 +205,7 @@ def parse_contract_changes(raw: pd.DataFrame, source: str) -> ParsedTable:
     )
     parsed = quarantine.result(rows)
     changes = parsed.rows
-    changes.insert(
-        3,
-        "effective_month",
-        (changes["effective_date"].dt.year * 12 + changes["effective_date"].dt.month - 1).astype(
-            "int64"
-        ),
-    )
+    changes.insert(3, "effective_month", _month_index(changes["effective_date"]))
     return ParsedTable(changes, parsed.quarantine)
 
 

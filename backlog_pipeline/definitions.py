@@ -15,7 +15,7 @@ from backlog_pipeline.defs.resources import (
     Warehouse,
 )
 from backlog_pipeline.defs.schedules import build_close_job, build_close_schedule
-from backlog_pipeline.defs.sources import source_assets
+from backlog_pipeline.defs.sources import build_source_assets
 from backlog_pipeline.settings import (
     ERP_URL,
     WAREHOUSE_URL,
@@ -60,7 +60,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     close_job = build_close_job()
     return dg.Definitions(
         assets=[
-            *source_assets,
+            *build_source_assets(partitions_def),
             *build_backlog_assets(partitions_def),
             *build_publish_assets(partitions_def),
         ],

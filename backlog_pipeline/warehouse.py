@@ -6,6 +6,7 @@ re-run never duplicates a month, and a failure leaves the previous publication w
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
@@ -56,6 +57,7 @@ source_quarantine_table = sa.Table(
 )
 
 _INSERT_BATCH = 10_000
+_CREATE_ATTEMPTS = 5
 
 
 def redacted(url: str | sa.URL) -> str:
@@ -64,8 +66,20 @@ def redacted(url: str | sa.URL) -> str:
 
 
 def create_warehouse_engine(url: str) -> sa.Engine:
+    """An engine on the warehouse, its tables created if they are not there yet.
+
+    Steps running in parallel processes may create the tables at the same moment; the
+    loser's "already exists" error is retried, and the retry finds the tables there.
+    """
     engine = sa.create_engine(url)
-    metadata.create_all(engine, checkfirst=True)
+    for attempt in range(_CREATE_ATTEMPTS):
+        try:
+            metadata.create_all(engine, checkfirst=True)
+            return engine
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError):
+            if attempt == _CREATE_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
     return engine
 
 

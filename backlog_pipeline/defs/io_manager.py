@@ -2,7 +2,8 @@
 
 Dagster's filesystem IO manager cannot take a single-run backfill's range of months;
 this one splits a frame by its ``period`` column on the way out and concatenates the
-months asked for on the way in. Unpartitioned frames (the source snapshots) are one file.
+months asked for on the way in. Source snapshots (assets with ``SNAPSHOT`` metadata) are
+one file whatever months a run covers: every month is computed from the full history.
 """
 
 import os
@@ -14,6 +15,12 @@ import dagster as dg
 import pandas as pd
 
 from backlog_pipeline.periods import month_label, parse_month
+
+SNAPSHOT = "backlog/full_snapshot"
+
+
+def _is_snapshot(context: dg.OutputContext) -> bool:
+    return bool((context.definition_metadata or {}).get(SNAPSHOT))
 
 
 class MonthlyFrameIOManager(dg.ConfigurableIOManager):
@@ -40,7 +47,7 @@ class MonthlyFrameIOManager(dg.ConfigurableIOManager):
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame | None) -> None:
         if obj is None:
             return
-        if not context.has_asset_partitions:
+        if not context.has_asset_partitions or _is_snapshot(context):
             self._write(self._path(context.asset_key, None), obj)
             return
         for key in context.asset_partition_keys:
@@ -48,7 +55,9 @@ class MonthlyFrameIOManager(dg.ConfigurableIOManager):
             self._write(self._path(context.asset_key, key), month)
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
-        if not context.has_asset_partitions:
+        if not context.has_asset_partitions or (
+            context.upstream_output is not None and _is_snapshot(context.upstream_output)
+        ):
             return self._read(self._path(context.asset_key, None))
         frames = [
             self._read(self._path(context.asset_key, key)) for key in context.asset_partition_keys

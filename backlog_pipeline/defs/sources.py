@@ -15,6 +15,7 @@ from backlog_pipeline.canonical import (
     parse_contracts,
     parse_recognition,
 )
+from backlog_pipeline.defs.io_manager import SNAPSHOT
 from backlog_pipeline.defs.resources import CrmExport, ErpDatabase, Reporting, Warehouse
 from backlog_pipeline.warehouse import replace_quarantine, source_quarantine_table
 
@@ -58,62 +59,77 @@ def _landed(
     )
 
 
-@dg.asset(
-    group_name="sources",
-    kinds={"csv"},
-    owners=OWNERS,
-    backfill_policy=SINGLE_RUN,
-    description="Signed contracts from the CRM: the bookings, at total contract value.",
-)
-def crm_contracts(
-    context: dg.AssetExecutionContext, crm: CrmExport, warehouse: Warehouse, reporting: Reporting
-) -> dg.Output[pd.DataFrame]:
-    raw = crm.read_table("contracts")
-    parsed = parse_contracts(raw, crm.describe(), reporting.currency)
-    foreign = foreign_currency_contracts(parsed.rows, reporting.currency)
-    if not foreign.empty:
-        listed = ", ".join(
-            f"{row.contract_id} ({row.currency})" for row in foreign.head(20).itertuples()
-        )
-        raise dg.Failure(
-            description=(
-                f"{crm.describe()}: {len(foreign)} contract(s) in a currency other than the "
-                f"reporting currency {reporting.currency}, which is not converted yet: {listed}. "
-                "Nothing was published."
-            ),
-            metadata={"contracts": dg.MetadataValue.int(len(foreign))},
-        )
-    return _landed(context, warehouse, "contracts", crm.describe(), parsed, len(raw))
+def build_source_assets(
+    partitions_def: dg.MonthlyPartitionsDefinition,
+) -> list[dg.AssetsDefinition]:
+    """Source assets share the monthly partitions so a range runs as one run, UI included.
 
+    A source partition means "the source as read for closing that month"; what is read is
+    the whole source, once per run, whatever the number of months (see ``SNAPSHOT``).
+    """
 
-@dg.asset(
-    group_name="sources",
-    kinds={"csv"},
-    owners=OWNERS,
-    backfill_policy=SINGLE_RUN,
-    description="Amendments and cancellations of contracts from the CRM.",
-)
-def crm_contract_changes(
-    context: dg.AssetExecutionContext, crm: CrmExport, warehouse: Warehouse
-) -> dg.Output[pd.DataFrame]:
-    raw = crm.read_table("contract_changes")
-    parsed = parse_contract_changes(raw, crm.describe())
-    return _landed(context, warehouse, "contract_changes", crm.describe(), parsed, len(raw))
+    @dg.asset(
+        group_name="sources",
+        partitions_def=partitions_def,
+        metadata={SNAPSHOT: True},
+        kinds={"csv"},
+        owners=OWNERS,
+        backfill_policy=SINGLE_RUN,
+        description="Signed contracts from the CRM: the bookings, at total contract value.",
+    )
+    def crm_contracts(
+        context: dg.AssetExecutionContext,
+        crm: CrmExport,
+        warehouse: Warehouse,
+        reporting: Reporting,
+    ) -> dg.Output[pd.DataFrame]:
+        raw = crm.read_table("contracts")
+        parsed = parse_contracts(raw, crm.describe(), reporting.currency)
+        foreign = foreign_currency_contracts(parsed.rows, reporting.currency)
+        if not foreign.empty:
+            listed = ", ".join(
+                f"{row.contract_id} ({row.currency})" for row in foreign.head(20).itertuples()
+            )
+            raise dg.Failure(
+                description=(
+                    f"{crm.describe()}: {len(foreign)} contract(s) in a currency other than the "
+                    f"reporting currency {reporting.currency}, which is not converted yet: "
+                    f"{listed}. Nothing was published."
+                ),
+                metadata={"contracts": dg.MetadataValue.int(len(foreign))},
+            )
+        return _landed(context, warehouse, "contracts", crm.describe(), parsed, len(raw))
 
+    @dg.asset(
+        group_name="sources",
+        partitions_def=partitions_def,
+        metadata={SNAPSHOT: True},
+        kinds={"csv"},
+        owners=OWNERS,
+        backfill_policy=SINGLE_RUN,
+        description="Amendments and cancellations of contracts from the CRM.",
+    )
+    def crm_contract_changes(
+        context: dg.AssetExecutionContext, crm: CrmExport, warehouse: Warehouse
+    ) -> dg.Output[pd.DataFrame]:
+        raw = crm.read_table("contract_changes")
+        parsed = parse_contract_changes(raw, crm.describe())
+        return _landed(context, warehouse, "contract_changes", crm.describe(), parsed, len(raw))
 
-@dg.asset(
-    group_name="sources",
-    kinds={"sql"},
-    owners=OWNERS,
-    backfill_policy=SINGLE_RUN,
-    description="Revenue recognized per contract and month, from the ERP.",
-)
-def erp_recognition(
-    context: dg.AssetExecutionContext, erp: ErpDatabase, warehouse: Warehouse
-) -> dg.Output[pd.DataFrame]:
-    raw = erp.read_recognition()
-    parsed = parse_recognition(raw, erp.describe())
-    return _landed(context, warehouse, "recognition", erp.describe(), parsed, len(raw))
+    @dg.asset(
+        group_name="sources",
+        partitions_def=partitions_def,
+        metadata={SNAPSHOT: True},
+        kinds={"sql"},
+        owners=OWNERS,
+        backfill_policy=SINGLE_RUN,
+        description="Revenue recognized per contract and month, from the ERP.",
+    )
+    def erp_recognition(
+        context: dg.AssetExecutionContext, erp: ErpDatabase, warehouse: Warehouse
+    ) -> dg.Output[pd.DataFrame]:
+        raw = erp.read_recognition()
+        parsed = parse_recognition(raw, erp.describe())
+        return _landed(context, warehouse, "recognition", erp.describe(), parsed, len(raw))
 
-
-source_assets = [crm_contracts, crm_contract_changes, erp_recognition]
+    return [crm_contracts, crm_contract_changes, erp_recognition]
