@@ -77,8 +77,8 @@ class _Quarantine:
                 {
                     "source": self.source,
                     "table": self.table,
-                    # Line numbers as a spreadsheet shows them: header on line 1.
-                    "row_number": [int(pos) + 2 for pos in self.raw.index.get_indexer(labels)],
+                    # The line in the file (header on line 1); for a query, the row in the result.
+                    "row_number": [int(label) + 2 for label in labels],
                     "record_id": record_ids.astype(object).where(record_ids.notna(), None),
                     "field": field,
                     "value": values.map(lambda v: None if pd.isna(v) else str(v)).astype(object),

@@ -41,6 +41,9 @@ def parse_cents(value: object) -> int:
             # repr of a float is the shortest string that round-trips, e.g. 12.3 -> '12.3'.
             text = repr(float(value))
         elif isinstance(value, Decimal):
+            # NUMERIC(18,4) columns arrive as Decimal('12.5000'): trailing zeros are exact.
+            if value.is_finite() and value == value.quantize(CENT):
+                value = value.quantize(CENT)
             text = format(value, "f")
         else:
             text = str(value)

@@ -27,10 +27,9 @@ def parse_text(raw: pd.Series) -> pd.Series:
 def parse_dates(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     """ISO dates (``YYYY-MM-DD``, a time part allowed) to ``datetime64``; others refused."""
     text = _as_text(raw)
-    parsed = pd.to_datetime(text, format="ISO8601", errors="coerce")
-    if getattr(parsed.dt, "tz", None) is not None:
-        parsed = parsed.dt.tz_localize(None)
-    parsed = parsed.dt.normalize()
+    # The calendar date as written; a time or offset after it does not move the day.
+    day = text.str.extract(r"^(\d{4}-\d{2}-\d{2})(?:[ T][0-9:.]+(?:Z|[+-]\d{2}:?\d{2})?)?$")[0]
+    parsed = pd.to_datetime(day, format="%Y-%m-%d", errors="coerce")
     reasons = pd.Series(None, index=raw.index, dtype=object)
     reasons[text.isna()] = "date is missing"
     bad = text.notna() & parsed.isna()
@@ -74,14 +73,10 @@ def parse_amounts(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     if pd.api.types.is_integer_dtype(raw.dtype):
         fast = raw.notna() & (raw.abs() < MAX_ABS_CENTS // 100)
         cents[fast] = raw[fast].astype("int64") * 100
-    elif pd.api.types.is_float_dtype(raw.dtype):
-        # Below 1e11 a double resolves far finer than a cent, so a value within 1e-4 of
-        # a whole number of cents was written with at most two decimals.
-        scaled = raw * 100
-        rounded = scaled.round()
-        fast = raw.notna() & (raw.abs() < 1e11) & ((scaled - rounded).abs() < 1e-4)
-        cents[fast] = rounded[fast].astype("int64")
     else:
+        if pd.api.types.is_float_dtype(raw.dtype):
+            # repr is the shortest text that round-trips: 12.3 -> '12.3', 0.12999999 stays.
+            raw = raw.map(lambda value: None if pd.isna(value) else repr(float(value)))
         is_text = raw.map(lambda value: isinstance(value, str))
         parts = raw.astype("string").where(is_text).str.extract(_PLAIN_AMOUNT)
         fast = parts[1].notna()

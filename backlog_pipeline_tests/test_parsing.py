@@ -129,3 +129,44 @@ def test_recognition_keeps_reversals_and_quarantines_unreadable_lines():
 def test_a_missing_column_names_the_source_and_the_column():
     with pytest.raises(SourceError, match=r"ERP db: table 'recognition' has no column\(s\) amount"):
         parse_recognition(pd.DataFrame({"line_id": [], "contract_id": [], "period": []}), "ERP db")
+
+
+def test_erp_numeric_with_four_decimals_is_exact_when_the_extra_digits_are_zero():
+    cents, reasons = parse_amounts(pd.Series([Decimal("12.5000"), Decimal("0.1250")], dtype=object))
+    assert cents.iloc[0] == 1250 and pd.isna(reasons.iloc[0])
+    assert pd.isna(cents.iloc[1]) and "more than two decimals" in reasons.iloc[1]
+
+
+def test_a_float_that_is_not_a_whole_number_of_cents_is_refused():
+    cents, reasons = parse_amounts(pd.Series([0.12999999, 0.13]))
+    assert pd.isna(cents.iloc[0]) and "more than two decimals" in reasons.iloc[0]
+    assert cents.iloc[1] == 13
+
+
+def test_dates_keep_the_written_day_and_refuse_partial_dates():
+    from backlog_pipeline.parsing import parse_dates
+
+    values = ["2024-01-31T23:30:00+05:00", "2024-02-01", "2024-03", "2024", "2024-02-30"]
+    parsed, reasons = parse_dates(pd.Series(values))
+    assert [d.strftime("%Y-%m-%d") for d in parsed.iloc[:2]] == ["2024-01-31", "2024-02-01"]
+    assert reasons.iloc[:2].isna().all() and reasons.iloc[2:].notna().all()
+
+
+def test_csv_row_numbers_are_file_lines_even_after_blank_lines(tmp_path):
+    from backlog_pipeline.defs.resources import CrmExport
+
+    (tmp_path / "contracts.csv").write_text(
+        "contract_id,customer_id,signed_date,tcv\nC1,A,2024-01-01,10\n\nC2,B,2024-13-01,10\n"
+    )
+    raw = CrmExport(directory=str(tmp_path)).read_table("contracts")
+    parsed = parse_contracts(raw, "crm", "USD")
+    assert parsed.rows["contract_id"].tolist() == ["C1"]
+    assert parsed.quarantine[["record_id", "row_number"]].values.tolist() == [["C2", 4]]
+
+
+def test_a_ragged_csv_names_the_file(tmp_path):
+    from backlog_pipeline.defs.resources import CrmExport
+
+    (tmp_path / "contracts.csv").write_text("contract_id,customer_id\nC1,A\nC2,B,extra,more\n")
+    with pytest.raises(SourceError, match=r"contracts.csv cannot be read"):
+        CrmExport(directory=str(tmp_path)).read_table("contracts")

@@ -32,7 +32,14 @@ class CrmExport(dg.ConfigurableResource):
         path = Path(self.directory) / f"{table}.csv"
         if not path.is_file():
             raise SourceError(f"{self.describe()}: {path.name} not found in {self.directory}")
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+        try:
+            frame = pd.read_csv(
+                path, dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=False
+            )
+        except (pd.errors.ParserError, UnicodeDecodeError) as error:
+            raise SourceError(f"{self.describe()}: {path.name} cannot be read: {error}") from None
+        # Blank lines are dropped by label, so row numbers still match the file's lines.
+        return frame[(frame != "").any(axis=1)]
 
 
 class ErpDatabase(dg.ConfigurableResource):
