@@ -9,7 +9,6 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from backlog_pipeline.accounting.flow import with_month_labels
 from backlog_pipeline.accounting.reconcile import (
     cancellation_line_problems,
     contract_sum_discrepancies,
@@ -20,7 +19,7 @@ from backlog_pipeline.defs.partitions import months_in_run
 from backlog_pipeline.defs.resources import DocumentFolder, Reporting, Warehouse
 from backlog_pipeline.defs.sources import OWNERS, SINGLE_RUN
 from backlog_pipeline.kpi_documents import write_documents
-from backlog_pipeline.periods import partition_key
+from backlog_pipeline.periods import month_label, parse_month, partition_key
 from backlog_pipeline.warehouse import publish_months, read_flow
 
 FLOW_TABLE = dg.AssetKey(["warehouse", "backlog_flow"])
@@ -130,7 +129,7 @@ def build_publish_assets(
         context: dg.AssetExecutionContext, warehouse: Warehouse, documents: DocumentFolder
     ):
         first, last = months_in_run(context)
-        labels = set(with_month_labels(pd.DataFrame({"period": range(first, last + 1)}))["period"])
+        labels = {month_label(month) for month in range(first, last + 1)}
         published = read_flow(warehouse.engine)
         records = [r for r in published.to_dict("records") if r["period"] in labels]
         if len(records) != len(labels):
@@ -138,7 +137,7 @@ def build_publish_assets(
             raise dg.Failure(description=f"Months not in the warehouse, nothing written: {missing}")
         for record in records:
             files = write_documents(Path(documents.path), record)
-            key = partition_key(first + sorted(labels).index(record["period"]))
+            key = partition_key(parse_month(record["period"]))
             for asset_key, path in zip((CHANGES_DOCUMENT, TOTAL_DOCUMENT), files, strict=True):
                 context.add_asset_metadata(
                     {"path": dg.MetadataValue.path(str(path))},

@@ -5,6 +5,8 @@ the source, record, field and reason; the good rows go on. A contract in a curre
 pipeline cannot convert yet stops the run, since leaving it out would understate backlog.
 """
 
+import functools
+
 import dagster as dg
 import pandas as pd
 
@@ -67,14 +69,17 @@ def build_source_assets(
     A source partition means "the source as read for closing that month"; what is read is
     the whole source, once per run, whatever the number of months (see ``SNAPSHOT``).
     """
-
-    @dg.asset(
+    source_asset = functools.partial(
+        dg.asset,
         group_name="sources",
         partitions_def=partitions_def,
         metadata={SNAPSHOT: True},
-        kinds={"csv"},
         owners=OWNERS,
         backfill_policy=SINGLE_RUN,
+    )
+
+    @source_asset(
+        kinds={"csv"},
         description="Signed contracts from the CRM: the bookings, at total contract value.",
     )
     def crm_contracts(
@@ -100,13 +105,8 @@ def build_source_assets(
             )
         return _landed(context, warehouse, "contracts", crm.describe(), parsed, len(raw))
 
-    @dg.asset(
-        group_name="sources",
-        partitions_def=partitions_def,
-        metadata={SNAPSHOT: True},
+    @source_asset(
         kinds={"csv"},
-        owners=OWNERS,
-        backfill_policy=SINGLE_RUN,
         description="Amendments and cancellations of contracts from the CRM.",
     )
     def crm_contract_changes(
@@ -116,13 +116,8 @@ def build_source_assets(
         parsed = parse_contract_changes(raw, crm.describe())
         return _landed(context, warehouse, "contract_changes", crm.describe(), parsed, len(raw))
 
-    @dg.asset(
-        group_name="sources",
-        partitions_def=partitions_def,
-        metadata={SNAPSHOT: True},
+    @source_asset(
         kinds={"sql"},
-        owners=OWNERS,
-        backfill_policy=SINGLE_RUN,
         description="Revenue recognized per contract and month, from the ERP.",
     )
     def erp_recognition(
