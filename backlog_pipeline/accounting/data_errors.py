@@ -1,0 +1,281 @@
+"""SPEC's data errors ("Data errors are surfaced, never hidden"), each found by one function.
+
+Every function returns the offending records as an *exceptions frame*: one row per record
+with the period it lands in (month index, or null), the source it came from, its record and
+contract ids, the amount in cents where one applies, and a reason a person can act on.
+Nothing here decides what is fatal; the Dagster layer gives each finding its severity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import pandas as pd
+
+from backlog_pipeline.money import format_cents
+from backlog_pipeline.periods import month_label
+
+EXCEPTION_COLUMNS = ("period", "source", "record_id", "contract_id", "amount", "reason")
+
+
+def empty_exceptions() -> pd.DataFrame:
+    return _exceptions([], "", [], [], [], [])
+
+
+def _exceptions(
+    periods: object,
+    source: str,
+    record_ids: object,
+    contract_ids: object,
+    amounts: object,
+    reasons: object,
+) -> pd.DataFrame:
+    reasons = list(reasons)
+    frame = pd.DataFrame(
+        {
+            "period": pd.array(list(periods), dtype="Int64"),
+            "source": [source] * len(reasons),
+            "record_id": pd.Series(list(record_ids), dtype=object),
+            "contract_id": pd.Series(list(contract_ids), dtype=object),
+            "amount": pd.array(list(amounts), dtype="Int64"),
+            "reason": pd.Series(reasons, dtype=object),
+        }
+    )
+    return frame[list(EXCEPTION_COLUMNS)]
+
+
+def _label(month: object) -> str:
+    return "an unknown month" if pd.isna(month) else month_label(int(month))
+
+
+def duplicate_ids(
+    frame: pd.DataFrame, id_column: str, source: str, period_column: str, amount_column: str
+) -> pd.DataFrame:
+    """Every record whose id is not unique: all copies are listed, since any may be the bad one."""
+    counts = frame[id_column].map(frame[id_column].value_counts())
+    repeated = frame[counts > 1]
+    return _exceptions(
+        repeated[period_column],
+        source,
+        repeated[id_column],
+        repeated["contract_id"],
+        repeated[amount_column].astype("Int64"),
+        [
+            f"{id_column} {record_id!r} appears {int(count)} times"
+            for record_id, count in zip(repeated[id_column], counts[counts > 1], strict=True)
+        ],
+    )
+
+
+def negative_tcv(contracts: pd.DataFrame, source: str) -> pd.DataFrame:
+    negative = contracts[contracts["tcv"] < 0]
+    return _exceptions(
+        negative["signed_month"],
+        source,
+        negative["contract_id"],
+        negative["contract_id"],
+        negative["tcv"],
+        [f"TCV {format_cents(int(tcv))} is negative" for tcv in negative["tcv"]],
+    )
+
+
+def unknown_currencies(
+    contracts: pd.DataFrame, source: str, reporting_currency: str, known: Collection[str]
+) -> pd.DataFrame:
+    """Contracts in a code that is not ISO 4217, or in one the pipeline cannot convert yet."""
+    currency = contracts["currency"]
+    wrong = contracts[currency != reporting_currency]
+    reasons = [
+        f"currency {code!r} is not an ISO 4217 code"
+        if code not in known
+        else f"currency {code} is not the reporting currency {reporting_currency}, "
+        "and conversion is not supported"
+        for code in wrong["currency"]
+    ]
+    return _exceptions(
+        wrong["signed_month"], source, wrong["contract_id"], wrong["contract_id"], wrong["tcv"],
+        reasons,
+    )  # fmt: skip
+
+
+def orphans(
+    frame: pd.DataFrame,
+    contracts: pd.DataFrame,
+    source: str,
+    id_column: str,
+    period_column: str,
+    quarantined_contracts: Collection[str] = (),
+) -> pd.DataFrame:
+    """Records for a contract the contracts table does not hold (left out of every figure).
+
+    A contract that was quarantined makes orphans of its records: the reason says so, since
+    the fix is in the contract's row, not in these.
+    """
+    quarantined = set(quarantined_contracts)
+    lost = frame[~frame["contract_id"].isin(contracts["contract_id"])]
+    reasons = [
+        f"contract {contract_id!r} was quarantined (see source_quarantine); record left out"
+        if contract_id in quarantined
+        else f"contract {contract_id!r} is not in the contracts; record left out"
+        for contract_id in lost["contract_id"]
+    ]
+    return _exceptions(
+        lost[period_column], source, lost[id_column], lost["contract_id"],
+        lost["amount"].astype("Int64"), reasons,
+    )  # fmt: skip
+
+
+def _signing_months(contracts: pd.DataFrame) -> pd.Series:
+    return contracts.groupby("contract_id")["signed_month"].min()
+
+
+def _termination_months(changes: pd.DataFrame) -> pd.DataFrame:
+    """The first termination (cancellation without an amount) of each contract."""
+    terminations = changes[(changes["kind"] == "cancellation") & changes["amount"].isna()]
+    first = terminations.sort_values(["effective_month", "change_id"]).drop_duplicates(
+        "contract_id"
+    )
+    return first.set_index("contract_id")[["effective_month", "change_id"]]
+
+
+def recognition_before_signing(
+    recognition: pd.DataFrame, contracts: pd.DataFrame, source: str
+) -> pd.DataFrame:
+    signed = recognition["contract_id"].map(_signing_months(contracts))
+    early = recognition[signed.notna() & (recognition["period"] < signed)]
+    return _exceptions(
+        early["period"],
+        source,
+        early["line_id"],
+        early["contract_id"],
+        early["amount"],
+        [
+            f"recognized in {_label(period)}, before the contract was signed in {_label(month)}"
+            for period, month in zip(early["period"], signed[early.index], strict=True)
+        ],
+    )
+
+
+def recognition_after_termination(
+    recognition: pd.DataFrame, changes: pd.DataFrame, source: str
+) -> pd.DataFrame:
+    terminated = _termination_months(changes)
+    month = recognition["contract_id"].map(terminated["effective_month"])
+    late = recognition[month.notna() & (recognition["period"] > month)]
+    change_id = late["contract_id"].map(terminated["change_id"])
+    return _exceptions(
+        late["period"],
+        source,
+        late["line_id"],
+        late["contract_id"],
+        late["amount"],
+        [
+            f"recognized in {_label(period)}, after the contract was terminated in "
+            f"{_label(ended)} (change {change!r})"
+            for period, ended, change in zip(late["period"], month[late.index], change_id,
+                                             strict=True)
+        ],
+    )  # fmt: skip
+
+
+def over_recognition(contract_rows: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Contract months whose backlog is negative: reported as it is, never clamped."""
+    negative = contract_rows[contract_rows["closing"] < 0]
+    return _exceptions(
+        negative["period"],
+        source,
+        negative["contract_id"],
+        negative["contract_id"],
+        negative["closing"],
+        [
+            f"closing backlog {format_cents(int(closing))} is negative: more recognized (or "
+            "taken off) than the contract is worth"
+            for closing in negative["closing"]
+        ],
+    )
+
+
+def phantom_backlog(
+    contract_rows: pd.DataFrame, contracts: pd.DataFrame, changes: pd.DataFrame, source: str
+) -> pd.DataFrame:
+    """Backlog still held a whole month after the contract's end date, with no cancellation.
+
+    The end month itself is allowed: its last recognition may close the contract that month.
+    """
+    end = contracts.drop_duplicates("contract_id").set_index("contract_id")["end_date"]
+    end_month = (end.dt.year * 12 + end.dt.month - 1).astype("Int64")
+    cancellations = changes[changes["kind"] == "cancellation"]
+    first_cancellation = cancellations.groupby("contract_id")["effective_month"].min()
+    rows = contract_rows[contract_rows["closing"] > 0]
+    ends = rows["contract_id"].map(end_month)
+    cancelled = rows["contract_id"].map(first_cancellation)
+    phantom = rows[
+        ends.notna()
+        & (rows["period"] > ends)
+        & ~(cancelled.notna() & (cancelled <= rows["period"]))
+    ]
+    return _exceptions(
+        phantom["period"],
+        source,
+        phantom["contract_id"],
+        phantom["contract_id"],
+        phantom["closing"],
+        [
+            f"ended {end[contract_id].date().isoformat()} and still holds "
+            f"{format_cents(int(closing))} of backlog with no cancellation"
+            for contract_id, closing in zip(phantom["contract_id"], phantom["closing"],
+                                            strict=True)
+        ],
+    )  # fmt: skip
+
+
+def oversized_cancellations(
+    contract_rows: pd.DataFrame, changes: pd.DataFrame, source: str
+) -> pd.DataFrame:
+    """Partial cancellations that take off more than the contract had left that month.
+
+    What was left is the month's opening plus its bookings and changes less its recognition,
+    as a full termination reckons it; every partial cancellation of that contract-month is
+    listed, with the total cancelled and what remained.
+    """
+    partial = changes[(changes["kind"] == "cancellation") & changes["amount"].notna()]
+    if partial.empty or contract_rows.empty:
+        return empty_exceptions()
+    rows = contract_rows.set_index(["contract_id", "period"])
+    remaining = (
+        rows["opening"] + rows["new_bookings"] - rows["converted"] + rows["increases"]
+        - rows["decreases"]
+    )  # fmt: skip
+    keys = pd.MultiIndex.from_arrays([partial["contract_id"], partial["effective_month"]])
+    cancelled = partial.groupby(["contract_id", "effective_month"])["amount"].transform("sum")
+    left = pd.Series(remaining.reindex(keys).to_numpy(), index=partial.index)
+    too_big = partial[left.notna() & (cancelled > left)]
+    return _exceptions(
+        too_big["effective_month"],
+        source,
+        too_big["change_id"],
+        too_big["contract_id"],
+        too_big["amount"].astype("Int64"),
+        [
+            f"cancels {format_cents(int(amount))} (with this month's other partial "
+            f"cancellations {format_cents(int(total))}) but only "
+            f"{format_cents(int(before))} of backlog remained in {_label(month)}"
+            for amount, total, before, month in zip(
+                too_big["amount"], cancelled[too_big.index], left[too_big.index],
+                too_big["effective_month"], strict=True,
+            )
+        ],
+    )  # fmt: skip
+
+
+def in_scope(exceptions: pd.DataFrame, first: int | None, last: int) -> pd.DataFrame:
+    """Findings that touch the months ``first``..``last``; undated ones always do.
+
+    With ``first`` None, everything up to ``last``: a source error in an earlier month
+    carries into every later closing, since each month is computed from full history.
+    """
+    period = exceptions["period"]
+    keep = period.isna() | (period <= last)
+    if first is not None:
+        keep &= period.isna() | (period >= first)
+    return exceptions[keep.fillna(True).astype(bool)].reset_index(drop=True)
