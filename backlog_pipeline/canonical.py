@@ -234,7 +234,3 @@ def parse_recognition(raw: pd.DataFrame, source: str) -> ParsedTable:
     recognition["amount"] = recognition["amount"].astype("int64")
     return ParsedTable(recognition, parsed.quarantine)
 
-
-def foreign_currency_contracts(contracts: pd.DataFrame, reporting_currency: str) -> pd.DataFrame:
-    """Contracts in another currency than the reporting one (not converted yet)."""
-    return contracts[contracts["currency"] != reporting_currency]

@@ -4,6 +4,7 @@ import dagster as dg
 
 from backlog_pipeline.defs.backlog import build_backlog_assets
 from backlog_pipeline.defs.checks import build_flow_checks
+from backlog_pipeline.defs.data_checks import build_data_error_checks
 from backlog_pipeline.defs.io_manager import MonthlyFrameIOManager
 from backlog_pipeline.defs.partitions import monthly_partitions
 from backlog_pipeline.defs.publish import build_publish_assets
@@ -64,7 +65,10 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             *build_backlog_assets(partitions_def),
             *build_publish_assets(partitions_def),
         ],
-        asset_checks=build_flow_checks(partitions_def),
+        asset_checks=[
+            *build_data_error_checks(partitions_def, settings.reporting_currency),
+            *build_flow_checks(partitions_def),
+        ],
         jobs=[close_job],
         schedules=[build_close_schedule(close_job, settings)],
         resources=build_resources(settings),

@@ -7,6 +7,7 @@ re-run never duplicates a month, and a failure leaves the previous publication w
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
@@ -54,6 +55,24 @@ source_quarantine_table = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("run_id", sa.String(64), nullable=False),
     sa.Index("ix_source_quarantine_table", "table"),
+)
+
+backlog_exceptions_table = sa.Table(
+    "backlog_exceptions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("check_name", sa.String(64), nullable=False),
+    sa.Column("severity", sa.String(8), nullable=False),
+    sa.Column("asset", sa.String(128), nullable=False),
+    sa.Column("period", sa.String(7), nullable=True),
+    sa.Column("source", sa.String(255), nullable=False),
+    sa.Column("record_id", sa.String(255), nullable=True),
+    sa.Column("contract_id", sa.String(255), nullable=True),
+    sa.Column("amount", MONEY, nullable=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("run_id", sa.String(64), nullable=False),
+    sa.Column("detected_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_backlog_exceptions_check_period", "check_name", "period"),
 )
 
 _INSERT_BATCH = 10_000
@@ -176,3 +195,48 @@ def replace_quarantine(
             source_quarantine_table.delete().where(source_quarantine_table.c.table == table)
         )
         _insert(connection, source_quarantine_table, records)
+
+
+def replace_exceptions(
+    engine: sa.Engine,
+    check_name: str,
+    severity: str,
+    asset: str,
+    exceptions: pd.DataFrame,
+    run_id: str,
+    scope: tuple[int | None, int],
+) -> None:
+    """The findings of one check evaluation replace that check's earlier ones in its scope.
+
+    ``scope`` is (first, last) month; first None means every month up to last. Undated
+    findings are always in scope. What the check no longer finds disappears.
+    """
+    first, last = scope
+    table = backlog_exceptions_table
+    in_scope = table.c.period.is_(None) | (table.c.period <= month_label(last))
+    if first is not None:
+        in_scope = table.c.period.is_(None) | (
+            (table.c.period >= month_label(first)) & (table.c.period <= month_label(last))
+        )
+    detected_at = datetime.now(UTC)
+    records = [
+        {
+            "check_name": check_name,
+            "severity": severity,
+            "asset": asset,
+            "period": None if pd.isna(period) else month_label(int(period)),
+            "source": source,
+            "record_id": None if record_id is None or pd.isna(record_id) else str(record_id),
+            "contract_id": None if contract_id is None or pd.isna(contract_id) else str(contract_id),
+            "amount": None if pd.isna(amount) else cents_to_decimal(int(amount)),
+            "reason": reason,
+            "run_id": run_id,
+            "detected_at": detected_at,
+        }
+        for period, source, record_id, contract_id, amount, reason in exceptions[
+            ["period", "source", "record_id", "contract_id", "amount", "reason"]
+        ].itertuples(index=False)
+    ]
+    with engine.begin() as connection:
+        connection.execute(table.delete().where((table.c.check_name == check_name) & in_scope))
+        _insert(connection, table, records)

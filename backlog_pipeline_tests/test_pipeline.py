@@ -274,16 +274,3 @@ def test_unreadable_source_rows_are_quarantined_and_the_rest_is_published(tmp_pa
     # The good rows are the hand-computed dataset, so its figures stand.
     closing = table(url, "backlog_flow").set_index("period")["closing"]
     assert money(closing["2024-06"]) == money("3150.25")
-
-
-def test_a_contract_in_another_currency_stops_the_close_with_its_name(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
-    euro = contract("C-EUR", "2024-01-02", "500.00", currency="EUR")
-    defs = build(tmp_path, monkeypatch, url, contracts=[*CONTRACTS, euro])
-    result = close(defs, "2024-01")
-    assert not result.success
-    failure = next(e for e in result.all_events if e.is_step_failure)
-    assert failure.step_key == "crm_contracts"
-    message = failure.step_failure_data.user_failure_data.description
-    assert "C-EUR (EUR)" in message and "reporting currency USD" in message
-    assert table(url, "backlog_flow").empty

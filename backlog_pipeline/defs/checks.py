@@ -54,11 +54,17 @@ def _describe(discrepancy: Discrepancy) -> str:
     return ", ".join(f"{key}={value}" for key, value in discrepancy.items())
 
 
-def _guarded(evaluate: Callable[[], dg.AssetCheckResult]) -> dg.AssetCheckResult:
+def guarded(
+    evaluate: Callable[[], dg.AssetCheckResult],
+    check_name: str | None = None,
+    asset_key: str | None = None,
+) -> dg.AssetCheckResult:
     try:
         return evaluate()
     except Exception as error:  # a check that cannot evaluate must fail, not vanish
         return dg.AssetCheckResult(
+            check_name=check_name,
+            asset_key=asset_key,
             passed=False,
             metadata={"error": dg.MetadataValue.text(f"{type(error).__name__}: {error}")},
         )
@@ -98,7 +104,7 @@ def build_flow_checks(
                 extra={"months": dg.MetadataValue.int(len(backlog_flow))},
             )
 
-        return _guarded(evaluate)
+        return guarded(evaluate)
 
     @dg.asset_check(
         asset="backlog_flow",
@@ -107,7 +113,7 @@ def build_flow_checks(
         description="Every month carries an explicit numeric cancellation (lost) line, 0 included.",
     )
     def cancellation_line_present(backlog_flow: pd.DataFrame) -> dg.AssetCheckResult:
-        return _guarded(
+        return guarded(
             lambda: check_result(
                 cancellation_line_problems(backlog_flow), "month(s) lack a cancellation line"
             )
@@ -123,7 +129,7 @@ def build_flow_checks(
     def flow_matches_contracts(
         backlog_flow: pd.DataFrame, contract_rows: pd.DataFrame
     ) -> dg.AssetCheckResult:
-        return _guarded(
+        return guarded(
             lambda: check_result(
                 contract_sum_discrepancies(backlog_flow, contract_rows),
                 "figure(s) differ from the sum of their contracts",
@@ -151,7 +157,7 @@ def build_flow_checks(
                 extra={"previous_month_published": dg.MetadataValue.bool(first - 1 in published)},
             )
 
-        return _guarded(evaluate)
+        return guarded(evaluate)
 
     return [
         flow_reconciles,

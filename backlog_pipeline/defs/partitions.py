@@ -20,7 +20,9 @@ def monthly_partitions(settings: Settings) -> dg.MonthlyPartitionsDefinition:
     )
 
 
-def months_in_run(context: dg.AssetExecutionContext) -> tuple[int, int]:
+def months_in_run(
+    context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext,
+) -> tuple[int, int]:
     """First and last month (indices) this run covers: one month, or a backfill's range."""
     keys = context.partition_keys
     return parse_month(keys[0]), parse_month(keys[-1])

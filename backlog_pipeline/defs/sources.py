@@ -1,8 +1,8 @@
 """Source assets: the CRM and ERP records, mapped into SPEC's canonical shape.
 
 Rows that cannot be read are set aside in the warehouse table ``source_quarantine`` with
-the source, record, field and reason; the good rows go on. A contract in a currency the
-pipeline cannot convert yet stops the run, since leaving it out would understate backlog.
+the source, record, field and reason; the good rows go on. Rows that can be read but are
+wrong (a duplicate id, a currency that cannot be converted) are the data-error checks' job.
 """
 
 import functools
@@ -12,7 +12,6 @@ import pandas as pd
 
 from backlog_pipeline.canonical import (
     ParsedTable,
-    foreign_currency_contracts,
     parse_contract_changes,
     parse_contracts,
     parse_recognition,
@@ -90,19 +89,6 @@ def build_source_assets(
     ) -> dg.Output[pd.DataFrame]:
         raw = crm.read_table("contracts")
         parsed = parse_contracts(raw, crm.describe(), reporting.currency)
-        foreign = foreign_currency_contracts(parsed.rows, reporting.currency)
-        if not foreign.empty:
-            listed = ", ".join(
-                f"{row.contract_id} ({row.currency})" for row in foreign.head(20).itertuples()
-            )
-            raise dg.Failure(
-                description=(
-                    f"{crm.describe()}: {len(foreign)} contract(s) in a currency other than the "
-                    f"reporting currency {reporting.currency}, which is not converted yet: "
-                    f"{listed}. Nothing was published."
-                ),
-                metadata={"contracts": dg.MetadataValue.int(len(foreign))},
-            )
         return _landed(context, warehouse, "contracts", crm.describe(), parsed, len(raw))
 
     @source_asset(
