@@ -233,4 +233,3 @@ def parse_recognition(raw: pd.DataFrame, source: str) -> ParsedTable:
     recognition["period"] = recognition["period"].astype("int64")
     recognition["amount"] = recognition["amount"].astype("int64")
     return ParsedTable(recognition, parsed.quarantine)
-

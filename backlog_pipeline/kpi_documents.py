@@ -60,6 +60,9 @@ def bookings_backlog_total(flow_row: dict[str, Any]) -> dict[str, Any]:
         "currency": flow_row["currency"],
         "flow": bookings_backlog_changes(flow_row),
     }
+    if flow_row.get("version") is not None:
+        # Which published version this is: publication_versions holds its run and sources.
+        document["measurement"]["version"] = int(flow_row["version"])
     return document
 
 

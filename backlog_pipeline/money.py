@@ -79,6 +79,14 @@ def cents_to_decimal(cents: int) -> Decimal:
     return (Decimal(int(cents)) / 100).quantize(CENT)
 
 
+def decimal_to_cents(value: object) -> int:
+    """Cents from a two-decimal figure read back from the warehouse (``Decimal`` or text)."""
+    cents = Decimal(str(value)).scaleb(2)
+    if cents != cents.to_integral_value():
+        raise ValueError(f"{value!r} is not a whole number of cents")
+    return int(cents)
+
+
 def format_cents(cents: int) -> str:
     """``12218.75`` style text, used in messages and previews."""
     return str(cents_to_decimal(cents))

@@ -1,14 +1,14 @@
-"""The published tables, on any SQLAlchemy database (SQLite by default, PostgreSQL in CI).
+"""The warehouse schema and its plain reads and writes, on any SQLAlchemy database.
 
-Publishing a month replaces that month's rows of both tables in one transaction: a
-re-run never duplicates a month, and a failure leaves the previous publication whole.
+SQLite by default, PostgreSQL in CI. Versioned publication of the figures is in
+:mod:`backlog_pipeline.publication`; this module holds the tables and the helpers.
 """
 
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pandas as pd
@@ -75,6 +75,69 @@ backlog_exceptions_table = sa.Table(
     sa.Index("ix_backlog_exceptions_check_period", "check_name", "period"),
 )
 
+publication_versions_table = sa.Table(
+    "publication_versions",
+    metadata,
+    sa.Column("period", sa.String(7), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("run_id", sa.String(64), nullable=False),
+    sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("code_version", sa.String(128), nullable=False),
+    sa.Column("source_marks", sa.Text, nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("restates", sa.Integer, nullable=True),
+    sa.Column("contract_rows", sa.Integer, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    *(sa.Column(column, MONEY, nullable=False) for column in FLOW_COLUMNS),
+    sa.Column("net_change", MONEY, nullable=False),
+    sa.Column("net_change_pct", sa.Numeric(18, 2), nullable=True),
+)
+
+contract_backlog_history_table = sa.Table(
+    "contract_backlog_history",
+    metadata,
+    sa.Column("period", sa.String(7), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("contract_id", sa.String(255), primary_key=True),
+    sa.Column("currency", sa.String(3), nullable=False),
+    *(sa.Column(column, MONEY, nullable=False) for column in FLOW_COLUMNS),
+    sa.Column("net_change", MONEY, nullable=False),
+)
+
+backlog_source_records_table = sa.Table(
+    "backlog_source_records",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("period", sa.String(7), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("contract_id", sa.String(255), nullable=False),
+    sa.Column("figure", sa.String(16), nullable=False),
+    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("record_id", sa.String(255), nullable=False),
+    sa.Column("amount", MONEY, nullable=True),
+    sa.Index("ix_backlog_source_records_month", "period", "version", "contract_id"),
+)
+
+period_locks_table = sa.Table(
+    "period_locks",
+    metadata,
+    sa.Column("period", sa.String(7), primary_key=True),
+    sa.Column("locked_by", sa.String(255), nullable=False),
+    sa.Column("locked_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+)
+
+period_lock_log_table = sa.Table(
+    "period_lock_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("period", sa.String(7), nullable=False),
+    sa.Column("action", sa.String(8), nullable=False),
+    sa.Column("actor", sa.String(255), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
 _INSERT_BATCH = 10_000
 _CREATE_ATTEMPTS = 5
 
@@ -136,27 +199,9 @@ def contract_records(rows: pd.DataFrame, currency: str) -> list[dict[str, object
     ]
 
 
-def _insert(connection: sa.Connection, table: sa.Table, records: Sequence[dict]) -> None:
+def insert_rows(connection: sa.Connection, table: sa.Table, records: Sequence[dict]) -> None:
     for start in range(0, len(records), _INSERT_BATCH):
         connection.execute(table.insert(), list(records[start : start + _INSERT_BATCH]))
-
-
-def publish_months(
-    engine: sa.Engine,
-    months: Sequence[int],
-    flow: pd.DataFrame,
-    contract_rows: pd.DataFrame,
-    currency: str,
-) -> None:
-    """Replace the given months in ``backlog_flow`` and ``contract_backlog``, atomically."""
-    labels = [month_label(month) for month in months]
-    flow_rows = flow_records(flow, currency)
-    detail_rows = contract_records(contract_rows, currency)
-    with engine.begin() as connection:
-        for table in (backlog_flow_table, contract_backlog_table):
-            connection.execute(table.delete().where(table.c.period.in_(labels)))
-        _insert(connection, backlog_flow_table, flow_rows)
-        _insert(connection, contract_backlog_table, detail_rows)
 
 
 def published_closing(engine: sa.Engine, months: Iterable[int]) -> dict[int, int]:
@@ -194,7 +239,7 @@ def replace_quarantine(
         connection.execute(
             source_quarantine_table.delete().where(source_quarantine_table.c.table == table)
         )
-        _insert(connection, source_quarantine_table, records)
+        insert_rows(connection, source_quarantine_table, records)
 
 
 def replace_exceptions(
@@ -227,7 +272,9 @@ def replace_exceptions(
             "period": None if pd.isna(period) else month_label(int(period)),
             "source": source,
             "record_id": None if record_id is None or pd.isna(record_id) else str(record_id),
-            "contract_id": None if contract_id is None or pd.isna(contract_id) else str(contract_id),
+            "contract_id": None
+            if contract_id is None or pd.isna(contract_id)
+            else str(contract_id),
             "amount": None if pd.isna(amount) else cents_to_decimal(int(amount)),
             "reason": reason,
             "run_id": run_id,
@@ -239,4 +286,4 @@ def replace_exceptions(
     ]
     with engine.begin() as connection:
         connection.execute(table.delete().where((table.c.check_name == check_name) & in_scope))
-        _insert(connection, table, records)
+        insert_rows(connection, table, records)

@@ -93,9 +93,13 @@ def unknown_currencies(
         for code in wrong["currency"]
     ]
     return _exceptions(
-        wrong["signed_month"], source, wrong["contract_id"], wrong["contract_id"], wrong["tcv"],
+        wrong["signed_month"],
+        source,
+        wrong["contract_id"],
+        wrong["contract_id"],
+        wrong["tcv"],
         reasons,
-    )  # fmt: skip
+    )
 
 
 def orphans(
@@ -120,9 +124,13 @@ def orphans(
         for contract_id in lost["contract_id"]
     ]
     return _exceptions(
-        lost[period_column], source, lost[id_column], lost["contract_id"],
-        lost["amount"].astype("Int64"), reasons,
-    )  # fmt: skip
+        lost[period_column],
+        source,
+        lost[id_column],
+        lost["contract_id"],
+        lost["amount"].astype("Int64"),
+        reasons,
+    )
 
 
 def _signing_months(contracts: pd.DataFrame) -> pd.Series:
@@ -172,10 +180,11 @@ def recognition_after_termination(
         [
             f"recognized in {_label(period)}, after the contract was terminated in "
             f"{_label(ended)} (change {change!r})"
-            for period, ended, change in zip(late["period"], month[late.index], change_id,
-                                             strict=True)
+            for period, ended, change in zip(
+                late["period"], month[late.index], change_id, strict=True
+            )
         ],
-    )  # fmt: skip
+    )
 
 
 def over_recognition(contract_rows: pd.DataFrame, source: str) -> pd.DataFrame:
@@ -223,10 +232,9 @@ def phantom_backlog(
         [
             f"ended {end[contract_id].date().isoformat()} and still holds "
             f"{format_cents(int(closing))} of backlog with no cancellation"
-            for contract_id, closing in zip(phantom["contract_id"], phantom["closing"],
-                                            strict=True)
+            for contract_id, closing in zip(phantom["contract_id"], phantom["closing"], strict=True)
         ],
-    )  # fmt: skip
+    )
 
 
 def oversized_cancellations(
@@ -243,9 +251,12 @@ def oversized_cancellations(
         return empty_exceptions()
     rows = contract_rows.set_index(["contract_id", "period"])
     remaining = (
-        rows["opening"] + rows["new_bookings"] - rows["converted"] + rows["increases"]
+        rows["opening"]
+        + rows["new_bookings"]
+        - rows["converted"]
+        + rows["increases"]
         - rows["decreases"]
-    )  # fmt: skip
+    )
     keys = pd.MultiIndex.from_arrays([partial["contract_id"], partial["effective_month"]])
     cancelled = partial.groupby(["contract_id", "effective_month"])["amount"].transform("sum")
     left = pd.Series(remaining.reindex(keys).to_numpy(), index=partial.index)
@@ -261,11 +272,14 @@ def oversized_cancellations(
             f"cancellations {format_cents(int(total))}) but only "
             f"{format_cents(int(before))} of backlog remained in {_label(month)}"
             for amount, total, before, month in zip(
-                too_big["amount"], cancelled[too_big.index], left[too_big.index],
-                too_big["effective_month"], strict=True,
+                too_big["amount"],
+                cancelled[too_big.index],
+                left[too_big.index],
+                too_big["effective_month"],
+                strict=True,
             )
         ],
-    )  # fmt: skip
+    )
 
 
 def in_scope(exceptions: pd.DataFrame, first: int | None, last: int) -> pd.DataFrame:

@@ -18,8 +18,21 @@ from backlog_pipeline.accounting.reconcile import (
     contract_sum_discrepancies,
     identity_discrepancies,
 )
+from backlog_pipeline.accounting.restatement import contract_differences, flow_differences
+from backlog_pipeline.defs.partitions import months_in_run
 from backlog_pipeline.defs.resources import Warehouse
-from backlog_pipeline.warehouse import published_closing
+from backlog_pipeline.periods import month_label
+from backlog_pipeline.publication import (
+    current_versions,
+    locks,
+    month_fingerprints,
+    published_figures,
+)
+from backlog_pipeline.warehouse import (
+    backlog_exceptions_table,
+    published_closing,
+    replace_exceptions,
+)
 
 _SHOWN = 20
 SOURCE_INS = {
@@ -27,6 +40,38 @@ SOURCE_INS = {
     "changes": dg.AssetIn("crm_contract_changes"),
     "recognition": dg.AssetIn("erp_recognition"),
 }
+
+
+def evidence_metadata(
+    exceptions: pd.DataFrame, check_name: str, run_id: str, warehouse: Warehouse
+) -> dict[str, dg.MetadataValue]:
+    """The count, the first records and where the rest are: one step from red to records."""
+    metadata: dict[str, dg.MetadataValue] = {
+        "records": dg.MetadataValue.int(len(exceptions)),
+    }
+    if exceptions.empty:
+        return metadata
+    shown = exceptions.head(_SHOWN).assign(
+        period=lambda f: f["period"].map(lambda m: None if pd.isna(m) else month_label(int(m))),
+        amount=lambda f: f["amount"].map(lambda c: None if pd.isna(c) else f"{int(c) / 100:.2f}"),
+    )
+    by_period = (
+        exceptions["period"].map(lambda m: "undated" if pd.isna(m) else month_label(int(m)))
+    ).value_counts(sort=False)
+    metadata["first_records"] = dg.MetadataValue.md(shown.to_markdown(index=False))
+    metadata["records_by_period"] = dg.MetadataValue.json(
+        {period: int(count) for period, count in sorted(by_period.items())}
+    )
+    metadata["evidence"] = dg.MetadataValue.text(
+        f"{len(exceptions)} record(s) in {backlog_exceptions_table.name} "
+        f"({warehouse.describe()}): SELECT * FROM {backlog_exceptions_table.name} "
+        f"WHERE check_name = '{check_name}' AND run_id = '{run_id}'"
+    )
+    metadata["summary"] = dg.MetadataValue.text(
+        f"{len(exceptions)} record(s); first: {exceptions['reason'].iloc[0]} "
+        f"(record {exceptions['record_id'].iloc[0]})"
+    )
+    return metadata
 
 
 def check_result(
@@ -159,7 +204,87 @@ def build_flow_checks(
 
         return guarded(evaluate)
 
+    @dg.asset_check(
+        asset="backlog_flow",
+        partitions_def=partitions_def,
+        blocking=True,
+        additional_ins={"contract_rows": dg.AssetIn("contract_backlog")},
+        description=(
+            "The recomputed figures equal the published ones. A difference (late or corrected "
+            "source data) is listed line by line and published as a new version (WARN); for a "
+            "locked month it blocks publication (ERROR) until the month is unlocked."
+        ),
+    )
+    def matches_published(
+        context: dg.AssetCheckExecutionContext,
+        backlog_flow: pd.DataFrame,
+        contract_rows: pd.DataFrame,
+        warehouse: Warehouse,
+    ) -> dg.AssetCheckResult:
+        def evaluate() -> dg.AssetCheckResult:
+            first, last = months_in_run(context)
+            months = [int(month) for month in backlog_flow["period"]]
+            fingerprints = month_fingerprints(backlog_flow, contract_rows)
+            with warehouse.engine.connect() as connection:
+                published = current_versions(connection, months)
+                held = locks(connection, months)
+            changed = [
+                m for m in months if m in published and published[m].content_hash != fingerprints[m]
+            ]
+            old_flow, old_rows = published_figures(warehouse.engine, changed)
+            chosen = backlog_flow["period"].isin(changed)
+            by_line = flow_differences(backlog_flow[chosen], old_flow)
+            by_contract = contract_differences(
+                contract_rows[contract_rows["period"].isin(changed)], old_rows
+            )
+            blocked = [held[m].describe() for m in changed if m in held]
+            severity = dg.AssetCheckSeverity.ERROR if blocked else dg.AssetCheckSeverity.WARN
+            replace_exceptions(
+                warehouse.engine,
+                "matches_published",
+                severity.value,
+                "backlog_flow",
+                by_contract,
+                context.run.run_id,
+                (first, last),
+            )
+            extra = {
+                "months_published_before": dg.MetadataValue.int(len(published)),
+                "months_restated": dg.MetadataValue.json(
+                    {
+                        month_label(
+                            m
+                        ): f"version {published[m].version} → {published[m].version + 1}"
+                        for m in changed
+                    }
+                ),
+                **evidence_metadata(
+                    by_contract, "matches_published", context.run.run_id, warehouse
+                ),
+            }
+            if blocked:
+                extra["locked"] = dg.MetadataValue.text(
+                    "Locked month(s) would change, publication blocked: "
+                    + "; ".join(blocked)
+                    + ". Unlock with `backlog-months unlock YYYY-MM --by NAME --reason TEXT`."
+                )
+            moved = {line["period"] for line in by_line}
+            by_line += [
+                {"period": month_label(m), "figure": "contract rows only (totals unchanged)"}
+                for m in changed
+                if month_label(m) not in moved
+            ]
+            return check_result(
+                by_line,
+                "published figure(s) would change (restatement)",
+                severity=severity,
+                extra=extra,
+            )
+
+        return guarded(evaluate)
+
     return [
+        matches_published,
         flow_reconciles,
         cancellation_line_present,
         flow_matches_contracts,

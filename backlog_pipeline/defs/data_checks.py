@@ -7,7 +7,6 @@ evaluation replaces the check's rows in ``backlog_exceptions`` with what it find
 table always holds the evidence behind the latest red check, with the run that found it.
 """
 
-
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -18,19 +17,13 @@ import pycountry
 import sqlalchemy as sa
 
 from backlog_pipeline.accounting import data_errors
-from backlog_pipeline.defs.checks import guarded
+from backlog_pipeline.defs.checks import evidence_metadata, guarded
 from backlog_pipeline.defs.partitions import months_in_run
 from backlog_pipeline.defs.resources import Warehouse
-from backlog_pipeline.periods import month_label
-from backlog_pipeline.warehouse import (
-    backlog_exceptions_table,
-    replace_exceptions,
-    source_quarantine_table,
-)
+from backlog_pipeline.warehouse import replace_exceptions, source_quarantine_table
 
 ERROR = dg.AssetCheckSeverity.ERROR
 WARN = dg.AssetCheckSeverity.WARN
-_SHOWN = 20
 Finder = Callable[[dict[str, pd.DataFrame]], pd.DataFrame]
 
 
@@ -104,10 +97,14 @@ def _change_checks() -> list[DataErrorCheck]:
             WARN,
             "Every change belongs to a known contract (orphans are left out of the figures).",
             lambda f: data_errors.orphans(
-                f["changes"], f["contracts"], "crm_contract_changes", "change_id",
-                "effective_month", f["quarantined"],
+                f["changes"],
+                f["contracts"],
+                "crm_contract_changes",
+                "change_id",
+                "effective_month",
+                f["quarantined"],
             ),
-        ),  # fmt: skip
+        ),
     ]
 
 
@@ -126,10 +123,14 @@ def _recognition_checks() -> list[DataErrorCheck]:
             WARN,
             "Every recognition line belongs to a known contract (orphans are not converted).",
             lambda f: data_errors.orphans(
-                f["recognition"], f["contracts"], "erp_recognition", "line_id", "period",
+                f["recognition"],
+                f["contracts"],
+                "erp_recognition",
+                "line_id",
+                "period",
                 f["quarantined"],
             ),
-        ),  # fmt: skip
+        ),
         DataErrorCheck(
             "recognition_after_signing",
             WARN,
@@ -178,38 +179,6 @@ def _backlog_checks() -> list[DataErrorCheck]:
             scope="run",
         ),
     ]
-
-
-def evidence_metadata(
-    exceptions: pd.DataFrame, check_name: str, run_id: str, warehouse: Warehouse
-) -> dict[str, dg.MetadataValue]:
-    """The count, the first records and where the rest are: one step from red to records."""
-    metadata: dict[str, dg.MetadataValue] = {
-        "records": dg.MetadataValue.int(len(exceptions)),
-    }
-    if exceptions.empty:
-        return metadata
-    shown = exceptions.head(_SHOWN).assign(
-        period=lambda f: f["period"].map(lambda m: None if pd.isna(m) else month_label(int(m))),
-        amount=lambda f: f["amount"].map(lambda c: None if pd.isna(c) else f"{int(c) / 100:.2f}"),
-    )
-    by_period = (
-        exceptions["period"].map(lambda m: "undated" if pd.isna(m) else month_label(int(m)))
-    ).value_counts(sort=False)
-    metadata["first_records"] = dg.MetadataValue.md(shown.to_markdown(index=False))
-    metadata["records_by_period"] = dg.MetadataValue.json(
-        {period: int(count) for period, count in sorted(by_period.items())}
-    )
-    metadata["evidence"] = dg.MetadataValue.text(
-        f"{len(exceptions)} record(s) in {backlog_exceptions_table.name} "
-        f"({warehouse.describe()}): SELECT * FROM {backlog_exceptions_table.name} "
-        f"WHERE check_name = '{check_name}' AND run_id = '{run_id}'"
-    )
-    metadata["summary"] = dg.MetadataValue.text(
-        f"{len(exceptions)} record(s); first: {exceptions['reason'].iloc[0]} "
-        f"(record {exceptions['record_id'].iloc[0]})"
-    )
-    return metadata
 
 
 def _evaluate(
@@ -365,5 +334,9 @@ def build_data_error_checks(
         frames = {"contract_rows": contract_rows, "contracts": contracts, "changes": changes}
         yield from _evaluate(context, "contract_backlog", backlog_checks, frames, warehouse)
 
-    return [contracts_data_errors, changes_data_errors, recognition_data_errors,
-            backlog_data_errors]  # fmt: skip
+    return [
+        contracts_data_errors,
+        changes_data_errors,
+        recognition_data_errors,
+        backlog_data_errors,
+    ]

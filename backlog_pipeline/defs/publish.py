@@ -1,14 +1,19 @@
-"""Publication: the warehouse tables, then the KPI documents read back from them.
+"""Publication: the warehouse tables as a new version where figures changed, then the KPI
+documents read back from them.
 
 The figures are validated once more right before they are written, so a run that skips
-the checks (a partial selection, say) still cannot publish a flow that does not add up.
+the checks (a partial selection, say) still cannot publish a flow that does not add up; and
+the lock on a signed-off month is enforced inside the publishing transaction itself.
 """
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
+import sqlalchemy as sa
 
+from backlog_pipeline.accounting.lineage import source_records
 from backlog_pipeline.accounting.reconcile import (
     cancellation_line_problems,
     contract_sum_discrepancies,
@@ -20,12 +25,28 @@ from backlog_pipeline.defs.resources import DocumentFolder, Reporting, Warehouse
 from backlog_pipeline.defs.sources import OWNERS, SINGLE_RUN
 from backlog_pipeline.kpi_documents import write_documents
 from backlog_pipeline.periods import month_label, parse_month, partition_key
-from backlog_pipeline.warehouse import publish_months, read_flow
+from backlog_pipeline.provenance import code_version, source_mark
+from backlog_pipeline.publication import (
+    PublicationError,
+    RunStamp,
+    current_versions,
+    publish_versions,
+)
+from backlog_pipeline.warehouse import read_flow
 
 FLOW_TABLE = dg.AssetKey(["warehouse", "backlog_flow"])
 CONTRACT_TABLE = dg.AssetKey(["warehouse", "contract_backlog"])
+SOURCE_RECORDS_TABLE = dg.AssetKey(["warehouse", "backlog_source_records"])
+VERSIONS_TABLE = dg.AssetKey(["warehouse", "publication_versions"])
 CHANGES_DOCUMENT = dg.AssetKey(["kpi", "bookings_backlog_changes"])
 TOTAL_DOCUMENT = dg.AssetKey(["kpi", "bookings_backlog_total"])
+
+
+SOURCES = {
+    "contracts": "crm_contracts",
+    "changes": "crm_contract_changes",
+    "recognition": "erp_recognition",
+}
 
 
 def _refuse_unreconciled(flow: pd.DataFrame, contract_rows: pd.DataFrame) -> None:
@@ -65,8 +86,34 @@ def build_publish_assets(
                 owners=OWNERS,
                 group_name="published",
             ),
+            dg.AssetSpec(
+                SOURCE_RECORDS_TABLE,
+                deps=["contract_backlog", *SOURCES.values()],
+                description=(
+                    "The source records (contract, change, recognition line) behind each "
+                    "contract's figures per month and version: the audit trail's last step."
+                ),
+                kinds={"sql"},
+                owners=OWNERS,
+                group_name="published",
+            ),
+            dg.AssetSpec(
+                VERSIONS_TABLE,
+                deps=["backlog_flow"],
+                description=(
+                    "Every published version of every month: its figures, the run, the code "
+                    "version and the sources' high-water marks. Unchanged reruns add nothing."
+                ),
+                kinds={"sql"},
+                owners=OWNERS,
+                group_name="published",
+            ),
         ],
-        ins={"flow": dg.AssetIn("backlog_flow"), "contract_rows": dg.AssetIn("contract_backlog")},
+        ins={
+            "flow": dg.AssetIn("backlog_flow"),
+            "contract_rows": dg.AssetIn("contract_backlog"),
+            **{name: dg.AssetIn(key) for name, key in SOURCES.items()},
+        },
         partitions_def=partitions_def,
         backfill_policy=SINGLE_RUN,
     )
@@ -74,33 +121,80 @@ def build_publish_assets(
         context: dg.AssetExecutionContext,
         flow: pd.DataFrame,
         contract_rows: pd.DataFrame,
+        contracts: pd.DataFrame,
+        changes: pd.DataFrame,
+        recognition: pd.DataFrame,
         warehouse: Warehouse,
         reporting: Reporting,
     ):
         first, last = months_in_run(context)
         months = list(range(first, last + 1))
         _refuse_unreconciled(flow, contract_rows)
-        publish_months(warehouse.engine, months, flow, contract_rows, reporting.currency)
+        frames = {"contracts": contracts, "changes": changes, "recognition": recognition}
+        stamp = RunStamp(
+            run_id=context.run.run_id,
+            code_version=code_version(),
+            source_marks={SOURCES[name]: source_mark(frame) for name, frame in frames.items()},
+            published_at=datetime.now(UTC),
+        )
+        try:
+            outcomes = publish_versions(
+                warehouse.engine,
+                months,
+                flow,
+                contract_rows,
+                source_records(contracts, changes, recognition),
+                reporting.currency,
+                stamp,
+            )
+        except PublicationError as error:
+            raise dg.Failure(description=str(error)) from None
+        except sa.exc.IntegrityError:
+            raise dg.Failure(
+                description=(
+                    f"Another run published {month_label(first)}..{month_label(last)} at the "
+                    "same time; this run wrote nothing. Rerun to converge on the same figures."
+                )
+            ) from None
+        for outcome in outcomes:
+            context.log.info(
+                f"{month_label(outcome.month)}: {outcome.status}, version {outcome.version}"
+                + (f" (restates version {outcome.restates})" if outcome.restates else "")
+            )
         context.log.info(
-            f"Published {len(flow)} month(s) and {len(contract_rows)} contract rows to "
-            f"{warehouse.describe()}"
+            f"Published {sum(o.status != 'unchanged' for o in outcomes)} of {len(outcomes)} "
+            f"month(s) to {warehouse.describe()}; the others were unchanged"
         )
         rows_per_month = contract_rows.groupby("period").size()
+        by_month = {outcome.month: outcome for outcome in outcomes}
         for _, row in flow.iterrows():
             key = partition_key(int(row["period"]))
-            context.add_asset_metadata(flow_metadata(row), asset_key=FLOW_TABLE, partition_key=key)
+            outcome = by_month[int(row["period"])]
+            version = {
+                "version": dg.MetadataValue.int(outcome.version),
+                "publication": dg.MetadataValue.text(outcome.status),
+            }
             context.add_asset_metadata(
-                {"rows": dg.MetadataValue.int(int(rows_per_month.get(row["period"], 0)))},
+                {**flow_metadata(row), **version}, asset_key=FLOW_TABLE, partition_key=key
+            )
+            context.add_asset_metadata(
+                {
+                    "rows": dg.MetadataValue.int(int(rows_per_month.get(row["period"], 0))),
+                    **version,
+                },
                 asset_key=CONTRACT_TABLE,
                 partition_key=key,
             )
-        where = {"warehouse": dg.MetadataValue.text(warehouse.describe())}
-        yield dg.MaterializeResult(
-            asset_key=FLOW_TABLE, metadata={**where, "table": "backlog_flow"}
-        )
-        yield dg.MaterializeResult(
-            asset_key=CONTRACT_TABLE, metadata={**where, "table": "contract_backlog"}
-        )
+            for asset_key in (SOURCE_RECORDS_TABLE, VERSIONS_TABLE):
+                context.add_asset_metadata(version, asset_key=asset_key, partition_key=key)
+        where = {
+            "warehouse": dg.MetadataValue.text(warehouse.describe()),
+            "run_code_version": dg.MetadataValue.text(stamp.code_version),
+        }
+        for asset_key in (FLOW_TABLE, CONTRACT_TABLE, SOURCE_RECORDS_TABLE, VERSIONS_TABLE):
+            yield dg.MaterializeResult(
+                asset_key=asset_key, metadata={**where, "table": asset_key.path[-1]}
+            )
 
     @dg.multi_asset(
         name="publish_kpi_documents",
@@ -135,7 +229,10 @@ def build_publish_assets(
         if len(records) != len(labels):
             missing = sorted(labels - {r["period"] for r in records})
             raise dg.Failure(description=f"Months not in the warehouse, nothing written: {missing}")
+        with warehouse.engine.connect() as connection:
+            versions = current_versions(connection, range(first, last + 1))
         for record in records:
+            record["version"] = versions[parse_month(record["period"])].version
             files = write_documents(Path(documents.path), record)
             key = partition_key(parse_month(record["period"]))
             for asset_key, path in zip((CHANGES_DOCUMENT, TOTAL_DOCUMENT), files, strict=True):

@@ -1,0 +1,62 @@
+"""What a publication was made from: the code version and the state of each source read.
+
+Recorded with every published version, so a figure can be traced to the exact code and
+source snapshot behind it, and a later run can tell whether the sources moved since.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+CODE_VERSION = "BACKLOG_CODE_VERSION"
+
+
+@cache
+def code_version() -> str:
+    """``BACKLOG_CODE_VERSION`` if the deployment sets it, else package version + git commit."""
+    pinned = os.environ.get(CODE_VERSION, "").strip()
+    if pinned:
+        return pinned[:128]
+    try:
+        package = version("backlog_pipeline")
+    except PackageNotFoundError:
+        package = "unknown"
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return package
+    return f"{package}+g{commit}" if commit else package
+
+
+def frame_fingerprint(frame: pd.DataFrame) -> str:
+    """A digest of a frame's content, independent of its row order."""
+    if frame.empty:
+        return hashlib.sha256(b"").hexdigest()
+    hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    hashed.sort()
+    return hashlib.sha256(hashed.tobytes()).hexdigest()
+
+
+def source_mark(frame: pd.DataFrame) -> dict[str, Any]:
+    """Rows, content digest and the high-water mark (latest ``updated_at``) of a source read."""
+    mark: dict[str, Any] = {"rows": len(frame), "fingerprint": frame_fingerprint(frame)}
+    if "updated_at" in frame and frame["updated_at"].notna().any():
+        mark["high_water_mark"] = frame["updated_at"].max().isoformat()
+    else:
+        mark["high_water_mark"] = None
+    return mark
