@@ -17,7 +17,6 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from backlog_pipeline.definitions import build_definitions
 from backlog_pipeline.periods import month_label, parse_month, partition_key
 from backlog_pipeline.settings import WAREHOUSE_URL, SettingsError, load_settings
 from backlog_pipeline.warehouse import create_warehouse_engine, read_flow, redacted
@@ -42,7 +41,8 @@ def _failures(result: dg.ExecuteInProcessResult) -> list[str]:
         if not evaluation.passed:
             summary = evaluation.metadata.get("summary") or evaluation.metadata.get("error")
             text = getattr(summary, "value", summary)
-            messages.append(f"check {evaluation.check_name} failed: {text}")
+            severity = getattr(evaluation.severity, "value", "ERROR")
+            messages.append(f"check {evaluation.check_name} failed ({severity}): {text}")
     return messages
 
 
@@ -57,6 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Dagster's notices about beta and preview parameters are for developers, not the close.
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+    # Imported here, after the filters: importing the code location builds its definitions.
+    from backlog_pipeline.definitions import build_definitions
+
     try:
         settings = load_settings()
         defs = build_definitions(settings)
@@ -102,9 +105,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(flow.fillna("n/a").to_string(index=False))
     print()
     print(f"Run {result.run_id} succeeded.")
+    needs_a_look = _failures(result)
+    if needs_a_look:
+        print("Needs a look (published; the records are in table backlog_exceptions):")
+        for message in needs_a_look:
+            print(f"  - {message}")
     print(
         f"Warehouse: {redacted(warehouse_url)} "
-        "(tables backlog_flow, contract_backlog, source_quarantine)"
+        "(tables backlog_flow, contract_backlog, publication_versions, backlog_source_records, "
+        "backlog_exceptions, source_quarantine; `backlog-months versions` lists versions)"
     )
     print(f"KPI documents: {settings.output_dir}/<YYYY-MM>/")
     return 0
