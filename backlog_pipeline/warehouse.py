@@ -204,19 +204,23 @@ def insert_rows(connection: sa.Connection, table: sa.Table, records: Sequence[di
         connection.execute(table.insert(), list(records[start : start + _INSERT_BATCH]))
 
 
-def published_closing(engine: sa.Engine, months: Iterable[int]) -> dict[int, int]:
-    """Published closing in cents for those of ``months`` that have been published."""
+def published_figure(engine: sa.Engine, months: Iterable[int], column: str) -> dict[int, int]:
+    """A published flow figure in cents for those of ``months`` that have been published."""
     by_label = {month_label(month): month for month in months}
     if not by_label:
         return {}
-    query = sa.select(backlog_flow_table.c.period, backlog_flow_table.c.closing).where(
+    query = sa.select(backlog_flow_table.c.period, backlog_flow_table.c[column]).where(
         backlog_flow_table.c.period.in_(list(by_label))
     )
     with engine.connect() as connection:
         return {
-            by_label[period]: int(Decimal(closing) * 100)
-            for period, closing in connection.execute(query)
+            by_label[period]: int(Decimal(value) * 100)
+            for period, value in connection.execute(query)
         }
+
+
+def published_closing(engine: sa.Engine, months: Iterable[int]) -> dict[int, int]:
+    return published_figure(engine, months, "closing")
 
 
 def read_flow(engine: sa.Engine) -> pd.DataFrame:

@@ -120,6 +120,34 @@ def continuity_discrepancies(
     return found
 
 
+def next_month_discrepancies(
+    flow: pd.DataFrame, published_opening: Mapping[int, int]
+) -> list[Discrepancy]:
+    """Published months right after the flow whose opening no longer follows its closing.
+
+    After a restatement of month M, the published M+1 still opens at M's old closing until
+    it is rerun; this names it, so the restatement is carried forward rather than forgotten.
+    """
+    found = []
+    own = dict(zip(flow["period"].astype(int), flow["closing"], strict=True))
+    for period, closing in own.items():
+        after = period + 1
+        if after in own or after not in published_opening:
+            continue
+        if int(published_opening[after]) != int(closing):
+            found.append(
+                {
+                    "period": _period(after),
+                    "problem": f"published opening ≠ the closing {_period(period)} has now; "
+                    f"rerun {_period(after)} and later months",
+                    "opening": format_cents(int(published_opening[after])),
+                    "previous_closing": format_cents(int(closing)),
+                    "difference": format_cents(int(published_opening[after]) - int(closing)),
+                }
+            )
+    return found
+
+
 def contract_sum_discrepancies(
     flow: pd.DataFrame, contract_rows: pd.DataFrame
 ) -> list[Discrepancy]:

@@ -98,7 +98,7 @@ def build_backlog_assets(
                     "flow": dg.MetadataValue.md(
                         with_month_labels(flow[flow["period"] == row["period"]])
                         .pipe(_money_table)
-                        .to_markdown(index=False)
+                        .to_markdown(index=False, disable_numparse=True)
                     ),
                 },
                 partition_key=partition_key(int(row["period"])),

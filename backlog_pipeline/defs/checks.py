@@ -17,6 +17,7 @@ from backlog_pipeline.accounting.reconcile import (
     continuity_discrepancies,
     contract_sum_discrepancies,
     identity_discrepancies,
+    next_month_discrepancies,
 )
 from backlog_pipeline.accounting.restatement import contract_differences, flow_differences
 from backlog_pipeline.defs.partitions import months_in_run
@@ -31,6 +32,7 @@ from backlog_pipeline.publication import (
 from backlog_pipeline.warehouse import (
     backlog_exceptions_table,
     published_closing,
+    published_figure,
     replace_exceptions,
 )
 
@@ -58,7 +60,9 @@ def evidence_metadata(
     by_period = (
         exceptions["period"].map(lambda m: "undated" if pd.isna(m) else month_label(int(m)))
     ).value_counts(sort=False)
-    metadata["first_records"] = dg.MetadataValue.md(shown.to_markdown(index=False))
+    metadata["first_records"] = dg.MetadataValue.md(
+        shown.to_markdown(index=False, disable_numparse=True)
+    )
     metadata["records_by_period"] = dg.MetadataValue.json(
         {period: int(count) for period, count in sorted(by_period.items())}
     )
@@ -87,7 +91,7 @@ def check_result(
     }
     if found:
         metadata["details"] = dg.MetadataValue.md(
-            pd.DataFrame(found[:_SHOWN]).to_markdown(index=False)
+            pd.DataFrame(found[:_SHOWN]).to_markdown(index=False, disable_numparse=True)
         )
         metadata["summary"] = dg.MetadataValue.text(
             f"{len(found)} {what}; first: " + "; ".join(_describe(d) for d in found[:3])
@@ -186,7 +190,8 @@ def build_flow_checks(
         partitions_def=partitions_def,
         description=(
             "Each month's opening equals the previous month's closing: the month before in this "
-            "run, or the one published in the warehouse."
+            "run, or the one published in the warehouse; and a published month right after the "
+            "run still opens at the run's last closing (else it needs a rerun)."
         ),
     )
     def opening_continues_previous_close(
@@ -194,12 +199,18 @@ def build_flow_checks(
     ) -> dg.AssetCheckResult:
         def evaluate() -> dg.AssetCheckResult:
             first = int(backlog_flow["period"].min())
+            last = int(backlog_flow["period"].max())
             published = published_closing(warehouse.engine, [first - 1])
+            following = published_figure(warehouse.engine, [last + 1], "opening")
             return check_result(
-                continuity_discrepancies(backlog_flow, published),
+                continuity_discrepancies(backlog_flow, published)
+                + next_month_discrepancies(backlog_flow, following),
                 "month(s) open at another figure than the previous close",
                 severity=dg.AssetCheckSeverity.WARN,
-                extra={"previous_month_published": dg.MetadataValue.bool(first - 1 in published)},
+                extra={
+                    "previous_month_published": dg.MetadataValue.bool(first - 1 in published),
+                    "next_month_published": dg.MetadataValue.bool(last + 1 in following),
+                },
             )
 
         return guarded(evaluate)

@@ -52,7 +52,9 @@ def _landed(
                 f"{source_quarantine_table.name} in {warehouse.describe()}"
             ),
             "quarantine_preview": dg.MetadataValue.md(
-                parsed.quarantine.head(_PREVIEW_ROWS).to_markdown(index=False)
+                parsed.quarantine.head(_PREVIEW_ROWS).to_markdown(
+                    index=False, disable_numparse=True
+                )
                 if quarantined
                 else "nothing quarantined"
             ),
