@@ -22,13 +22,21 @@ from backlog_pipeline.periods import month_label
 MONEY = sa.Numeric(18, 2)
 metadata = sa.MetaData()
 
+
+def _figure_columns() -> list[sa.Column]:
+    """The flow figures and net change, as every table of figures holds them."""
+    return [
+        *(sa.Column(column, MONEY, nullable=False) for column in FLOW_COLUMNS),
+        sa.Column("net_change", MONEY, nullable=False),
+    ]
+
+
 backlog_flow_table = sa.Table(
     "backlog_flow",
     metadata,
     sa.Column("period", sa.String(7), primary_key=True),
     sa.Column("currency", sa.String(3), nullable=False),
-    *(sa.Column(column, MONEY, nullable=False) for column in FLOW_COLUMNS),
-    sa.Column("net_change", MONEY, nullable=False),
+    *_figure_columns(),
     sa.Column("net_change_pct", sa.Numeric(18, 2), nullable=True),
 )
 
@@ -38,8 +46,7 @@ contract_backlog_table = sa.Table(
     sa.Column("period", sa.String(7), primary_key=True),
     sa.Column("contract_id", sa.String(255), primary_key=True),
     sa.Column("currency", sa.String(3), nullable=False),
-    *(sa.Column(column, MONEY, nullable=False) for column in FLOW_COLUMNS),
-    sa.Column("net_change", MONEY, nullable=False),
+    *_figure_columns(),
 )
 
 source_quarantine_table = sa.Table(
@@ -88,8 +95,7 @@ publication_versions_table = sa.Table(
     sa.Column("restates", sa.Integer, nullable=True),
     sa.Column("contract_rows", sa.Integer, nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
-    *(sa.Column(column, MONEY, nullable=False) for column in FLOW_COLUMNS),
-    sa.Column("net_change", MONEY, nullable=False),
+    *_figure_columns(),
     sa.Column("net_change_pct", sa.Numeric(18, 2), nullable=True),
 )
 
@@ -100,8 +106,7 @@ contract_backlog_history_table = sa.Table(
     sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("contract_id", sa.String(255), primary_key=True),
     sa.Column("currency", sa.String(3), nullable=False),
-    *(sa.Column(column, MONEY, nullable=False) for column in FLOW_COLUMNS),
-    sa.Column("net_change", MONEY, nullable=False),
+    *_figure_columns(),
 )
 
 backlog_source_records_table = sa.Table(

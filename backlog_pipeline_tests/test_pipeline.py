@@ -54,15 +54,20 @@ FIGURES = ("opening", "new_bookings", "converted", "lost", "increases", "decreas
 
 
 def build(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warehouse_url: str, **sources
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    warehouse_url: str,
+    name: str = "sources",
+    **sources: list,
 ) -> dg.Definitions:
+    """Sources written under ``name``; the data folder and warehouse stay the same across calls."""
     crm_dir, erp_url = write_sources(
-        tmp_path / "sources",
+        tmp_path / name,
         sources.get("contracts", CONTRACTS),
         sources.get("changes", CHANGES),
         sources.get("recognition", RECOGNITION),
     )
-    for name, value in {
+    for key, value in {
         "BACKLOG_DATA_DIR": str(tmp_path / "data"),
         "BACKLOG_CRM_DIR": str(crm_dir),
         "BACKLOG_ERP_URL": erp_url,
@@ -70,7 +75,7 @@ def build(
         "BACKLOG_START_MONTH": "2024-01",
         "BACKLOG_END_MONTH": "2024-06",
     }.items():
-        monkeypatch.setenv(name, value)
+        monkeypatch.setenv(key, value)
     return build_definitions(load_settings())
 
 

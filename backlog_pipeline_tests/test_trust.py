@@ -12,13 +12,12 @@ import pytest
 import simplejson
 
 from backlog_pipeline import months
-from backlog_pipeline.definitions import build_definitions
-from backlog_pipeline.settings import load_settings
-from backlog_pipeline_tests.conftest import change, contract, recognized, write_sources
+from backlog_pipeline_tests.conftest import change, contract, recognized
 from backlog_pipeline_tests.test_pipeline import (
     CHANGES,
     CONTRACTS,
     RECOGNITION,
+    build,
     check_results,
     close,
     money,
@@ -29,34 +28,6 @@ WARN_CHECKS = {
     "changes_have_contracts", "recognition_has_contracts", "recognition_after_signing",
     "recognition_before_termination", "no_over_recognition", "no_phantom_backlog",
 }  # fmt: skip
-
-
-def configure(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    url: str,
-    name: str = "sources",
-    contracts: list | None = None,
-    changes: list | None = None,
-    recognition: list | None = None,
-) -> dg.Definitions:
-    """Sources written under ``name``; the data folder and warehouse stay the same across calls."""
-    crm_dir, erp_url = write_sources(
-        tmp_path / name,
-        CONTRACTS if contracts is None else contracts,
-        CHANGES if changes is None else changes,
-        RECOGNITION if recognition is None else recognition,
-    )
-    for key, value in {
-        "BACKLOG_DATA_DIR": str(tmp_path / "data"),
-        "BACKLOG_CRM_DIR": str(crm_dir),
-        "BACKLOG_ERP_URL": erp_url,
-        "BACKLOG_WAREHOUSE_URL": url,
-        "BACKLOG_START_MONTH": "2024-01",
-        "BACKLOG_END_MONTH": "2024-06",
-    }.items():
-        monkeypatch.setenv(key, value)
-    return build_definitions(load_settings())
 
 
 def sqlite_url(tmp_path: Path) -> str:
@@ -74,7 +45,7 @@ def exceptions(url: str, check: str) -> list[tuple]:
 
 def test_the_clean_dataset_passes_every_check_and_leaves_no_exceptions(tmp_path, monkeypatch):
     url = sqlite_url(tmp_path)
-    result = close(configure(tmp_path, monkeypatch, url), "2024-01", "2024-06")
+    result = close(build(tmp_path, monkeypatch, url), "2024-01", "2024-06")
     assert result.success
     evaluations = check_results(result)
     assert len(evaluations) == 17
@@ -84,7 +55,7 @@ def test_the_clean_dataset_passes_every_check_and_leaves_no_exceptions(tmp_path,
 
 def test_warn_checks_flag_their_records_and_the_close_still_publishes(tmp_path, monkeypatch):
     url = sqlite_url(tmp_path)
-    defs = configure(
+    defs = build(
         tmp_path, monkeypatch, url,
         contracts=[*CONTRACTS, contract("C4", "2024-01-15", "300.00", end_date="2024-02-29")],
         changes=[*CHANGES, change("X9", "C9", "2024-02-01", "increase", "5.00")],
@@ -159,9 +130,9 @@ def test_an_error_check_blocks_publication_and_keeps_the_last_good_one(
     tmp_path, monkeypatch, check, broken, record, reason
 ):
     url = sqlite_url(tmp_path)
-    assert close(configure(tmp_path, monkeypatch, url), "2024-01", "2024-06").success
+    assert close(build(tmp_path, monkeypatch, url), "2024-01", "2024-06").success
     before = table(url, "backlog_flow")
-    result = close(configure(tmp_path, monkeypatch, url, "broken", **broken), "2024-01", "2024-06")
+    result = close(build(tmp_path, monkeypatch, url, "broken", **broken), "2024-01", "2024-06")
     assert not result.success
     evaluation = check_results(result)[check]
     assert not evaluation.passed
@@ -182,9 +153,9 @@ def test_a_late_line_restates_its_month_as_a_new_version_and_keeps_the_old_one(
     tmp_path, monkeypatch, warehouse_url
 ):
     url = warehouse_url
-    first = close(configure(tmp_path, monkeypatch, url), "2024-01", "2024-06")
+    first = close(build(tmp_path, monkeypatch, url), "2024-01", "2024-06")
     assert first.success
-    late = configure(tmp_path, monkeypatch, url, "late", recognition=[*RECOGNITION, LATE_LINE])
+    late = build(tmp_path, monkeypatch, url, "late", recognition=[*RECOGNITION, LATE_LINE])
     result = close(late, "2024-03")
     assert result.success
     evaluation = check_results(result)["matches_published"]
@@ -233,12 +204,12 @@ def test_a_locked_month_is_never_changed_until_unlocked_with_a_reason(
     tmp_path, monkeypatch, capsys
 ):
     url = sqlite_url(tmp_path)
-    assert close(configure(tmp_path, monkeypatch, url), "2024-01", "2024-06").success
+    assert close(build(tmp_path, monkeypatch, url), "2024-01", "2024-06").success
     assert months.main(["lock", "2024-03", "--by", "Jane (CFO)", "--reason", "Q1 signed"]) == 0
     # An unchanged rerun of a locked month is fine: nothing would change.
-    unchanged = close(configure(tmp_path, monkeypatch, url, "same"), "2024-03")
+    unchanged = close(build(tmp_path, monkeypatch, url, "same"), "2024-03")
     assert unchanged.success
-    late = configure(tmp_path, monkeypatch, url, "late", recognition=[*RECOGNITION, LATE_LINE])
+    late = build(tmp_path, monkeypatch, url, "late", recognition=[*RECOGNITION, LATE_LINE])
     blocked = close(late, "2024-03")
     assert not blocked.success
     evaluation = check_results(blocked)["matches_published"]
@@ -264,9 +235,9 @@ def test_a_locked_month_is_never_changed_until_unlocked_with_a_reason(
 def test_publish_refuses_a_locked_month_even_without_the_checks(tmp_path, monkeypatch):
     """The lock holds inside the publishing transaction, whatever the selection."""
     url = sqlite_url(tmp_path)
-    assert close(configure(tmp_path, monkeypatch, url), "2024-01", "2024-06").success
+    assert close(build(tmp_path, monkeypatch, url), "2024-01", "2024-06").success
     assert months.main(["lock", "2024-03", "--by", "Jane", "--reason", "signed"]) == 0
-    late = configure(tmp_path, monkeypatch, url, "late", recognition=[*RECOGNITION, LATE_LINE])
+    late = build(tmp_path, monkeypatch, url, "late", recognition=[*RECOGNITION, LATE_LINE])
     selection = dg.AssetSelection.all() - dg.AssetSelection.checks_for_assets("backlog_flow")
     job = dg.define_asset_job("no_flow_checks", selection=selection)
     defs = dg.Definitions.merge(late, dg.Definitions(jobs=[job]))
@@ -286,7 +257,7 @@ def test_every_published_figure_traces_to_its_contracts_records_and_run(
     tmp_path, monkeypatch, capsys
 ):
     url = sqlite_url(tmp_path)
-    result = close(configure(tmp_path, monkeypatch, url), "2024-01", "2024-06")
+    result = close(build(tmp_path, monkeypatch, url), "2024-01", "2024-06")
     assert result.success
     rows = table(url, "contract_backlog")
     records = table(url, "backlog_source_records")
