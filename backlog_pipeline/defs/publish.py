@@ -156,6 +156,14 @@ def build_publish_assets(
                     "same time; this run wrote nothing. Rerun to converge on the same figures."
                 )
             ) from None
+        except sa.exc.OperationalError as error:
+            reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+            raise dg.Failure(
+                description=(
+                    f"The warehouse {warehouse.describe()} failed during publication ({reason}); "
+                    "the transaction was rolled back and nothing was written. Rerun."
+                )
+            ) from None
         for outcome in outcomes:
             context.log.info(
                 f"{month_label(outcome.month)}: {outcome.status}, version {outcome.version}"
