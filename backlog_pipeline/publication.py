@@ -90,19 +90,23 @@ def month_fingerprints(flow: pd.DataFrame, contract_rows: pd.DataFrame) -> dict[
     """A digest of each month's published content: its flow figures and its contract rows.
 
     Equal digests mean the same figures to the cent, so a rerun of an unchanged month makes
-    no new version. Rows are hashed in contract order with pandas' stable row hash.
+    no new version. Rows are hashed once, in (month, contract) order, with pandas' stable
+    row hash, then cut into months.
     """
+    ordered = contract_rows.sort_values(["period", "contract_id"], kind="stable")
+    hashed = pd.util.hash_pandas_object(
+        ordered[list(_HASHED)].astype({"contract_id": str}), index=False
+    ).to_numpy()
+    periods = ordered["period"].to_numpy()
     result = {}
-    for month in flow["period"].astype(int).tolist():
-        digest = hashlib.sha256()
-        figures = flow.loc[flow["period"] == month, list(FLOW_COLUMNS)].iloc[0]
-        digest.update(",".join(str(int(v)) for v in figures).encode())
-        rows = contract_rows[contract_rows["period"] == month]
-        if not rows.empty:
-            ordered = rows.sort_values("contract_id", kind="stable")[list(_HASHED)]
-            ordered = ordered.astype({"contract_id": str})
-            hashed = pd.util.hash_pandas_object(ordered, index=False).to_numpy()
-            digest.update(hashed.tobytes())
+    for month, figures in zip(
+        flow["period"].astype(int).tolist(),
+        flow[list(FLOW_COLUMNS)].itertuples(index=False),
+        strict=True,
+    ):
+        digest = hashlib.sha256(",".join(str(int(v)) for v in figures).encode())
+        start, stop = periods.searchsorted(month, "left"), periods.searchsorted(month, "right")
+        digest.update(hashed[start:stop].tobytes())
         result[month] = digest.hexdigest()
     return result
 
