@@ -1,7 +1,8 @@
 """Every setting, read from the environment in one place and checked before anything runs.
 
-Values that can hold credentials (the database URLs) are not kept here: the Dagster layer
-reads them with ``EnvVar`` so they never appear in the UI, the logs or the event log.
+Values that can hold credentials (the database URLs, tokens and client secrets) are not
+kept here, only whether they are set: the Dagster layer reads them with ``EnvVar`` so they
+never appear in the UI, the logs or the event log.
 """
 
 from __future__ import annotations
@@ -9,10 +10,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from backlog_pipeline.canonical import CONTRACT_REQUIRED, RECOGNITION_COLUMNS
+from backlog_pipeline.connectors import hubspot, salesforce
+from backlog_pipeline.connectors.http import HttpPolicy
+from backlog_pipeline.connectors.sql import MODIFIED
 from backlog_pipeline.demo.generate import DEMO_FIRST_MONTH, DEMO_LAST_MONTH
 from backlog_pipeline.periods import parse_month
 
@@ -28,10 +33,67 @@ REPORTING_CURRENCY = "BACKLOG_REPORTING_CURRENCY"
 CLOSE_DAY = "BACKLOG_CLOSE_DAY_OF_MONTH"
 CLOSE_HOUR = "BACKLOG_CLOSE_HOUR"
 CLOSE_TIMEZONE = "BACKLOG_CLOSE_TIMEZONE"
+CRM_KIND = "BACKLOG_CRM_KIND"
+ERP_KIND = "BACKLOG_ERP_KIND"
+ERP_QUERY = "BACKLOG_ERP_QUERY"
+ERP_COLUMNS = "BACKLOG_ERP_COLUMNS"
+FULL_REFRESH = "BACKLOG_FULL_REFRESH"
+MAX_QUARANTINE_SHARE = "BACKLOG_MAX_QUARANTINE_SHARE"
+HTTP_TIMEOUT = "BACKLOG_HTTP_TIMEOUT"
+HTTP_MAX_ATTEMPTS = "BACKLOG_HTTP_MAX_ATTEMPTS"
+HTTP_BACKOFF = "BACKLOG_HTTP_BACKOFF"
+HTTP_MAX_WAIT = "BACKLOG_HTTP_MAX_WAIT"
+SALESFORCE_URL = "BACKLOG_SALESFORCE_INSTANCE_URL"
+SALESFORCE_API_VERSION = "BACKLOG_SALESFORCE_API_VERSION"
+SALESFORCE_TOKEN_URL = "BACKLOG_SALESFORCE_TOKEN_URL"
+SALESFORCE_OBJECT = "BACKLOG_SALESFORCE_OBJECT"
+SALESFORCE_FIELDS = "BACKLOG_SALESFORCE_FIELDS"
+SALESFORCE_SIGNED_VALUES = "BACKLOG_SALESFORCE_SIGNED_VALUES"
+SALESFORCE_CANCELLED_VALUES = "BACKLOG_SALESFORCE_CANCELLED_VALUES"
+HUBSPOT_URL = "BACKLOG_HUBSPOT_BASE_URL"
+HUBSPOT_PROPERTIES = "BACKLOG_HUBSPOT_PROPERTIES"
+HUBSPOT_WON_STAGES = "BACKLOG_HUBSPOT_WON_STAGES"
+NETSUITE_URL = "BACKLOG_NETSUITE_BASE_URL"
+NETSUITE_QUERY = "BACKLOG_NETSUITE_QUERY"
+# Secrets: only whether they are set is read here; their values go through dg.EnvVar.
+SALESFORCE_ACCESS_TOKEN = "BACKLOG_SALESFORCE_ACCESS_TOKEN"
+SALESFORCE_REFRESH_TOKEN = "BACKLOG_SALESFORCE_REFRESH_TOKEN"
+SALESFORCE_CLIENT_ID = "BACKLOG_SALESFORCE_CLIENT_ID"
+SALESFORCE_CLIENT_SECRET = "BACKLOG_SALESFORCE_CLIENT_SECRET"
+HUBSPOT_TOKEN = "BACKLOG_HUBSPOT_TOKEN"
+NETSUITE_TOKEN = "BACKLOG_NETSUITE_TOKEN"
+SECRETS = (
+    SALESFORCE_ACCESS_TOKEN, SALESFORCE_REFRESH_TOKEN, SALESFORCE_CLIENT_ID,
+    SALESFORCE_CLIENT_SECRET, HUBSPOT_TOKEN, NETSUITE_TOKEN,
+)  # fmt: skip
+CRM_KINDS = ("csv", "salesforce", "hubspot")
+ERP_KINDS = ("sql", "netsuite")
+_SALESFORCE_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_SALESFORCE_PATH = rf"{_SALESFORCE_NAME}(\.{_SALESFORCE_NAME})*"
 
 
 class SettingsError(ValueError):
     """A setting with a value the pipeline cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class SalesforceSettings:
+    instance_url: str
+    api_version: str
+    token_url: str | None  # None: the instance's /services/oauth2/token
+    query: salesforce.SalesforceQuery
+
+
+@dataclass(frozen=True)
+class HubSpotSettings:
+    base_url: str
+    query: hubspot.HubSpotQuery
+
+
+@dataclass(frozen=True)
+class NetSuiteSettings:
+    base_url: str
+    query: str
 
 
 @dataclass(frozen=True)
@@ -48,10 +110,26 @@ class Settings:
     close_day_of_month: int
     close_hour: int
     close_timezone: str
+    crm_kind: str = "csv"
+    erp_kind: str = "sql"
+    erp_query: str | None = None  # instead of erp_table
+    erp_columns: dict[str, str] = field(default_factory=dict)  # canonical -> ERP column
+    full_refresh: bool = False
+    max_quarantine_share: float = 0.05
+    http: HttpPolicy = field(default_factory=HttpPolicy)
+    salesforce: SalesforceSettings | None = None
+    hubspot: HubSpotSettings | None = None
+    netsuite: NetSuiteSettings | None = None
+    secrets_set: frozenset[str] = frozenset()  # names of the secret variables that are set
 
     @property
     def uses_demo(self) -> bool:
-        return self.crm_dir is None and not self.erp_url_is_set
+        return _uses_demo(self.crm_kind, self.crm_dir, self.erp_kind, self.erp_url_is_set)
+
+    @property
+    def sources_dir(self) -> Path:
+        """Where the connectors keep their local copies between runs."""
+        return self.data_dir / "sources"
 
     @property
     def demo_dir(self) -> Path:
@@ -89,6 +167,155 @@ def _identifier(environ: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
+def _uses_demo(crm_kind: str, crm_dir: Path | None, erp_kind: str, erp_url_is_set: bool) -> bool:
+    return crm_kind == "csv" and crm_dir is None and erp_kind == "sql" and not erp_url_is_set
+
+
+def _number(
+    environ: Mapping[str, str], name: str, default: float, low: float, high: float
+) -> float:
+    text = environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:
+        raise SettingsError(f"{name}={text!r} must be a number from {low:g} to {high:g}")
+    return value
+
+
+def _choice(environ: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    value = environ.get(name, "").strip().lower() or choices[0]
+    if value not in choices:
+        raise SettingsError(f"{name}={value!r} must be one of {', '.join(choices)}")
+    return value
+
+
+def _flag(environ: Mapping[str, str], name: str) -> bool:
+    text = environ.get(name, "").strip().lower()
+    if text not in ("", "0", "1", "false", "true", "no", "yes"):
+        raise SettingsError(f"{name}={text!r} must be true or false")
+    return text in ("1", "true", "yes")
+
+
+def _url(environ: Mapping[str, str], name: str, default: str | None = None) -> str:
+    value = environ.get(name, "").strip() or default
+    if not value:
+        raise SettingsError(f"{name} must be set for this source")
+    if not re.fullmatch(r"https?://[^\s/?#@]+(/[^\s?#]*)?", value):
+        raise SettingsError(f"{name}={value!r} must be an http(s) URL without query or user")
+    return value.rstrip("/")
+
+
+def _values(environ: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    text = environ.get(name)
+    if text is None or not text.strip():
+        return default
+    return tuple(value.strip() for value in text.split(",") if value.strip())
+
+
+def _mapping(
+    environ: Mapping[str, str],
+    name: str,
+    defaults: Mapping[str, str],
+    keys: tuple[str, ...],
+    pattern: str,
+) -> dict[str, str]:
+    """``key=name,key=name`` over the defaults; ``key=`` removes a default."""
+    mapping = dict(defaults)
+    for item in filter(None, (part.strip() for part in environ.get(name, "").split(","))):
+        key, equals, value = (part.strip() for part in item.partition("="))
+        if not equals or key not in keys:
+            raise SettingsError(
+                f"{name}: {item!r} must be key=name with key one of {', '.join(keys)}"
+            )
+        if value and not re.fullmatch(pattern, value):
+            raise SettingsError(f"{name}: {value!r} is not a field name")
+        if value:
+            mapping[key] = value
+        else:
+            mapping.pop(key, None)
+    return mapping
+
+
+def _require_keys(name: str, mapping: Mapping[str, str], required: tuple[str, ...]) -> None:
+    missing = [key for key in required if not mapping.get(key)]
+    if missing:
+        raise SettingsError(f"{name} must map {', '.join(missing)}")
+
+
+def _salesforce(environ: Mapping[str, str], secrets: frozenset[str]) -> SalesforceSettings:
+    object_name = environ.get(SALESFORCE_OBJECT, "").strip() or "Opportunity"
+    if not re.fullmatch(_SALESFORCE_NAME, object_name):
+        raise SettingsError(f"{SALESFORCE_OBJECT}={object_name!r} is not an object name")
+    defaults = salesforce.DEFAULT_FIELDS.get(object_name, {"contract_id": "Id"})
+    fields = _mapping(environ, SALESFORCE_FIELDS, defaults, salesforce.FIELD_KEYS, _SALESFORCE_PATH)
+    _require_keys(f"{SALESFORCE_FIELDS} (object {object_name})", fields, CONTRACT_REQUIRED)
+    cancelled = _values(environ, SALESFORCE_CANCELLED_VALUES, ())
+    if cancelled and not (fields.get("status") and fields.get("cancellation_date")):
+        raise SettingsError(
+            f"{SALESFORCE_CANCELLED_VALUES} is set: {SALESFORCE_FIELDS} must map status and "
+            "cancellation_date (the field holding the date the cancellation takes effect)"
+        )
+    version = environ.get(SALESFORCE_API_VERSION, "").strip() or "v62.0"
+    version = version if version.startswith("v") else f"v{version}"
+    if not re.fullmatch(r"v\d{2,3}\.\d", version):
+        raise SettingsError(f"{SALESFORCE_API_VERSION}={version!r} must look like v62.0")
+    if (
+        SALESFORCE_ACCESS_TOKEN not in secrets
+        and not {SALESFORCE_REFRESH_TOKEN, SALESFORCE_CLIENT_ID} <= secrets
+    ):
+        raise SettingsError(
+            f"Salesforce needs {SALESFORCE_ACCESS_TOKEN}, or {SALESFORCE_REFRESH_TOKEN} and "
+            f"{SALESFORCE_CLIENT_ID} (and {SALESFORCE_CLIENT_SECRET} if the app has one)"
+        )
+    token_url = environ.get(SALESFORCE_TOKEN_URL, "").strip()
+    return SalesforceSettings(
+        instance_url=_url(environ, SALESFORCE_URL),
+        api_version=version,
+        token_url=_url(environ, SALESFORCE_TOKEN_URL) if token_url else None,
+        query=salesforce.SalesforceQuery(
+            object_name=object_name,
+            fields=fields,
+            signed_values=_values(
+                environ, SALESFORCE_SIGNED_VALUES, salesforce.DEFAULT_SIGNED.get(object_name, ())
+            ),
+            cancelled_values=cancelled,
+        ),
+    )
+
+
+def _hubspot(environ: Mapping[str, str], secrets: frozenset[str]) -> HubSpotSettings:
+    properties = _mapping(
+        environ, HUBSPOT_PROPERTIES, hubspot.DEFAULT_PROPERTIES, hubspot.PROPERTY_KEYS,
+        rf"[A-Za-z0-9_]+|{hubspot.COMPANY}",
+    )  # fmt: skip
+    _require_keys(HUBSPOT_PROPERTIES, properties, CONTRACT_REQUIRED)
+    if HUBSPOT_TOKEN not in secrets:
+        raise SettingsError(f"HubSpot needs {HUBSPOT_TOKEN} (a private app access token)")
+    return HubSpotSettings(
+        base_url=_url(environ, HUBSPOT_URL, "https://api.hubapi.com"),
+        query=hubspot.HubSpotQuery(
+            properties=properties,
+            won_stages=_values(environ, HUBSPOT_WON_STAGES, ("closedwon",)),
+        ),
+    )
+
+
+def _netsuite(environ: Mapping[str, str], secrets: frozenset[str]) -> NetSuiteSettings:
+    query = environ.get(NETSUITE_QUERY, "").strip()
+    if not re.match(r"(?is)^\s*(select|with)\b", query):
+        raise SettingsError(
+            f"{NETSUITE_QUERY} must be a SuiteQL SELECT returning line_id, contract_id, period, "
+            "amount (and optionally last_modified)"
+        )
+    if NETSUITE_TOKEN not in secrets:
+        raise SettingsError(f"NetSuite needs {NETSUITE_TOKEN} (an OAuth 2.0 access token)")
+    return NetSuiteSettings(base_url=_url(environ, NETSUITE_URL), query=query)
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     environ = os.environ if environ is None else environ
     data_dir = Path(environ.get(DATA_DIR, "").strip() or "backlog_data").resolve()
@@ -97,7 +324,20 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if crm_dir is not None and not crm_dir.is_dir():
         raise SettingsError(f"{CRM_DIR}={crm_text!r} is not a folder")
     erp_url_is_set = bool(environ.get(ERP_URL, "").strip())
-    uses_demo = crm_dir is None and not erp_url_is_set
+    crm_kind = _choice(environ, CRM_KIND, CRM_KINDS)
+    erp_kind = _choice(environ, ERP_KIND, ERP_KINDS)
+    uses_demo = _uses_demo(crm_kind, crm_dir, erp_kind, erp_url_is_set)
+    if (crm_kind != "csv" and erp_kind == "sql" and not erp_url_is_set) or (
+        erp_kind != "sql" and crm_kind == "csv" and crm_dir is None
+    ):
+        raise SettingsError(
+            f"{CRM_KIND}={crm_kind} with {ERP_KIND}={erp_kind} would mix a real system with the "
+            f"embedded demo: set {ERP_URL if erp_kind == 'sql' else CRM_DIR} too"
+        )
+    secrets = frozenset(name for name in SECRETS if environ.get(name, "").strip())
+    erp_query = environ.get(ERP_QUERY, "").strip() or None
+    if erp_query is not None and not re.match(r"(?is)^\s*(select|with)\b", erp_query):
+        raise SettingsError(f"{ERP_QUERY} must be a SELECT (or WITH ... SELECT) query")
     currency = environ.get(REPORTING_CURRENCY, "").strip() or "USD"
     if not re.fullmatch(r"[A-Z]{3}", currency):
         raise SettingsError(f"{REPORTING_CURRENCY}={currency!r} is not an ISO 4217 code like USD")
@@ -124,4 +364,22 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         close_day_of_month=_integer(environ, CLOSE_DAY, 3, 1, 28),
         close_hour=_integer(environ, CLOSE_HOUR, 6, 0, 23),
         close_timezone=timezone,
+        crm_kind=crm_kind,
+        erp_kind=erp_kind,
+        erp_query=erp_query,
+        erp_columns=_mapping(
+            environ, ERP_COLUMNS, {}, (*RECOGNITION_COLUMNS, MODIFIED), r"[A-Za-z_][A-Za-z0-9_]*"
+        ),
+        full_refresh=_flag(environ, FULL_REFRESH),
+        max_quarantine_share=_number(environ, MAX_QUARANTINE_SHARE, 0.05, 0.0, 1.0),
+        http=HttpPolicy(
+            timeout=_number(environ, HTTP_TIMEOUT, 30.0, 0.01, 600.0),
+            max_attempts=_integer(environ, HTTP_MAX_ATTEMPTS, 6, 1, 20),
+            backoff=_number(environ, HTTP_BACKOFF, 1.0, 0.0, 60.0),
+            max_wait=_number(environ, HTTP_MAX_WAIT, 300.0, 0.0, 3600.0),
+        ),
+        salesforce=_salesforce(environ, secrets) if crm_kind == "salesforce" else None,
+        hubspot=_hubspot(environ, secrets) if crm_kind == "hubspot" else None,
+        netsuite=_netsuite(environ, secrets) if erp_kind == "netsuite" else None,
+        secrets_set=secrets,
     )

@@ -139,3 +139,13 @@ def demo_frames(demo_paths):
     recognition = parse_recognition(pd.read_sql("SELECT * FROM recognition", engine), "demo")
     engine.dispose()
     return contracts.rows, changes.rows, recognition.rows
+
+
+@pytest.fixture
+def fake_api():
+    """A scripted HTTP server on 127.0.0.1, on a free port, for the connector tests."""
+    from backlog_pipeline_tests.fake_api import FakeApi
+
+    api = FakeApi().start()
+    yield api
+    api.stop()

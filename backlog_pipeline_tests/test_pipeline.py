@@ -257,6 +257,8 @@ def test_a_flow_that_fails_a_blocking_check_publishes_nothing(
 
 def test_unreadable_source_rows_are_quarantined_and_the_rest_is_published(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
+    # 1 of 4 contracts and 1 of 7 lines: above the default 5% share, within this one.
+    monkeypatch.setenv("BACKLOG_MAX_QUARANTINE_SHARE", "0.25")
     bad_contract = contract("C9", "2024-13-01", "50.00")
     bad_line = {"line_id": "BAD-1", "contract_id": "C2", "period": "2024-02", "amount": "1.005"}
     defs = build(
@@ -279,3 +281,21 @@ def test_unreadable_source_rows_are_quarantined_and_the_rest_is_published(tmp_pa
     # The good rows are the hand-computed dataset, so its figures stand.
     closing = table(url, "backlog_flow").set_index("period")["closing"]
     assert money(closing["2024-06"]) == money("3150.25")
+
+
+def test_a_source_over_the_quarantine_share_fails_after_writing_its_quarantine(
+    tmp_path, monkeypatch
+):
+    url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
+    bad_contract = contract("C9", "2024-13-01", "50.00")
+    defs = build(tmp_path, monkeypatch, url, contracts=[*CONTRACTS, bad_contract])
+    result = close(defs, "2024-01")
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert failure.step_key == "crm_contracts"
+    message = failure.step_failure_data.user_failure_data.description
+    # 1 of 4 rows is 25%, above the default 5%.
+    assert "1 of 4 contracts rows quarantined, more than the 5% allowed" in message
+    assert str(tmp_path / "sources" / "crm") in message
+    assert table(url, "source_quarantine")["record_id"].tolist() == ["C9"]
+    assert table(url, "backlog_flow").empty

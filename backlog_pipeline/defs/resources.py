@@ -1,22 +1,104 @@
 """Resources: where the sources are read and where the results are written.
 
-Connection URLs arrive through ``dg.EnvVar`` when they are set, so a password in one is
-never shown in the UI or written to the event log; only :func:`redacted` forms are.
+Connection URLs and tokens arrive through ``dg.EnvVar`` when they are set, so a password or
+token is never shown in the UI or written to the event log; only :func:`redacted` forms
+are. The CRM and ERP resources share one interface (:class:`CrmSource`, :class:`ErpSource`)
+whatever system is behind them, so the source assets and their lineage do not change.
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
-from backlog_pipeline.canonical import RECOGNITION_COLUMNS, SourceError
+from backlog_pipeline.canonical import CHANGE_COLUMNS, SourceError
+from backlog_pipeline.connectors import hubspot, netsuite, salesforce, sql
+from backlog_pipeline.connectors.http import HttpPolicy, Log
+from backlog_pipeline.connectors.incremental import Batch, LocalCopy, PullResult, latest
 from backlog_pipeline.demo.generate import ensure_demo
 from backlog_pipeline.warehouse import create_warehouse_engine, redacted
 
 
-class CrmExport(dg.ConfigurableResource):
+@dataclass(frozen=True)
+class SourceRead:
+    """A source table's raw text rows and what the pull did, for the asset's metadata."""
+
+    raw: pd.DataFrame
+    high_water_mark: str | None  # latest modification time seen, ISO 8601; None if unknown
+    fetched: int  # records fetched by this read (only the changed ones on an incremental pull)
+    total: int  # records in the source's copy after the merge
+
+
+class SourceResource(dg.ConfigurableResource):
+    """What every source resource has: a description safe to show, and a quarantine limit."""
+
+    max_quarantine_share: float = 0.05
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+
+class CrmSource(SourceResource):
+    def read(self, table: str, log: Log) -> SourceRead:
+        """``contracts`` or ``contract_changes`` as text columns named as in SPEC."""
+        raise NotImplementedError
+
+
+class ErpSource(SourceResource):
+    def read(self, log: Log) -> SourceRead:
+        """Recognition lines as columns named as in SPEC."""
+        raise NotImplementedError
+
+
+class HttpSource(dg.ConfigurableResource):
+    """Settings every HTTP connector shares: timeouts, retries, the local copy."""
+
+    copy_dir: str
+    full_refresh: bool = False
+    http_timeout: float = 30.0
+    http_max_attempts: int = 6
+    http_backoff: float = 1.0
+    http_max_wait: float = 300.0
+
+    def policy(self) -> HttpPolicy:
+        return HttpPolicy(
+            timeout=self.http_timeout, max_attempts=self.http_max_attempts,
+            backoff=self.http_backoff, max_wait=self.http_max_wait,
+        )  # fmt: skip
+
+    def pull(
+        self,
+        name: str,
+        id_column: str,
+        signature: str,
+        fetch: Callable[[str | None], Batch],
+        log: Log,
+    ) -> PullResult:
+        copy = LocalCopy(Path(self.copy_dir) / f"{name}.pkl", id_column, signature)
+        return copy.pull(fetch, self.full_refresh, log)
+
+
+def _pulled(raw: pd.DataFrame, pull: PullResult) -> SourceRead:
+    return SourceRead(raw, pull.high_water_mark, pull.fetched, pull.total)
+
+
+def _with_csv_changes(changes: pd.DataFrame, folder: str | None) -> pd.DataFrame:
+    """Changes derived from the CRM, and those of a CSV export folder when one is set."""
+    if not folder:
+        return changes
+    exported = CrmExport(directory=folder).read_table("contract_changes")
+    # The export's rows keep their labels, so quarantined ones name their line in the file;
+    # the CRM's own rows are numbered after them.
+    first = int(exported.index.max()) + 1 if len(exported) else 0
+    derived = changes.set_axis(range(first, first + len(changes)))
+    return pd.concat([exported.reindex(columns=list(CHANGE_COLUMNS)), derived])
+
+
+class CrmExport(CrmSource):
     """A folder of CRM CSV exports in the canonical shape (``contracts.csv``, ...)."""
 
     directory: str
@@ -24,6 +106,11 @@ class CrmExport(dg.ConfigurableResource):
 
     def describe(self) -> str:
         return f"CRM export {self.directory}"
+
+    def read(self, table: str, log: Log) -> SourceRead:
+        raw = self.read_table(table)
+        mark = latest(raw["updated_at"]) if "updated_at" in raw else None
+        return SourceRead(raw, mark, len(raw), len(raw))
 
     def read_table(self, table: str) -> pd.DataFrame:
         """Every cell as text: parsing and its errors belong to the canonical mapping."""
@@ -42,31 +129,124 @@ class CrmExport(dg.ConfigurableResource):
         return frame[(frame != "").any(axis=1)]
 
 
-class ErpDatabase(dg.ConfigurableResource):
-    """An ERP database holding recognized revenue in the canonical shape."""
+class SalesforceCrm(CrmSource, HttpSource):
+    """Contracts (and, if set, cancellations) from a Salesforce object over REST."""
+
+    instance_url: str
+    api_version: str = "v62.0"
+    token_url: str | None = None
+    object_name: str = "Opportunity"
+    fields: dict[str, str] = Field(
+        default_factory=lambda: dict(salesforce.DEFAULT_FIELDS["Opportunity"])
+    )
+    signed_values: list[str] = Field(
+        default_factory=lambda: list(salesforce.DEFAULT_SIGNED["Opportunity"])
+    )
+    cancelled_values: list[str] = Field(default_factory=list)
+    changes_dir: str | None = None  # a CSV export folder whose changes are added
+    access_token: str | None = None
+    refresh_token: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+
+    def describe(self) -> str:
+        return f"Salesforce {self.object_name} at {self.instance_url}"
+
+    def read(self, table: str, log: Log) -> SourceRead:
+        query = salesforce.SalesforceQuery(
+            self.object_name, self.fields, tuple(self.signed_values), tuple(self.cancelled_values)
+        )
+        client = salesforce.SalesforceClient(
+            self.instance_url, self.api_version, self.policy(), log, self.access_token,
+            self.token_url, self.client_id, self.client_secret, self.refresh_token,
+        )  # fmt: skip
+        try:
+            pull = self.pull(
+                f"salesforce-{self.object_name}", salesforce.ID, query.signature(),
+                lambda since: salesforce.fetch(client, query, since), log,
+            )  # fmt: skip
+        finally:
+            client.http.close()
+        if table == "contracts":
+            return _pulled(salesforce.contracts(pull.records, query), pull)
+        changes = salesforce.changes(pull.records, query)
+        return _pulled(_with_csv_changes(changes, self.changes_dir), pull)
+
+
+class HubSpotCrm(CrmSource, HttpSource):
+    """Contracts from HubSpot deals in a won stage; changes from a CSV folder if set."""
+
+    base_url: str = "https://api.hubapi.com"
+    properties: dict[str, str] = Field(default_factory=lambda: dict(hubspot.DEFAULT_PROPERTIES))
+    won_stages: list[str] = Field(default_factory=lambda: ["closedwon"])
+    changes_dir: str | None = None
+    token: str
+
+    def describe(self) -> str:
+        return f"HubSpot deals at {self.base_url}"
+
+    def read(self, table: str, log: Log) -> SourceRead:
+        if table == "contract_changes":
+            # HubSpot has no amendment records: changes come from the CSV folder, if any.
+            changes = _with_csv_changes(
+                pd.DataFrame(columns=list(CHANGE_COLUMNS)), self.changes_dir
+            )
+            return SourceRead(changes, None, len(changes), len(changes))
+        query = hubspot.HubSpotQuery(self.properties, tuple(self.won_stages))
+        client = hubspot.HubSpotClient(self.base_url, self.token, self.policy(), log)
+        try:
+            pull = self.pull(
+                "hubspot-deals", hubspot.ID, query.signature(),
+                lambda since: hubspot.fetch(client, query, since), log,
+            )  # fmt: skip
+        finally:
+            client.http.close()
+        return _pulled(hubspot.contracts(pull.records, query), pull)
+
+
+class ErpDatabase(ErpSource):
+    """An ERP database: a table or a query, its columns mapped to the canonical ones."""
 
     url: str
     table: str = "recognition"
+    query: str | None = None  # used instead of the table when set
+    # canonical name -> the ERP's column, where they differ
+    columns: dict[str, str] = Field(default_factory=dict)
     demo_data_dir: str | None = None
 
     def describe(self) -> str:
-        return f"ERP {redacted(self.url)} table {self.table}"
+        what = "query" if self.query else f"table {self.table}"
+        return f"ERP {redacted(self.url)} {what}"
 
-    def read_recognition(self) -> pd.DataFrame:
+    def read(self, log: Log) -> SourceRead:
         if self.demo_data_dir:
             ensure_demo(Path(self.demo_data_dir))
-        schema, _, name = self.table.rpartition(".")
-        # Identifiers are quoted by SQLAlchemy, never formatted into the SQL text.
-        source = sa.table(name, *(sa.column(c) for c in RECOGNITION_COLUMNS), schema=schema or None)
-        engine = sa.create_engine(self.url)
+        raw, mark = sql.read_recognition(
+            self.url, self.describe(), self.columns, self.table, self.query
+        )
+        return SourceRead(raw, mark, len(raw), len(raw))
+
+
+class NetSuiteErp(ErpSource, HttpSource):
+    """Recognition lines from NetSuite through a SuiteQL query over REST."""
+
+    base_url: str
+    query: str
+    token: str
+
+    def describe(self) -> str:
+        return f"NetSuite SuiteQL at {self.base_url}"
+
+    def read(self, log: Log) -> SourceRead:
+        client = netsuite.NetSuiteClient(self.base_url, self.token, self.policy(), log)
         try:
-            with engine.connect() as connection:
-                return pd.read_sql(sa.select(source), connection)
-        except sa.exc.SQLAlchemyError as error:
-            message = str(error.orig if getattr(error, "orig", None) else error).splitlines()[0]
-            raise SourceError(f"{self.describe()}: cannot read recognition: {message}") from None
+            pull = self.pull(
+                "netsuite-recognition", netsuite.ID, netsuite.signature(self.query),
+                lambda since: netsuite.fetch(client, self.query, since), log,
+            )  # fmt: skip
         finally:
-            engine.dispose()
+            client.http.close()
+        return _pulled(netsuite.recognition(pull.records), pull)
 
 
 class Warehouse(dg.ConfigurableResource):

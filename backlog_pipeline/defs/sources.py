@@ -17,7 +17,14 @@ from backlog_pipeline.canonical import (
     parse_recognition,
 )
 from backlog_pipeline.defs.io_manager import SNAPSHOT
-from backlog_pipeline.defs.resources import CrmExport, ErpDatabase, Reporting, Warehouse
+from backlog_pipeline.defs.resources import (
+    CrmSource,
+    ErpSource,
+    Reporting,
+    SourceRead,
+    SourceResource,
+    Warehouse,
+)
 from backlog_pipeline.warehouse import replace_quarantine, source_quarantine_table
 
 OWNERS = ["team:finance", "team:sales"]
@@ -29,10 +36,11 @@ def _landed(
     context: dg.AssetExecutionContext,
     warehouse: Warehouse,
     table: str,
-    source: str,
+    resource: SourceResource,
     parsed: ParsedTable,
-    raw_rows: int,
+    read: SourceRead,
 ) -> dg.Output[pd.DataFrame]:
+    source, raw_rows = resource.describe(), len(read.raw)
     replace_quarantine(warehouse.engine, table, parsed.quarantine, context.run.run_id)
     quarantined = len(parsed.quarantine)
     if quarantined:
@@ -41,12 +49,28 @@ def _landed(
             f"{source_quarantine_table.name} ({warehouse.describe()}); first: "
             f"{parsed.quarantine.iloc[0].to_dict()}"
         )
+    if raw_rows and quarantined / raw_rows > resource.max_quarantine_share:
+        raise dg.Failure(
+            description=(
+                f"{source}: {quarantined} of {raw_rows} {table} rows quarantined, more than the "
+                f"{resource.max_quarantine_share:.0%} allowed (BACKLOG_MAX_QUARANTINE_SHARE); "
+                f"they are listed in {source_quarantine_table.name}. Nothing was published."
+            ),
+            metadata={"quarantined_rows": quarantined, "rows": raw_rows},
+        )
     context.log.info(f"{source}: {len(parsed.rows)} {table} rows read")
     return dg.Output(
         parsed.rows,
         metadata={
             "source": dg.MetadataValue.text(source),
             "rows": dg.MetadataValue.int(len(parsed.rows)),
+            "high_water_mark": (
+                dg.MetadataValue.text(read.high_water_mark)
+                if read.high_water_mark
+                else dg.MetadataValue.null()
+            ),
+            "fetched_rows": dg.MetadataValue.int(read.fetched),
+            "source_copy_rows": dg.MetadataValue.int(read.total),
             "quarantined_rows": dg.MetadataValue.int(quarantined),
             "quarantine_table": dg.MetadataValue.text(
                 f"{source_quarantine_table.name} in {warehouse.describe()}"
@@ -63,7 +87,7 @@ def _landed(
 
 
 def build_source_assets(
-    partitions_def: dg.MonthlyPartitionsDefinition,
+    partitions_def: dg.MonthlyPartitionsDefinition, crm_kind: str = "csv", erp_kind: str = "sql"
 ) -> list[dg.AssetsDefinition]:
     """Source assets share the monthly partitions so a range runs as one run, UI included.
 
@@ -80,39 +104,39 @@ def build_source_assets(
     )
 
     @source_asset(
-        kinds={"csv"},
+        kinds={crm_kind},
         description="Signed contracts from the CRM: the bookings, at total contract value.",
     )
     def crm_contracts(
         context: dg.AssetExecutionContext,
-        crm: CrmExport,
+        crm: CrmSource,
         warehouse: Warehouse,
         reporting: Reporting,
     ) -> dg.Output[pd.DataFrame]:
-        raw = crm.read_table("contracts")
-        parsed = parse_contracts(raw, crm.describe(), reporting.currency)
-        return _landed(context, warehouse, "contracts", crm.describe(), parsed, len(raw))
+        read = crm.read("contracts", context.log)
+        parsed = parse_contracts(read.raw, crm.describe(), reporting.currency)
+        return _landed(context, warehouse, "contracts", crm, parsed, read)
 
     @source_asset(
-        kinds={"csv"},
+        kinds={crm_kind},
         description="Amendments and cancellations of contracts from the CRM.",
     )
     def crm_contract_changes(
-        context: dg.AssetExecutionContext, crm: CrmExport, warehouse: Warehouse
+        context: dg.AssetExecutionContext, crm: CrmSource, warehouse: Warehouse
     ) -> dg.Output[pd.DataFrame]:
-        raw = crm.read_table("contract_changes")
-        parsed = parse_contract_changes(raw, crm.describe())
-        return _landed(context, warehouse, "contract_changes", crm.describe(), parsed, len(raw))
+        read = crm.read("contract_changes", context.log)
+        parsed = parse_contract_changes(read.raw, crm.describe())
+        return _landed(context, warehouse, "contract_changes", crm, parsed, read)
 
     @source_asset(
-        kinds={"sql"},
+        kinds={erp_kind},
         description="Revenue recognized per contract and month, from the ERP.",
     )
     def erp_recognition(
-        context: dg.AssetExecutionContext, erp: ErpDatabase, warehouse: Warehouse
+        context: dg.AssetExecutionContext, erp: ErpSource, warehouse: Warehouse
     ) -> dg.Output[pd.DataFrame]:
-        raw = erp.read_recognition()
-        parsed = parse_recognition(raw, erp.describe())
-        return _landed(context, warehouse, "recognition", erp.describe(), parsed, len(raw))
+        read = erp.read(context.log)
+        parsed = parse_recognition(read.raw, erp.describe())
+        return _landed(context, warehouse, "recognition", erp, parsed, read)
 
     return [crm_contracts, crm_contract_changes, erp_recognition]

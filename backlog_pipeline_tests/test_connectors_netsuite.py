@@ -1,0 +1,98 @@
+"""NetSuite SuiteQL against a local server replaying the REST query service's shapes."""
+
+import logging
+
+import pytest
+
+from backlog_pipeline.canonical import parse_recognition
+from backlog_pipeline.connectors import netsuite
+from backlog_pipeline.connectors.http import ConnectorError, HttpPolicy
+from backlog_pipeline.connectors.incremental import LocalCopy
+from backlog_pipeline_tests.fake_api import Reply
+
+TOKEN = "eyJ-netsuite-SECRET"
+QUERY = "SELECT id AS line_id, contract AS contract_id, period, amount, last_modified FROM x"
+POLICY = HttpPolicy(timeout=2.0, max_attempts=3, backoff=0.01, max_wait=1.0)
+LOG = logging.getLogger("test.netsuite")
+
+
+def line(line_id: str, period: str, amount: str, modified: str = "2024-02-01T10:00:00") -> dict:
+    return {
+        "links": [],
+        "line_id": line_id,
+        "contract_id": "C1",
+        "period": period,
+        "amount": amount,
+        "last_modified": modified,
+    }
+
+
+def page(items: list[dict], offset: int, has_more: bool) -> dict:
+    return {
+        "links": [],
+        "count": len(items),
+        "hasMore": has_more,
+        "items": items,
+        "offset": offset,
+        "totalResults": 3,
+    }
+
+
+def test_pages_follow_offset_until_has_more_is_false(fake_api):
+    fake_api.script(
+        "POST",
+        netsuite.PATH,
+        Reply(500, {"o:errorCode": "UNEXPECTED_ERROR"}),
+        Reply(
+            body=page([line("L1", "2024-01", "1000.00"), line("L2", "2024-02", "-50.5")], 0, True)
+        ),
+        Reply(body=page([line("L3", "2024-13", "10")], 2, False)),
+    )
+    api = netsuite.NetSuiteClient(fake_api.url, TOKEN, POLICY, LOG)
+    batch = netsuite.fetch(api, QUERY, None)
+
+    assert [seen.query for seen in fake_api.seen] == [
+        {"limit": "1000", "offset": "0"},
+        {"limit": "1000", "offset": "0"},
+        {"limit": "1000", "offset": "2"},
+    ]
+    first = fake_api.seen[0]
+    assert first.headers["Prefer"] == "transient"
+    assert first.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert first.json() == {"q": f"SELECT * FROM ({QUERY}) source ORDER BY source.line_id"}
+    assert batch.high_water_mark == "2024-02-01T10:00:00.000Z"
+
+    parsed = parse_recognition(netsuite.recognition(batch.records), "NetSuite")
+    assert parsed.rows["line_id"].tolist() == ["L1", "L2"]
+    assert parsed.rows["amount"].tolist() == [100_000, -5_050]
+    assert parsed.quarantine[["record_id", "field"]].values.tolist() == [["L3", "period"]]
+
+
+def test_an_incremental_pull_filters_on_the_mark(fake_api, tmp_path):
+    api = netsuite.NetSuiteClient(fake_api.url, TOKEN, POLICY, LOG)
+    copy = LocalCopy(tmp_path / "ns.pkl", netsuite.ID, netsuite.signature(QUERY))
+    fake_api.script("POST", netsuite.PATH, Reply(body=page([line("L1", "2024-01", "1")], 0, False)))
+    copy.pull(lambda since: netsuite.fetch(api, QUERY, since), False, LOG)
+    fake_api.script(
+        "POST",
+        netsuite.PATH,
+        Reply(body=page([line("L1", "2024-01", "2", "2024-03-01T00:00:00")], 0, False)),
+    )
+    pull = copy.pull(lambda since: netsuite.fetch(api, QUERY, since), False, LOG)
+    assert fake_api.seen[-1].json()["q"] == (
+        f"SELECT * FROM ({QUERY}) source WHERE source.last_modified >= '2024-02-01T10:00:00' "
+        "ORDER BY source.line_id"
+    )
+    assert pull.records["amount"].tolist() == ["2"] and pull.total == 1
+
+
+def test_a_mark_that_is_not_one_never_reaches_the_query():
+    with pytest.raises(ValueError, match="not a high-water mark"):
+        netsuite.wrapped(QUERY, "2024-01-01' OR '1'='1")
+
+
+def test_a_page_claiming_more_without_items_stops(fake_api):
+    fake_api.script("POST", netsuite.PATH, Reply(body=page([], 0, True)))
+    api = netsuite.NetSuiteClient(fake_api.url, TOKEN, POLICY, LOG)
+    with pytest.raises(ConnectorError, match="hasMore on an empty page"):
+        netsuite.fetch(api, QUERY, None)
