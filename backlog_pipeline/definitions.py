@@ -7,6 +7,7 @@ from backlog_pipeline.defs.checks import build_flow_checks
 from backlog_pipeline.defs.data_checks import build_data_error_checks
 from backlog_pipeline.defs.io_manager import MonthlyFrameIOManager
 from backlog_pipeline.defs.partitions import monthly_partitions
+from backlog_pipeline.defs.policies import run_retry_tags, transient_retry_policy
 from backlog_pipeline.defs.publish import build_publish_assets
 from backlog_pipeline.defs.resources import (
     CrmExport,
@@ -139,12 +140,17 @@ def build_resources(settings: Settings) -> dict[str, object]:
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     partitions_def = monthly_partitions(settings)
-    close_job = build_close_job()
+    close_job = build_close_job(run_retry_tags(settings))
     return dg.Definitions(
         assets=[
-            *build_source_assets(partitions_def, settings.crm_kind, settings.erp_kind),
+            *build_source_assets(
+                partitions_def,
+                settings.crm_kind,
+                settings.erp_kind,
+                transient_retry_policy(settings),
+            ),
             *build_backlog_assets(partitions_def),
-            *build_publish_assets(partitions_def),
+            *build_publish_assets(partitions_def, transient_retry_policy(settings)),
         ],
         asset_checks=[
             *build_data_error_checks(partitions_def, settings.reporting_currency),

@@ -43,6 +43,10 @@ HTTP_TIMEOUT = "BACKLOG_HTTP_TIMEOUT"
 HTTP_MAX_ATTEMPTS = "BACKLOG_HTTP_MAX_ATTEMPTS"
 HTTP_BACKOFF = "BACKLOG_HTTP_BACKOFF"
 HTTP_MAX_WAIT = "BACKLOG_HTTP_MAX_WAIT"
+STEP_RETRIES = "BACKLOG_STEP_RETRIES"
+STEP_RETRY_DELAY = "BACKLOG_STEP_RETRY_DELAY"
+RUN_RETRIES = "BACKLOG_RUN_RETRIES"
+LATE_DATA_INTERVAL = "BACKLOG_LATE_DATA_INTERVAL"
 SALESFORCE_URL = "BACKLOG_SALESFORCE_INSTANCE_URL"
 SALESFORCE_API_VERSION = "BACKLOG_SALESFORCE_API_VERSION"
 SALESFORCE_TOKEN_URL = "BACKLOG_SALESFORCE_TOKEN_URL"
@@ -121,6 +125,10 @@ class Settings:
     hubspot: HubSpotSettings | None = None
     netsuite: NetSuiteSettings | None = None
     secrets_set: frozenset[str] = frozenset()  # names of the secret variables that are set
+    step_retries: int = 2  # retries of a source or publish step after a transient failure
+    step_retry_delay: float = 30.0  # seconds before the first; doubles, with jitter
+    run_retries: int = 1  # whole-run retries after a crashed run worker (needs run_retries on)
+    late_data_interval: int = 3600  # seconds between late-data sensor evaluations
 
     @property
     def uses_demo(self) -> bool:
@@ -382,4 +390,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         hubspot=_hubspot(environ, secrets) if crm_kind == "hubspot" else None,
         netsuite=_netsuite(environ, secrets) if erp_kind == "netsuite" else None,
         secrets_set=secrets,
+        step_retries=_integer(environ, STEP_RETRIES, 2, 0, 10),
+        step_retry_delay=_number(environ, STEP_RETRY_DELAY, 30.0, 0.0, 3600.0),
+        run_retries=_integer(environ, RUN_RETRIES, 1, 0, 10),
+        late_data_interval=_integer(environ, LATE_DATA_INTERVAL, 3600, 30, 86400),
     )

@@ -149,3 +149,9 @@ def fake_api():
     api = FakeApi().start()
     yield api
     api.stop()
+
+
+@pytest.fixture(autouse=True)
+def quick_step_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Step retries stay on (as deployed) but wait fractions of a second, not half a minute."""
+    monkeypatch.setenv("BACKLOG_STEP_RETRY_DELAY", "0.05")

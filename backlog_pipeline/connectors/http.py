@@ -61,9 +61,18 @@ class ConnectorError(Exception):
     """
 
     def __init__(
-        self, source: str, endpoint: str, reason: str, status: int | None = None, body: str = ""
+        self,
+        source: str,
+        endpoint: str,
+        reason: str,
+        status: int | None = None,
+        body: str = "",
+        transient: bool = False,
     ) -> None:
         self.source = source
+        # True when a later attempt may succeed (the server was down or slow, a body was cut);
+        # False when it cannot (refused, a daily quota, a shape the connector cannot read).
+        self.transient = transient
         self.endpoint = endpoint
         self.status = status
         self.body = body
@@ -140,13 +149,17 @@ class HttpClient:
         return self.scrub(" ".join(text[: _BODY_START * 2].split()))[:_BODY_START]
 
     def _error(
-        self, endpoint: str, reason: str, response: requests.Response | None = None
+        self,
+        endpoint: str,
+        reason: str,
+        response: requests.Response | None = None,
+        transient: bool = False,
     ) -> ConnectorError:
         if response is None:
-            return ConnectorError(self.source, endpoint, self.scrub(reason))
+            return ConnectorError(self.source, endpoint, self.scrub(reason), transient=transient)
         return ConnectorError(
             self.source, endpoint, self.scrub(reason), response.status_code,
-            self._body_start(response),
+            self._body_start(response), transient,
         )  # fmt: skip
 
     def _describe(self, error: Exception) -> str:
@@ -208,7 +221,7 @@ class HttpClient:
                     + (f" (the server asked for {told:.0f}s more)" if told is not None else "")
                     + f"; last: {problem}"
                 )
-                raise self._error(endpoint, why, response)
+                raise self._error(endpoint, why, response, transient=True)
             self.log.warning(
                 f"{self.source}: {endpoint} failed ({problem}); "
                 f"retry {attempt} of {policy.max_attempts - 1} in {delay:.2f}s"
@@ -224,7 +237,7 @@ class HttpClient:
             payload = json.loads(response.text, parse_float=str, parse_int=str)
         except ValueError:
             raise self._error(
-                endpoint_of(method, url), "response is not valid JSON", response
+                endpoint_of(method, url), "response is not valid JSON", response, transient=True
             ) from None
         if not isinstance(payload, dict):
             raise self._error(endpoint_of(method, url), "response is not a JSON object", response)

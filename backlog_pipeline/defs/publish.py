@@ -21,6 +21,7 @@ from backlog_pipeline.accounting.reconcile import (
 )
 from backlog_pipeline.defs.backlog import flow_metadata
 from backlog_pipeline.defs.partitions import months_in_run
+from backlog_pipeline.defs.policies import PUBLISH_POOL
 from backlog_pipeline.defs.resources import DocumentFolder, Reporting, Warehouse
 from backlog_pipeline.defs.sources import OWNERS, SINGLE_RUN
 from backlog_pipeline.kpi_documents import write_documents
@@ -65,10 +66,18 @@ def _refuse_unreconciled(flow: pd.DataFrame, contract_rows: pd.DataFrame) -> Non
 
 
 def build_publish_assets(
-    partitions_def: dg.MonthlyPartitionsDefinition,
+    partitions_def: dg.MonthlyPartitionsDefinition, retry_policy: dg.RetryPolicy | None = None
 ) -> list[dg.AssetsDefinition]:
+    """Both publishers sit in one pool (one at a time across runs) and retry transient faults.
+
+    A retry is safe: the warehouse transaction either wrote a month whole or not at all,
+    and the documents are rewritten from the warehouse.
+    """
+
     @dg.multi_asset(
         name="publish_warehouse_tables",
+        pool=PUBLISH_POOL,
+        retry_policy=retry_policy,
         specs=[
             dg.AssetSpec(
                 FLOW_TABLE,
@@ -148,7 +157,7 @@ def build_publish_assets(
                 stamp,
             )
         except PublicationError as error:
-            raise dg.Failure(description=str(error)) from None
+            raise dg.Failure(description=str(error), allow_retries=False) from None
         except sa.exc.IntegrityError:
             raise dg.Failure(
                 description=(
@@ -206,6 +215,8 @@ def build_publish_assets(
 
     @dg.multi_asset(
         name="publish_kpi_documents",
+        pool=PUBLISH_POOL,
+        retry_policy=retry_policy,
         specs=[
             dg.AssetSpec(
                 CHANGES_DOCUMENT,

@@ -1,5 +1,7 @@
 """The monthly close: a job over every asset and the schedule that runs it."""
 
+from collections.abc import Mapping
+
 import dagster as dg
 from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition,
@@ -7,13 +9,17 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 
 from backlog_pipeline.settings import Settings
 
+# Every close run carries it, so the run queue can hold close runs apart (deploy/*.yaml).
+CLOSE_TAG = "backlog/close"
 
-def build_close_job() -> UnresolvedAssetJobDefinition:
+
+def build_close_job(tags: Mapping[str, str] | None = None) -> UnresolvedAssetJobDefinition:
     """Every asset; the months come from the assets' own monthly partitions."""
     return dg.define_asset_job(
         "monthly_close",
         selection=dg.AssetSelection.all(),
         description="Sources to published backlog for one month (or a range, in one run).",
+        tags={CLOSE_TAG: "true", **(tags or {})},
     )
 
 

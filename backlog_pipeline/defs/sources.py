@@ -17,6 +17,7 @@ from backlog_pipeline.canonical import (
     parse_recognition,
 )
 from backlog_pipeline.defs.io_manager import SNAPSHOT
+from backlog_pipeline.defs.policies import SOURCES_POOL, retried_only_if_transient
 from backlog_pipeline.defs.resources import (
     CrmSource,
     ErpSource,
@@ -57,6 +58,7 @@ def _landed(
                 f"they are listed in {source_quarantine_table.name}. Nothing was published."
             ),
             metadata={"quarantined_rows": quarantined, "rows": raw_rows},
+            allow_retries=False,
         )
     context.log.info(f"{source}: {len(parsed.rows)} {table} rows read")
     return dg.Output(
@@ -87,7 +89,10 @@ def _landed(
 
 
 def build_source_assets(
-    partitions_def: dg.MonthlyPartitionsDefinition, crm_kind: str = "csv", erp_kind: str = "sql"
+    partitions_def: dg.MonthlyPartitionsDefinition,
+    crm_kind: str = "csv",
+    erp_kind: str = "sql",
+    retry_policy: dg.RetryPolicy | None = None,
 ) -> list[dg.AssetsDefinition]:
     """Source assets share the monthly partitions so a range runs as one run, UI included.
 
@@ -101,6 +106,8 @@ def build_source_assets(
         metadata={SNAPSHOT: True},
         owners=OWNERS,
         backfill_policy=SINGLE_RUN,
+        retry_policy=retry_policy,
+        pool=SOURCES_POOL,
     )
 
     @source_asset(
@@ -113,7 +120,7 @@ def build_source_assets(
         warehouse: Warehouse,
         reporting: Reporting,
     ) -> dg.Output[pd.DataFrame]:
-        read = crm.read("contracts", context.log)
+        read = retried_only_if_transient(lambda: crm.read("contracts", context.log))
         parsed = parse_contracts(read.raw, crm.describe(), reporting.currency)
         return _landed(context, warehouse, "contracts", crm, parsed, read)
 
@@ -124,7 +131,7 @@ def build_source_assets(
     def crm_contract_changes(
         context: dg.AssetExecutionContext, crm: CrmSource, warehouse: Warehouse
     ) -> dg.Output[pd.DataFrame]:
-        read = crm.read("contract_changes", context.log)
+        read = retried_only_if_transient(lambda: crm.read("contract_changes", context.log))
         parsed = parse_contract_changes(read.raw, crm.describe())
         return _landed(context, warehouse, "contract_changes", crm, parsed, read)
 
@@ -135,7 +142,7 @@ def build_source_assets(
     def erp_recognition(
         context: dg.AssetExecutionContext, erp: ErpSource, warehouse: Warehouse
     ) -> dg.Output[pd.DataFrame]:
-        read = erp.read(context.log)
+        read = retried_only_if_transient(lambda: erp.read(context.log))
         parsed = parse_recognition(read.raw, erp.describe())
         return _landed(context, warehouse, "recognition", erp, parsed, read)
 

@@ -1,0 +1,73 @@
+"""How the close behaves under faults and concurrency: pools, retries and run tags.
+
+Transient faults (a source that timed out, a dropped database connection) are retried by
+Dagster with exponential backoff and jitter; faults a retry cannot mend (refused
+credentials, a daily quota, unreadable data) fail at once with their own message, so an
+operator is not made to wait for a retry that will fail the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+import dagster as dg
+import sqlalchemy as sa
+
+from backlog_pipeline.connectors.http import ConnectorError
+from backlog_pipeline.settings import Settings
+
+# Steps in one pool run one at a time across all runs of the instance (`concurrency.pools`
+# in deploy/*.yaml). Sources write the local copies and the quarantine; publishing writes
+# the warehouse tables and the KPI documents.
+SOURCES_POOL = "backlog_sources"
+PUBLISH_POOL = "backlog_publish"
+
+T = TypeVar("T")
+
+
+def transient_retry_policy(settings: Settings) -> dg.RetryPolicy | None:
+    """``BACKLOG_STEP_RETRIES`` step retries, doubling from ``BACKLOG_STEP_RETRY_DELAY``.
+
+    For the steps that call outside systems: the sources and the publishers.
+    """
+    if settings.step_retries == 0:
+        return None
+    return dg.RetryPolicy(
+        max_retries=settings.step_retries,
+        delay=settings.step_retry_delay,
+        backoff=dg.Backoff.EXPONENTIAL,
+        jitter=dg.Jitter.PLUS_MINUS,
+    )
+
+
+def run_retry_tags(settings: Settings) -> dict[str, str]:
+    """Dagster run retries for a crashed run worker; failed checks and bad data do not retry.
+
+    The instance must have ``run_retries: enabled: true`` (both shipped dagster.yaml do).
+    """
+    return {
+        "dagster/max_retries": str(settings.run_retries),
+        "dagster/retry_on_asset_or_op_failure": "false",
+    }
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether a later attempt may succeed where this one failed."""
+    if isinstance(error, ConnectorError):
+        return error.transient
+    if isinstance(error, sa.exc.DBAPIError):
+        return error.connection_invalidated or isinstance(
+            error, sa.exc.OperationalError | sa.exc.InterfaceError
+        )
+    return isinstance(error, ConnectionError | TimeoutError)
+
+
+def retried_only_if_transient(read: Callable[[], T]) -> T:
+    """``read()``; an error a retry cannot mend becomes a Failure that skips the RetryPolicy."""
+    try:
+        return read()
+    except Exception as error:
+        if is_transient(error):
+            raise
+        raise dg.Failure(description=str(error), allow_retries=False) from error
