@@ -17,6 +17,7 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
+from backlog_pipeline.defs.policies import ensure_pools
 from backlog_pipeline.periods import month_label, parse_month, partition_key
 from backlog_pipeline.settings import WAREHOUSE_URL, SettingsError, load_settings
 from backlog_pipeline.warehouse import create_warehouse_engine, read_flow, redacted
@@ -75,6 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print(f"Closing {month_label(first)}..{month_label(last)} in one run", flush=True)
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
+    if instance is not None:
+        ensure_pools(instance)
     result = defs.resolve_job_def("monthly_close").execute_in_process(
         run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         tags={

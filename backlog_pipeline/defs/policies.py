@@ -22,6 +22,7 @@ from backlog_pipeline.settings import Settings
 # the warehouse tables and the KPI documents.
 SOURCES_POOL = "backlog_sources"
 PUBLISH_POOL = "backlog_publish"
+POOLS = (SOURCES_POOL, PUBLISH_POOL)
 
 T = TypeVar("T")
 
@@ -71,3 +72,25 @@ def retried_only_if_transient(read: Callable[[], T]) -> T:
         if is_transient(error):
             raise
         raise dg.Failure(description=str(error), allow_retries=False) from error
+
+
+def ensure_pools(instance: dg.DagsterInstance) -> None:
+    """Gives the pools their limit before any run claims a slot.
+
+    Dagster creates a pool with the instance's default limit on first use; two runs that
+    first use it at the same moment both insert it, and one fails on the unique key (seen
+    with dagster-postgres 0.29.27). Created here, once, the race cannot happen.
+    """
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return
+    limit = instance.global_op_concurrency_default_limit
+    if limit is None:
+        return
+    known = storage.get_concurrency_keys()
+    for pool in POOLS:
+        if pool not in known:
+            try:
+                storage.set_concurrency_slots(pool, limit)
+            except sa.exc.IntegrityError:
+                pass  # another process created it first, with the same limit

@@ -1,0 +1,160 @@
+"""The shipped dagster.yaml files: runs survive a restart, and closes of a month queue.
+
+Each close here is a real ``backlog-close`` process against a ``DAGSTER_HOME`` holding the
+shipped file, so what is asserted is what an operator's instance records.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from dagster._core.events import DagsterEventType
+from dagster._core.run_coordinator import QueuedRunCoordinator
+
+from backlog_pipeline_tests.conftest import POSTGRES_URL
+from backlog_pipeline_tests.test_pipeline import EXPECTED, build, money
+
+DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
+CLOSE = [sys.executable, "-m", "backlog_pipeline.close"]
+
+
+@pytest.fixture
+def dagster_database(postgres_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL database for Dagster's own storage, dropped afterwards."""
+    name = f"bp_dagster_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.make_url(POSTGRES_URL).set(drivername="postgresql+psycopg2", database=name)
+    yield url.render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shipped: str) -> Path:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(DEPLOY / shipped, home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    return home
+
+
+def _close(*months: str) -> subprocess.Popen:
+    first, last = months[0], months[-1]
+    return subprocess.Popen(
+        [*CLOSE, "--from", first, "--to", last],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=os.environ.copy(),
+    )
+
+
+def _finish(process: subprocess.Popen) -> str:
+    output, _ = process.communicate(timeout=600)
+    assert process.returncode == 0, output
+    return output
+
+
+def _closings(url: str) -> dict[str, object]:
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        flow = pd.read_sql(sa.text("SELECT period, closing FROM backlog_flow"), connection)
+    engine.dispose()
+    return {row.period: money(row.closing) for row in flow.itertuples()}
+
+
+@pytest.mark.parametrize("shipped", ["dagster.yaml", "dagster-postgres.yaml"])
+def test_the_shipped_instance_keeps_runs_and_checks_across_a_restart(
+    shipped, tmp_path, monkeypatch, request
+):
+    if shipped == "dagster-postgres.yaml":
+        monkeypatch.setenv("DAGSTER_PG_URL", request.getfixturevalue("dagster_database"))
+    _home(tmp_path, monkeypatch, shipped)
+    url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
+    build(tmp_path, monkeypatch, url)
+    output = _finish(_close("2024-01", "2024-02"))
+    run_id = output.split("Run ")[-1].split()[0]
+
+    # A new instance object reads what the finished process left: as after a restart.
+    with dg.DagsterInstance.get() as instance:
+        storage = type(instance.run_storage).__name__
+        assert ("Postgres" in storage) == (shipped == "dagster-postgres.yaml"), storage
+        assert isinstance(instance.run_coordinator, QueuedRunCoordinator)
+        limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
+        per_month = next(limit for limit in limits if limit["key"] == "dagster/partition")
+        assert per_month["limit"] == 1
+        assert per_month["value"] == {"applyLimitPerUniqueValue": True}
+        assert instance.run_retries_enabled
+        assert not instance.run_retries_retry_on_asset_or_op_failure
+
+        run = instance.get_run_by_id(run_id)
+        assert run is not None and run.status == dg.DagsterRunStatus.SUCCESS
+        assert run.tags["dagster/max_retries"] == "1"
+        checks = instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
+        assert len(checks) == 17
+        flow_key = dg.AssetKey(["warehouse", "backlog_flow"])
+        materialized = instance.get_materialized_partitions(flow_key)
+        assert materialized == {"2024-01-01", "2024-02-01"}
+    assert _closings(url) == {
+        month: money(EXPECTED[month][6]) for month in ("2024-01", "2024-02")
+    }
+
+
+def _step_window(instance: dg.DagsterInstance, run_id: str, step: str) -> tuple[float, float]:
+    events = instance.all_logs(run_id)
+    start = next(
+        e.timestamp
+        for e in events
+        if e.dagster_event and e.dagster_event.is_step_start and e.step_key == step
+    )
+    end = next(
+        e.timestamp
+        for e in events
+        if e.dagster_event and e.dagster_event.is_step_success and e.step_key == step
+    )
+    return start, end
+
+
+def test_two_closes_of_the_same_months_at_once_publish_one_after_the_other(
+    tmp_path, monkeypatch, dagster_database, postgres_url
+):
+    monkeypatch.setenv("DAGSTER_PG_URL", dagster_database)
+    _home(tmp_path, monkeypatch, "dagster-postgres.yaml")
+    build(tmp_path, monkeypatch, postgres_url)
+    months = ("2024-01", "2024-03")
+    first, second = _close(*months), _close(*months)
+    outputs = [_finish(first), _finish(second)]
+    run_ids = [output.split("Run ")[-1].split()[0] for output in outputs]
+
+    with dg.DagsterInstance.get() as instance:
+        windows = sorted(
+            _step_window(instance, run_id, step)
+            for run_id in run_ids
+            for step in ("publish_warehouse_tables",)
+        )
+    # The publish pool admits one step at a time across runs: the windows do not overlap.
+    assert windows[0][1] <= windows[1][0], windows
+
+    engine = sa.create_engine(postgres_url)
+    with engine.connect() as connection:
+        versions = pd.read_sql(
+            sa.text("SELECT period, version, run_id FROM publication_versions"), connection
+        )
+    engine.dispose()
+    # The same figures twice: the second run found nothing to change and added no version.
+    assert sorted(versions["period"]) == ["2024-01", "2024-02", "2024-03"]
+    assert set(versions["version"]) == {1}
+    assert versions["run_id"].nunique() == 1
+    assert _closings(postgres_url) == {
+        month: money(EXPECTED[month][6]) for month in ("2024-01", "2024-02", "2024-03")
+    }
