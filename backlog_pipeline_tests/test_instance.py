@@ -105,9 +105,7 @@ def test_the_shipped_instance_keeps_runs_and_checks_across_a_restart(
         flow_key = dg.AssetKey(["warehouse", "backlog_flow"])
         materialized = instance.get_materialized_partitions(flow_key)
         assert materialized == {"2024-01-01", "2024-02-01"}
-    assert _closings(url) == {
-        month: money(EXPECTED[month][6]) for month in ("2024-01", "2024-02")
-    }
+    assert _closings(url) == {month: money(EXPECTED[month][6]) for month in ("2024-01", "2024-02")}
 
 
 def _step_window(instance: dg.DagsterInstance, run_id: str, step: str) -> tuple[float, float]:
