@@ -22,6 +22,7 @@ from backlog_pipeline.defs.resources import (
     Warehouse,
 )
 from backlog_pipeline.defs.schedules import build_close_job, build_close_schedule
+from backlog_pipeline.defs.sensors import build_late_data_sensor
 from backlog_pipeline.defs.sources import build_source_assets
 from backlog_pipeline.settings import (
     ERP_URL,
@@ -158,6 +159,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         ],
         jobs=[close_job],
         schedules=[build_close_schedule(close_job, settings)],
+        sensors=[build_late_data_sensor(close_job, settings.late_data_interval)],
         resources=build_resources(settings),
     )
 

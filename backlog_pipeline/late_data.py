@@ -1,0 +1,121 @@
+"""Late data: source records that change months already published.
+
+The sources are recomputed over the published months and each month's content digest is
+compared with the digest of its current version, the same digest publication uses to
+decide whether a month changed. A month that differs was closed on data that has since
+moved (a late recognition line, a back-dated change, a corrected contract).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from backlog_pipeline.accounting.data_errors import EXCEPTION_COLUMNS
+from backlog_pipeline.accounting.flow import compute_backlog
+from backlog_pipeline.periods import month_label, parse_month
+from backlog_pipeline.publication import Lock, current_versions, locks, month_fingerprints
+from backlog_pipeline.warehouse import publication_versions_table, published_closing
+
+SOURCE = "late data sensor"
+
+
+@dataclass(frozen=True)
+class LateData:
+    changed: list[int] = field(default_factory=list)  # published months the sources now change
+    locked: dict[int, Lock] = field(default_factory=dict)  # the changed months that are locked
+    closing_moves: dict[int, int] = field(default_factory=dict)  # cents, recomputed − published
+
+    @property
+    def to_rerun(self) -> list[int]:
+        return [month for month in self.changed if month not in self.locked]
+
+    def ranges(self) -> list[tuple[int, int]]:
+        """The months to rerun as contiguous ranges, each one single-run backfill."""
+        spans: list[tuple[int, int]] = []
+        for month in self.to_rerun:
+            if spans and spans[-1][1] == month - 1:
+                spans[-1] = (spans[-1][0], month)
+            else:
+                spans.append((month, month))
+        return spans
+
+    def flags(self) -> pd.DataFrame:
+        """One exception row per locked month the sources now change."""
+        return pd.DataFrame(
+            [
+                {
+                    "period": month,
+                    "source": SOURCE,
+                    "record_id": None,
+                    "contract_id": None,
+                    "amount": self.closing_moves.get(month),
+                    "reason": (
+                        f"the sources now change locked month {lock.describe()}: its closing "
+                        f"would move by the amount; unlock it to restate it"
+                    ),
+                }
+                for month, lock in sorted(self.locked.items())
+            ],
+            columns=list(EXCEPTION_COLUMNS),
+        )
+
+
+def marks_digest(marks: Mapping[str, Mapping[str, Any]]) -> str:
+    """One digest of the sources' marks (rows, content fingerprint, high-water mark)."""
+    return hashlib.sha256(json.dumps(marks, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def published_months(engine: sa.Engine) -> list[int]:
+    table = publication_versions_table
+    with engine.connect() as connection:
+        labels = connection.execute(sa.select(table.c.period).distinct()).scalars().all()
+    return sorted(parse_month(label) for label in labels)
+
+
+def latest_published_marks(engine: sa.Engine) -> dict[str, Any] | None:
+    """The source marks recorded with the most recent publication, if any."""
+    table = publication_versions_table
+    query = sa.select(table.c.source_marks).order_by(table.c.published_at.desc()).limit(1)
+    with engine.connect() as connection:
+        text = connection.execute(query).scalar()
+    return json.loads(text) if text else None
+
+
+def find_late_data(
+    engine: sa.Engine,
+    contracts: pd.DataFrame,
+    changes: pd.DataFrame,
+    recognition: pd.DataFrame,
+) -> LateData:
+    """The published months whose figures the current sources change, and which are locked."""
+    months = published_months(engine)
+    if not months:
+        return LateData()
+    rows, flow = compute_backlog(contracts, changes, recognition, months[0], months[-1])
+    flow = flow[flow["period"].isin(months)]
+    digests = month_fingerprints(flow, rows)
+    with engine.connect() as connection:
+        current = current_versions(connection, months)
+        changed = [m for m in months if digests.get(m) != current[m].content_hash]
+        held = locks(connection, changed)
+    published = published_closing(engine, list(held))
+    recomputed = dict(zip(flow["period"].astype(int), flow["closing"].astype(int), strict=True))
+    moves = {m: recomputed[m] - published[m] for m in held if m in published}
+    return LateData(changed, held, moves)
+
+
+def describe(late: LateData) -> str:
+    parts = []
+    if late.to_rerun:
+        spans = ", ".join(f"{month_label(a)}..{month_label(b)}" for a, b in late.ranges())
+        parts.append(f"rerun {spans}")
+    if late.locked:
+        parts.append(f"locked, flagged for restatement: {', '.join(map(month_label, late.locked))}")
+    return "; ".join(parts) or "no published month changes"

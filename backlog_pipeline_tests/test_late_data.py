@@ -1,0 +1,93 @@
+"""The late-data sensor on the hand dataset: a late April line changes April to June."""
+
+from decimal import Decimal
+
+import dagster as dg
+import pandas as pd
+import sqlalchemy as sa
+
+from backlog_pipeline.definitions import build_resources
+from backlog_pipeline.periods import parse_month
+from backlog_pipeline.publication import lock_month
+from backlog_pipeline.settings import load_settings
+from backlog_pipeline_tests.test_faults import AFTER_LATE_LINE, _add_late_line, closings
+from backlog_pipeline_tests.test_pipeline import build, close, money
+
+
+def evaluate(defs: dg.Definitions, cursor: str | None = None) -> dg.SensorResult:
+    sensor = defs.resolve_sensor_def("late_data_sensor")
+    with dg.build_sensor_context(
+        cursor=cursor,
+        resources=build_resources(load_settings()),
+        instance=dg.DagsterInstance.ephemeral(),
+    ) as context:
+        result = sensor(context)
+    return result if isinstance(result, dg.SensorResult) else dg.SensorResult(skip_reason=result)
+
+
+def ranges(result: dg.SensorResult) -> list[tuple[str, str]]:
+    return [
+        (
+            request.tags["dagster/asset_partition_range_start"][:7],
+            request.tags["dagster/asset_partition_range_end"][:7],
+        )
+        for request in result.run_requests or []
+    ]
+
+
+def test_unchanged_sources_skip_and_a_late_line_requests_the_months_it_changes(
+    tmp_path, monkeypatch
+):
+    url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
+    defs = build(tmp_path, monkeypatch, url)
+    assert evaluate(defs).skip_reason.skip_message == "nothing is published yet"
+    assert close(defs, "2024-01", "2024-06").success
+    unchanged = evaluate(defs)
+    assert not unchanged.run_requests
+    assert "not changed" in unchanged.skip_reason.skip_message
+
+    _add_late_line(tmp_path)
+    late = evaluate(defs)
+    assert ranges(late) == [("2024-04", "2024-06")]
+    request = late.run_requests[0]
+    assert request.tags["backlog/late_data"] == "true"
+    # The same late data asks for the same run key, so the daemon launches it once.
+    assert evaluate(defs).run_requests[0].run_key == request.run_key
+
+    # The requested run restates April to June; afterwards the sensor is quiet again.
+    assert close(defs, "2024-04", "2024-06").success
+    assert {m: closings(url)[m] for m in AFTER_LATE_LINE} == {
+        m: money(v) for m, v in AFTER_LATE_LINE.items()
+    }
+    assert not evaluate(defs).run_requests
+
+
+def test_a_locked_month_is_flagged_not_rerun(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
+    defs = build(tmp_path, monkeypatch, url)
+    assert close(defs, "2024-01", "2024-06").success
+    engine = sa.create_engine(url)
+    lock_month(engine, parse_month("2024-05"), "controller", "May board pack sent")
+    _add_late_line(tmp_path)
+
+    result = evaluate(defs)
+    # April and June are rerun apart, so the locked May does not block their publication.
+    assert ranges(result) == [("2024-04", "2024-04"), ("2024-06", "2024-06")]
+    with engine.connect() as connection:
+        flags = pd.read_sql(
+            sa.text("SELECT * FROM backlog_exceptions WHERE check_name = 'late_data'"), connection
+        )
+    assert flags["period"].tolist() == ["2024-05"]
+    assert Decimal(str(flags["amount"][0])) == Decimal("-100.00")
+    assert "controller" in flags["reason"][0] and "unlock" in flags["reason"][0]
+
+    for first, last in ranges(result):
+        assert close(defs, first, last).success
+    quiet = evaluate(defs)
+    assert not quiet.run_requests
+    # The flag stays until the month is unlocked and restated.
+    with engine.connect() as connection:
+        assert connection.execute(
+            sa.text("SELECT period FROM backlog_exceptions WHERE check_name = 'late_data'")
+        ).scalars().all() == ["2024-05"]
+    engine.dispose()
