@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import importlib.resources
 import os
+import re
 import tempfile
 from decimal import Decimal
 from functools import cache
@@ -81,9 +82,23 @@ def _write_atomically(path: Path, document: dict[str, Any]) -> None:
         raise
 
 
+def month_folder(output_dir: Path, period: str) -> Path:
+    """``<output>/<YYYY-MM>``, refusing any period that would lead outside the output folder.
+
+    The period comes back from the warehouse; a row edited there must not turn into a path.
+    """
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period):
+        raise ValueError(f"{period!r} is not a YYYY-MM period; no document written for it")
+    base = output_dir.resolve()
+    folder = (base / period).resolve()
+    if folder.parent != base:
+        raise ValueError(f"{folder} is outside the output folder {base}; nothing written")
+    return folder
+
+
 def write_documents(output_dir: Path, flow_row: dict[str, Any]) -> list[Path]:
     """Write both documents for the flow row's period; returns the files written."""
-    folder = output_dir / flow_row["period"]
+    folder = month_folder(output_dir, str(flow_row["period"]))
     written = []
     for name, document in (
         (CHANGES_FILE, bookings_backlog_changes(flow_row)),

@@ -324,9 +324,19 @@ def _netsuite(environ: Mapping[str, str], secrets: frozenset[str]) -> NetSuiteSe
     return NetSuiteSettings(base_url=_url(environ, NETSUITE_URL), query=query)
 
 
+def _folder(name: str, text: str, default: Path) -> Path:
+    """A folder the pipeline writes into: not a file, and not a filesystem root."""
+    path = Path(text).resolve() if text else default.resolve()
+    if path == Path(path.anchor):
+        raise SettingsError(f"{name}={text!r} is a filesystem root; give a folder of its own")
+    if path.exists() and not path.is_dir():
+        raise SettingsError(f"{name}={text!r} is a file, not a folder")
+    return path
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     environ = os.environ if environ is None else environ
-    data_dir = Path(environ.get(DATA_DIR, "").strip() or "backlog_data").resolve()
+    data_dir = _folder(DATA_DIR, environ.get(DATA_DIR, "").strip(), Path("backlog_data"))
     crm_text = environ.get(CRM_DIR, "").strip()
     crm_dir = Path(crm_text).resolve() if crm_text else None
     if crm_dir is not None and not crm_dir.is_dir():
@@ -365,7 +375,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         erp_url_is_set=erp_url_is_set,
         erp_table=_identifier(environ, ERP_TABLE, "recognition"),
         warehouse_url_is_set=bool(environ.get(WAREHOUSE_URL, "").strip()),
-        output_dir=Path(output_text).resolve() if output_text else data_dir / "output",
+        output_dir=_folder(OUTPUT_DIR, output_text, data_dir / "output"),
         start_month=start_month,
         end_month=end_month,
         reporting_currency=currency,

@@ -1,9 +1,13 @@
-"""Credentials in connection URLs never reach the event log, the logs or the metadata."""
+"""Credentials in connection URLs never reach the event log, the logs or the metadata;
+folders and periods from settings or the warehouse cannot lead writes elsewhere."""
 
 import dagster as dg
+import pytest
 import sqlalchemy as sa
 from dagster._serdes import serialize_value
 
+from backlog_pipeline.kpi_documents import month_folder
+from backlog_pipeline.settings import SettingsError, load_settings
 from backlog_pipeline_tests.test_pipeline import build
 
 PASSWORD = "S3cr3t-pa55word"
@@ -29,3 +33,26 @@ def test_a_password_in_the_warehouse_url_is_never_written_anywhere(
     # Nothing in the run's configuration or tags either.
     run = instance.get_run_by_id(result.run_id)
     assert PASSWORD not in serialize_value(run)
+
+
+@pytest.mark.parametrize(
+    "period", ["../2024-01", "2024-01/../../etc", "2024-13", "/tmp/x", "2024-1", ""]
+)
+def test_a_period_read_back_from_the_warehouse_cannot_become_a_path(tmp_path, period):
+    with pytest.raises(ValueError, match=r"period|outside"):
+        month_folder(tmp_path / "output", period)
+    assert not (tmp_path / "output").exists()
+
+
+def test_a_month_folder_is_directly_inside_the_output_folder(tmp_path):
+    assert month_folder(tmp_path / "out", "2024-03") == (tmp_path / "out" / "2024-03").resolve()
+
+
+@pytest.mark.parametrize("name", ["BACKLOG_OUTPUT_DIR", "BACKLOG_DATA_DIR"])
+def test_a_folder_setting_cannot_be_the_root_or_a_file(tmp_path, name):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not a folder")
+    with pytest.raises(SettingsError, match=f"{name}='/' is a filesystem root"):
+        load_settings({name: "/"})
+    with pytest.raises(SettingsError, match=f"{name}=.* is a file, not a folder"):
+        load_settings({name: str(a_file)})
