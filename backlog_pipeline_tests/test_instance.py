@@ -4,6 +4,7 @@ Each close here is a real ``backlog-close`` process against a ``DAGSTER_HOME`` h
 shipped file, so what is asserted is what an operator's instance records.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -156,3 +157,40 @@ def test_two_closes_of_the_same_months_at_once_publish_one_after_the_other(
     assert _closings(postgres_url) == {
         month: money(EXPECTED[month][6]) for month in ("2024-01", "2024-02", "2024-03")
     }
+
+
+def test_the_close_runs_under_the_multiprocess_executor(tmp_path, monkeypatch):
+    """``dagster job execute`` uses the job's default executor: a process per step."""
+    _home(tmp_path, monkeypatch, "dagster.yaml")
+    url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
+    build(tmp_path, monkeypatch, url)
+    tags = {
+        "dagster/asset_partition_range_start": "2024-01-01",
+        "dagster/asset_partition_range_end": "2024-03-01",
+    }
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dagster"), "job", "execute",
+            "-m", "backlog_pipeline.definitions", "-j", "monthly_close",
+            "--tags", json.dumps(tags),
+        ],
+        capture_output=True, text=True, timeout=600, env=os.environ.copy(),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    with dg.DagsterInstance.get() as instance:
+        (run,) = instance.get_runs()
+        assert run.status == dg.DagsterRunStatus.SUCCESS
+        events = instance.all_logs(run.run_id)
+    executor = [e.message for e in events if "Executing steps using multiprocess" in e.message]
+    assert executor, "the run did not use the multiprocess executor"
+    # Each step ran in a child process of its own, not in the run worker.
+    step_pids = {
+        e.dagster_event.pid for e in events if e.dagster_event and e.dagster_event.is_step_start
+    }
+    run_pids = {
+        e.dagster_event.pid
+        for e in events
+        if e.dagster_event and e.dagster_event.event_type == DagsterEventType.RUN_SUCCESS
+    }
+    assert len(step_pids) >= 5 and not step_pids & run_pids
+    assert _closings(url) == {m: money(EXPECTED[m][6]) for m in ("2024-01", "2024-02", "2024-03")}
