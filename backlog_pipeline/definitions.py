@@ -5,6 +5,7 @@ import dagster as dg
 from backlog_pipeline.defs.backlog import build_backlog_assets
 from backlog_pipeline.defs.checks import build_flow_checks
 from backlog_pipeline.defs.data_checks import build_data_error_checks
+from backlog_pipeline.defs.executors import build_executor
 from backlog_pipeline.defs.io_manager import MonthlyFrameIOManager
 from backlog_pipeline.defs.partitions import monthly_partitions
 from backlog_pipeline.defs.policies import run_retry_tags, transient_retry_policy
@@ -161,6 +162,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         schedules=[build_close_schedule(close_job, settings)],
         sensors=[build_late_data_sensor(close_job, settings.late_data_interval)],
         resources=build_resources(settings),
+        executor=build_executor(settings),
     )
 
 

@@ -47,6 +47,9 @@ STEP_RETRIES = "BACKLOG_STEP_RETRIES"
 STEP_RETRY_DELAY = "BACKLOG_STEP_RETRY_DELAY"
 RUN_RETRIES = "BACKLOG_RUN_RETRIES"
 LATE_DATA_INTERVAL = "BACKLOG_LATE_DATA_INTERVAL"
+EXECUTOR = "BACKLOG_EXECUTOR"
+CELERY_BROKER = "BACKLOG_CELERY_BROKER"  # may hold a password: read only through dg.EnvVar
+EXECUTORS = ("multiprocess", "in_process", "celery")
 SALESFORCE_URL = "BACKLOG_SALESFORCE_INSTANCE_URL"
 SALESFORCE_API_VERSION = "BACKLOG_SALESFORCE_API_VERSION"
 SALESFORCE_TOKEN_URL = "BACKLOG_SALESFORCE_TOKEN_URL"
@@ -129,6 +132,8 @@ class Settings:
     step_retry_delay: float = 30.0  # seconds before the first; doubles, with jitter
     run_retries: int = 1  # whole-run retries after a crashed run worker (needs run_retries on)
     late_data_interval: int = 3600  # seconds between late-data sensor evaluations
+    executor: str = "multiprocess"  # how a launched run executes its steps
+    celery_broker_is_set: bool = False  # False: RabbitMQ as guest on localhost
 
     @property
     def uses_demo(self) -> bool:
@@ -404,4 +409,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         step_retry_delay=_number(environ, STEP_RETRY_DELAY, 30.0, 0.0, 3600.0),
         run_retries=_integer(environ, RUN_RETRIES, 1, 0, 10),
         late_data_interval=_integer(environ, LATE_DATA_INTERVAL, 3600, 30, 86400),
+        executor=_choice(environ, EXECUTOR, EXECUTORS),
+        celery_broker_is_set=bool(environ.get(CELERY_BROKER, "").strip()),
     )

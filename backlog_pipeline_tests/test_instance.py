@@ -7,8 +7,11 @@ shipped file, so what is asserted is what an operator's instance records.
 import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -193,4 +196,62 @@ def test_the_close_runs_under_the_multiprocess_executor(tmp_path, monkeypatch):
         if e.dagster_event and e.dagster_event.event_type == DagsterEventType.RUN_SUCCESS
     }
     assert len(step_pids) >= 5 and not step_pids & run_pids
+    assert _closings(url) == {m: money(EXPECTED[m][6]) for m in ("2024-01", "2024-02", "2024-03")}
+
+
+def _rabbitmq_up() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5672), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def test_the_close_runs_on_celery_workers(tmp_path, monkeypatch):
+    """A multi-node deployment in miniature: steps go through RabbitMQ to a Celery worker."""
+    pytest.importorskip("dagster_celery")
+    if not _rabbitmq_up():
+        pytest.skip("RabbitMQ is not reachable on 127.0.0.1:5672 (rabbitmq-server -detached)")
+    _home(tmp_path, monkeypatch, "dagster.yaml")
+    url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
+    build(tmp_path, monkeypatch, url)
+    monkeypatch.setenv("BACKLOG_EXECUTOR", "celery")
+    bin_dir = Path(sys.executable).parent
+    # dagster-celery starts the `celery` command it finds on PATH.
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    worker = subprocess.Popen(
+        [str(bin_dir / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy(),
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        time.sleep(3)
+        assert worker.poll() is None, "the Celery worker did not start"
+        tags = {
+            "dagster/asset_partition_range_start": "2024-01-01",
+            "dagster/asset_partition_range_end": "2024-03-01",
+        }
+        done = subprocess.run(
+            [
+                str(bin_dir / "dagster"), "job", "execute",
+                "-m", "backlog_pipeline.definitions", "-j", "monthly_close",
+                "--tags", json.dumps(tags),
+            ],
+            capture_output=True, text=True, timeout=300, env=os.environ.copy(),
+        )  # fmt: skip
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=60)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    with dg.DagsterInstance.get() as instance:
+        (run,) = instance.get_runs()
+        events = instance.all_logs(run.run_id)
+    assert run.status == dg.DagsterRunStatus.SUCCESS
+    submitted = [e for e in events if "Submitting celery task" in e.message]
+    assert len(submitted) >= 5
+    run_pids = {e.dagster_event.pid for e in submitted if e.dagster_event}
+    step_pids = {
+        e.dagster_event.pid for e in events if e.dagster_event and e.dagster_event.is_step_start
+    }
+    assert step_pids and not step_pids & run_pids  # the steps ran in the worker, not the run
     assert _closings(url) == {m: money(EXPECTED[m][6]) for m in ("2024-01", "2024-02", "2024-03")}

@@ -1,0 +1,30 @@
+"""How a launched run executes its steps: chosen by ``BACKLOG_EXECUTOR``.
+
+``multiprocess`` (Dagster's default) runs each step in a child process of the run worker;
+``in_process`` runs them one after another in the run worker (least memory); ``celery``
+sends each step to Celery workers on other machines (``pip install backlog_pipeline[celery]``).
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from backlog_pipeline.settings import CELERY_BROKER, Settings, SettingsError
+
+
+def build_executor(settings: Settings) -> dg.ExecutorDefinition:
+    if settings.executor == "in_process":
+        return dg.in_process_executor
+    if settings.executor == "celery":
+        try:
+            from dagster_celery import celery_executor
+        except ImportError:
+            raise SettingsError(
+                "BACKLOG_EXECUTOR=celery needs dagster-celery: "
+                'pip install "backlog_pipeline[celery]"'
+            ) from None
+        config: dict[str, object] = {"include": ["backlog_pipeline.definitions"]}
+        if settings.celery_broker_is_set:
+            config["broker"] = {"env": CELERY_BROKER}
+        return celery_executor.configured(config)
+    return dg.multiprocess_executor
