@@ -4,11 +4,18 @@ Dagster's filesystem IO manager cannot take a single-run backfill's range of mon
 this one splits a frame by its ``period`` column on the way out and concatenates the
 months asked for on the way in. Source snapshots (assets with ``SNAPSHOT`` metadata) are
 one file whatever months a run covers: every month is computed from the full history.
+
+Each run writes under ``runs/<run id>/`` and reads its own files first, so two runs that
+overlap in months never read each other's half of a computation. Every file is also
+linked (not copied) to the shared ``latest`` place, from which a later run that does not
+recompute an asset reads it. Run folders older than ``keep_runs_hours`` are removed.
 """
 
 import os
 import pickle
+import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -25,12 +32,40 @@ def _is_snapshot(context: dg.OutputContext) -> bool:
 
 class MonthlyFrameIOManager(dg.ConfigurableIOManager):
     base_dir: str
+    keep_runs_hours: float = 48.0
 
-    def _path(self, asset_key: dg.AssetKey, partition_key: str | None) -> Path:
-        folder = Path(self.base_dir).joinpath(*asset_key.path)
+    def _path(
+        self, asset_key: dg.AssetKey, partition_key: str | None, run_id: str | None = None
+    ) -> Path:
+        root = Path(self.base_dir) / "runs" / run_id if run_id else Path(self.base_dir)
+        folder = root.joinpath(*asset_key.path)
         if partition_key is None:
             return folder / "all.pkl"
         return folder / f"{month_label(parse_month(partition_key))}.pkl"
+
+    def _store(
+        self, context: dg.OutputContext, partition_key: str | None, frame: pd.DataFrame
+    ) -> None:
+        own = self._path(context.asset_key, partition_key, context.run_id)
+        self._write(own, frame)
+        shared = self._path(context.asset_key, partition_key)
+        shared.parent.mkdir(parents=True, exist_ok=True)
+        temporary = shared.with_name(f".{shared.name}.{context.run_id}")
+        temporary.unlink(missing_ok=True)
+        os.link(own, temporary)
+        os.replace(temporary, shared)
+
+    def _prune(self) -> None:
+        runs = Path(self.base_dir) / "runs"
+        if not runs.is_dir():
+            return
+        cutoff = time.time() - self.keep_runs_hours * 3600
+        for folder in runs.iterdir():
+            try:
+                if folder.stat().st_mtime < cutoff:
+                    shutil.rmtree(folder, ignore_errors=True)
+            except FileNotFoundError:
+                pass  # another run pruned it first
 
     @staticmethod
     def _write(path: Path, frame: pd.DataFrame) -> None:
@@ -47,21 +82,25 @@ class MonthlyFrameIOManager(dg.ConfigurableIOManager):
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame | None) -> None:
         if obj is None:
             return
+        self._prune()
         if not context.has_asset_partitions or _is_snapshot(context):
-            self._write(self._path(context.asset_key, None), obj)
+            self._store(context, None, obj)
             return
         for key in context.asset_partition_keys:
             month = obj[obj["period"] == parse_month(key)].reset_index(drop=True)
-            self._write(self._path(context.asset_key, key), month)
+            self._store(context, key, month)
+
+    def _find(self, context: dg.InputContext, partition_key: str | None) -> Path:
+        """This run's own file if it computed the asset, else the latest one."""
+        own = self._path(context.asset_key, partition_key, context.step_context.run_id)
+        return own if own.is_file() else self._path(context.asset_key, partition_key)
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         if not context.has_asset_partitions or (
             context.upstream_output is not None and _is_snapshot(context.upstream_output)
         ):
-            return self._read(self._path(context.asset_key, None))
-        frames = [
-            self._read(self._path(context.asset_key, key)) for key in context.asset_partition_keys
-        ]
+            return self._read(self._find(context, None))
+        frames = [self._read(self._find(context, key)) for key in context.asset_partition_keys]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     @staticmethod

@@ -64,10 +64,12 @@ def is_transient(error: BaseException) -> bool:
     return isinstance(error, ConnectionError | TimeoutError)
 
 
-def retried_only_if_transient(read: Callable[[], T]) -> T:
-    """``read()``; an error a retry cannot mend becomes a Failure that skips the RetryPolicy."""
+def retried_only_if_transient(work: Callable[[], T]) -> T:
+    """``work()``; an error a retry cannot mend becomes a Failure that skips the RetryPolicy."""
     try:
-        return read()
+        return work()
+    except dg.Failure:
+        raise  # already says whether it may be retried
     except Exception as error:
         if is_transient(error):
             raise

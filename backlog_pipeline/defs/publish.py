@@ -21,7 +21,7 @@ from backlog_pipeline.accounting.reconcile import (
 )
 from backlog_pipeline.defs.backlog import flow_metadata
 from backlog_pipeline.defs.partitions import months_in_run
-from backlog_pipeline.defs.policies import PUBLISH_POOL
+from backlog_pipeline.defs.policies import PUBLISH_POOL, retried_only_if_transient
 from backlog_pipeline.defs.resources import DocumentFolder, Reporting, Warehouse
 from backlog_pipeline.defs.sources import OWNERS, SINGLE_RUN
 from backlog_pipeline.kpi_documents import write_documents
@@ -146,33 +146,39 @@ def build_publish_assets(
             source_marks={SOURCES[name]: source_mark(frame) for name, frame in frames.items()},
             published_at=datetime.now(UTC),
         )
-        try:
-            outcomes = publish_versions(
-                warehouse.engine,
-                months,
-                flow,
-                contract_rows,
-                source_records(contracts, changes, recognition),
-                reporting.currency,
-                stamp,
-            )
-        except PublicationError as error:
-            raise dg.Failure(description=str(error), allow_retries=False) from None
-        except sa.exc.IntegrityError:
-            raise dg.Failure(
-                description=(
-                    f"Another run published {month_label(first)}..{month_label(last)} at the "
-                    "same time; this run wrote nothing. Rerun to converge on the same figures."
+
+        def publish() -> list:
+            try:
+                return publish_versions(
+                    warehouse.engine,
+                    months,
+                    flow,
+                    contract_rows,
+                    source_records(contracts, changes, recognition),
+                    reporting.currency,
+                    stamp,
                 )
-            ) from None
-        except sa.exc.OperationalError as error:
-            reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-            raise dg.Failure(
-                description=(
-                    f"The warehouse {warehouse.describe()} failed during publication ({reason}); "
-                    "the transaction was rolled back and nothing was written. Rerun."
-                )
-            ) from None
+            except PublicationError as error:
+                raise dg.Failure(description=str(error), allow_retries=False) from None
+            except sa.exc.IntegrityError:
+                raise dg.Failure(
+                    description=(
+                        f"Another run published {month_label(first)}..{month_label(last)} at "
+                        "the same time; this run wrote nothing. A retry converges on the same "
+                        "figures."
+                    )
+                ) from None
+            except sa.exc.OperationalError as error:
+                reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+                raise dg.Failure(
+                    description=(
+                        f"The warehouse {warehouse.describe()} failed during publication "
+                        f"({reason}); the transaction was rolled back and nothing was written."
+                    )
+                ) from None
+
+        # A bug or bad data fails at once; a warehouse fault is retried by the RetryPolicy.
+        outcomes = retried_only_if_transient(publish)
         for outcome in outcomes:
             context.log.info(
                 f"{month_label(outcome.month)}: {outcome.status}, version {outcome.version}"
@@ -247,7 +253,10 @@ def build_publish_assets(
         records = [r for r in published.to_dict("records") if r["period"] in labels]
         if len(records) != len(labels):
             missing = sorted(labels - {r["period"] for r in records})
-            raise dg.Failure(description=f"Months not in the warehouse, nothing written: {missing}")
+            raise dg.Failure(
+                description=f"Months not in the warehouse, nothing written: {missing}",
+                allow_retries=False,
+            )
         with warehouse.engine.connect() as connection:
             versions = current_versions(connection, range(first, last + 1))
         for record in records:

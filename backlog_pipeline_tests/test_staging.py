@@ -1,0 +1,72 @@
+"""Run-scoped staging: a run reads what it computed itself, whatever other runs write."""
+
+import os
+import time
+
+import dagster as dg
+import pandas as pd
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+
+from backlog_pipeline.defs.io_manager import MonthlyFrameIOManager
+from backlog_pipeline_tests.test_pipeline import EXPECTED, build, close, money, table
+
+
+def test_a_run_reads_its_own_staging_when_another_run_replaces_the_latest(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
+    defs = build(tmp_path, monkeypatch, url)
+    store = MonthlyFrameIOManager._store
+
+    def store_then_clobber(self, context, partition_key, frame):
+        store(self, context, partition_key, frame)
+        # Another run of the same month writes its own (here: empty) result right after.
+        shared = self._path(context.asset_key, partition_key)
+        self._write(shared, pd.DataFrame(columns=frame.columns))
+
+    monkeypatch.setattr(MonthlyFrameIOManager, "_store", store_then_clobber)
+    result = close(defs, "2024-01", "2024-03")
+    failures = [str(e.step_failure_data.error) for e in result.all_events if e.is_step_failure]
+    assert result.success, failures
+    closing = table(url, "backlog_flow").set_index("period")["closing"]
+    assert {m: money(closing[m]) for m in closing.index} == {
+        m: money(EXPECTED[m][6]) for m in ("2024-01", "2024-02", "2024-03")
+    }
+
+
+def test_a_run_that_does_not_recompute_an_asset_reads_the_latest(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
+    defs = build(tmp_path, monkeypatch, url)
+    assert close(defs, "2024-01", "2024-02").success
+    publish_only = dg.define_asset_job(
+        "publish_only",
+        selection=dg.AssetSelection.assets(
+            *[k for k in defs.resolve_asset_graph().get_all_asset_keys() if k.path[0] == "kpi"]
+        ),
+    )
+    job = dg.Definitions.merge(defs, dg.Definitions(jobs=[publish_only])).resolve_job_def(
+        "publish_only"
+    )
+    result = job.execute_in_process(
+        tags={
+            ASSET_PARTITION_RANGE_START_TAG: "2024-02-01",
+            ASSET_PARTITION_RANGE_END_TAG: "2024-02-01",
+        },
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+    assert result.success
+    assert (tmp_path / "data" / "output" / "2024-02").is_dir()
+
+
+def test_old_run_folders_are_pruned_and_recent_ones_kept(tmp_path):
+    runs = tmp_path / "staging" / "runs"
+    old, recent = runs / "old-run", runs / "recent-run"
+    for folder in (old, recent):
+        (folder / "contract_backlog").mkdir(parents=True)
+    three_days_ago = time.time() - 3 * 24 * 3600
+    os.utime(old, (three_days_ago, three_days_ago))
+    MonthlyFrameIOManager(base_dir=str(tmp_path / "staging"), keep_runs_hours=48)._prune()
+    assert not old.exists()
+    assert recent.is_dir()
