@@ -181,44 +181,37 @@ def _release(connection: sa.Connection) -> None:
     connection.commit()
 
 
-def _waiting_publisher(url: str, timeout: float = 120.0, not_pid: int | None = None) -> int:
+def _poll(url: str, query: str, params: dict, done, what: str, timeout: float) -> object:
+    """The first value of ``query`` for which ``done(value)``, polled until ``timeout``."""
+    deadline = time.monotonic() + timeout
+    engine = sa.create_engine(url)
+    try:
+        while time.monotonic() < deadline:
+            with engine.connect() as connection:
+                value = connection.execute(sa.text(query), params).scalar()
+            if done(value):
+                return value
+            time.sleep(0.2)
+    finally:
+        engine.dispose()
+    raise AssertionError(f"{what} did not happen in {timeout:.0f}s")
+
+
+def _waiting_publisher(url: str, not_pid: int | None = None) -> int:
     """The backend pid of a publisher waiting on the lock, once it waits."""
-    deadline = time.monotonic() + timeout
-    engine = sa.create_engine(url)
-    try:
-        while time.monotonic() < deadline:
-            with engine.connect() as connection:
-                pid = connection.execute(
-                    sa.text(
-                        "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                        "AND query ILIKE 'INSERT INTO publication_versions%' "
-                        "AND pid <> pg_backend_pid() AND pid IS DISTINCT FROM :not_pid"
-                    ),
-                    {"not_pid": not_pid},
-                ).scalar()
-            if pid is not None:
-                return int(pid)
-            time.sleep(0.2)
-    finally:
-        engine.dispose()
-    raise AssertionError("no publisher reached the locked insert in time")
+    query = (
+        "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+        "AND query ILIKE 'INSERT INTO publication_versions%' "
+        "AND pid <> pg_backend_pid() AND pid IS DISTINCT FROM :not_pid"
+    )
+    found = _poll(url, query, {"not_pid": not_pid}, lambda pid: pid is not None,
+                  "a publisher reaching the locked insert", 120.0)  # fmt: skip
+    return int(found)
 
 
-def _gone(url: str, pid: int, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    engine = sa.create_engine(url)
-    try:
-        while time.monotonic() < deadline:
-            with engine.connect() as connection:
-                alive = connection.execute(
-                    sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
-                ).scalar()
-            if not alive:
-                return
-            time.sleep(0.2)
-    finally:
-        engine.dispose()
-    raise AssertionError(f"backend {pid} is still there")
+def _gone(url: str, pid: int) -> None:
+    query = "SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"
+    _poll(url, query, {"pid": pid}, lambda alive: not alive, f"backend {pid} ending", 60.0)
 
 
 def _add_late_line(tmp_path: Path) -> None:
