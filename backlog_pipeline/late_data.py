@@ -21,13 +21,18 @@ from backlog_pipeline.accounting.data_errors import EXCEPTION_COLUMNS
 from backlog_pipeline.accounting.flow import compute_backlog
 from backlog_pipeline.periods import month_label, parse_month
 from backlog_pipeline.publication import Lock, current_versions, locks, month_fingerprints
-from backlog_pipeline.warehouse import publication_versions_table, published_closing
+from backlog_pipeline.warehouse import (
+    backlog_exceptions_table,
+    publication_versions_table,
+    published_closing,
+)
 
 SOURCE = "late data sensor"
 
 
 @dataclass(frozen=True)
 class LateData:
+    examined: list[int] = field(default_factory=list)  # the published months recomputed
     changed: list[int] = field(default_factory=list)  # published months the sources now change
     locked: dict[int, Lock] = field(default_factory=dict)  # the changed months that are locked
     closing_moves: dict[int, int] = field(default_factory=dict)  # cents, recomputed − published
@@ -88,6 +93,14 @@ def latest_published_marks(engine: sa.Engine) -> dict[str, Any] | None:
     return json.loads(text) if text else None
 
 
+def flagged_months(engine: sa.Engine, check_name: str) -> list[str]:
+    """Months flagged by earlier evaluations, still waiting for an unlock and restatement."""
+    table = backlog_exceptions_table
+    query = sa.select(table.c.period).where(table.c.check_name == check_name).distinct()
+    with engine.connect() as connection:
+        return sorted(connection.execute(query).scalars().all())
+
+
 def find_late_data(
     engine: sa.Engine,
     contracts: pd.DataFrame,
@@ -108,7 +121,7 @@ def find_late_data(
     published = published_closing(engine, list(held))
     recomputed = dict(zip(flow["period"].astype(int), flow["closing"].astype(int), strict=True))
     moves = {m: recomputed[m] - published[m] for m in held if m in published}
-    return LateData(changed, held, moves)
+    return LateData(months, changed, held, moves)
 
 
 def describe(late: LateData) -> str:

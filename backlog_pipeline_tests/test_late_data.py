@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from backlog_pipeline.definitions import build_resources
 from backlog_pipeline.periods import parse_month
-from backlog_pipeline.publication import lock_month
+from backlog_pipeline.publication import lock_month, unlock_month
 from backlog_pipeline.settings import load_settings
 from backlog_pipeline_tests.test_faults import AFTER_LATE_LINE, _add_late_line, closings
 from backlog_pipeline_tests.test_pipeline import build, close, money
@@ -86,8 +86,24 @@ def test_a_locked_month_is_flagged_not_rerun(tmp_path, monkeypatch):
     quiet = evaluate(defs)
     assert not quiet.run_requests
     # The flag stays until the month is unlocked and restated.
-    with engine.connect() as connection:
-        assert connection.execute(
-            sa.text("SELECT period FROM backlog_exceptions WHERE check_name = 'late_data'")
-        ).scalars().all() == ["2024-05"]
+    assert flagged(engine) == ["2024-05"]
+    unlock_month(engine, parse_month("2024-05"), "controller", "restate for the late line")
+    restate = evaluate(defs)
+    assert ranges(restate) == [("2024-05", "2024-05")]
+    assert close(defs, "2024-05", "2024-05").success
+    # Nothing differs any more: the flag is cleared, and then the sensor is quiet again.
+    assert not evaluate(defs).run_requests
+    assert flagged(engine) == []
+    assert evaluate(defs).skip_reason.skip_message.startswith("the sources have not changed")
     engine.dispose()
+
+
+def flagged(engine: sa.Engine) -> list[str]:
+    with engine.connect() as connection:
+        return (
+            connection.execute(
+                sa.text("SELECT period FROM backlog_exceptions WHERE check_name = 'late_data'")
+            )
+            .scalars()
+            .all()
+        )

@@ -16,6 +16,7 @@ from backlog_pipeline.defs.resources import CrmSource, ErpSource, Reporting, War
 from backlog_pipeline.late_data import (
     describe,
     find_late_data,
+    flagged_months,
     latest_published_marks,
     marks_digest,
 )
@@ -60,19 +61,21 @@ def build_late_data_sensor(
             "erp_recognition": source_mark(recognition),
         }
         digest = marks_digest(marks)
-        # Cheap ways out: the sources are as last published, or as last found clean.
+        # Cheap ways out: the sources are as last published, or as last found clean, and no
+        # locked month is waiting to be cleared of its flag.
         published = latest_published_marks(warehouse.engine)
         if published is None:
             return dg.SkipReason("nothing is published yet")
-        if digest in (marks_digest(published), context.cursor):
+        unchanged = digest in (marks_digest(published), context.cursor)
+        if unchanged and not flagged_months(warehouse.engine, CHECK_NAME):
             return dg.SkipReason("the sources have not changed since the last publication")
 
         late = find_late_data(warehouse.engine, contracts, changes, recognition)
-        last = max(late.changed, default=None)
-        if last is not None:
+        if late.examined:
+            # Replaces earlier flags too: a month unlocked and restated since is no longer listed.
             replace_exceptions(
                 warehouse.engine, CHECK_NAME, "WARN", "warehouse/publication_versions",
-                late.flags(), "late_data_sensor", (None, last),
+                late.flags(), "late_data_sensor", (None, late.examined[-1]),
             )  # fmt: skip
         context.log.info(f"Late data: {describe(late)}")
         if not late.changed:
