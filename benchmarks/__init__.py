@@ -1,0 +1,1 @@
+"""Benchmarks of the close at the synthetic company's sizes: ``python -m benchmarks.run``."""

@@ -1,0 +1,159 @@
+"""One measurement in a process of its own: ``python -m benchmarks.measure TASK ... RESULT``.
+
+Each task writes a JSON result file; the parent (:mod:`benchmarks.run`) times the process
+and reads its peak RSS, so one measurement never inherits another's memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import time
+from pathlib import Path
+
+
+def _status_mib(field: str) -> float:
+    """``VmRSS`` (now) or ``VmHWM`` (peak so far) of this process, in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def prepare(company: Path, frames_path: Path) -> dict:
+    """Read and parse the sources as the source assets do, each part timed; keep the frames."""
+    from backlog_pipeline.canonical import (
+        parse_contract_changes,
+        parse_contracts,
+        parse_recognition,
+    )
+    from backlog_pipeline.defs.resources import CrmExport, ErpDatabase
+
+    crm = CrmExport(directory=str(company / "crm"))
+    erp = ErpDatabase(url=f"sqlite:///{company / 'erp.sqlite'}")
+    timings, frames = {}, {}
+    for name, read, parse in (
+        ("contracts", lambda: crm.read("contracts", None).raw,
+         lambda raw: parse_contracts(raw, crm.describe(), "USD")),
+        ("changes", lambda: crm.read("contract_changes", None).raw,
+         lambda raw: parse_contract_changes(raw, crm.describe())),
+        ("recognition", lambda: erp.read(None).raw,
+         lambda raw: parse_recognition(raw, erp.describe())),
+    ):  # fmt: skip
+        started = time.perf_counter()
+        raw = read()
+        timings[f"read_{name}"] = time.perf_counter() - started
+        started = time.perf_counter()
+        parsed = parse(raw)
+        timings[f"parse_{name}"] = time.perf_counter() - started
+        assert parsed.quarantine.empty, parsed.quarantine.head()
+        frames[name] = parsed.rows
+        del raw
+    with open(frames_path, "wb") as stream:
+        pickle.dump(frames, stream, protocol=pickle.HIGHEST_PROTOCOL)
+    return {
+        "timings": timings,
+        "rows": {name: len(frame) for name, frame in frames.items()},
+        "peak_rss_mib": _status_mib("VmHWM"),
+    }
+
+
+def core(frames_path: Path, first: int, last: int, engine: str, repeat: int) -> dict:
+    """The core computation, ours or the DuckDB reference, timed ``repeat`` times."""
+    from backlog_pipeline.accounting.flow import compute_backlog
+    from backlog_pipeline.accounting.rollforward import FLOW_COLUMNS
+
+    with open(frames_path, "rb") as stream:
+        frames = pickle.load(stream)
+    contracts, changes, recognition = frames["contracts"], frames["changes"], frames["recognition"]
+    result: dict = {"input_rss_mib": _status_mib("VmRSS"), "seconds": []}
+    if engine == "ours":
+        for _ in range(repeat):
+            started = time.perf_counter()
+            rows, flow = compute_backlog(contracts, changes, recognition, first, last)
+            result["seconds"].append(time.perf_counter() - started)
+            result["peak_rss_mib"] = _status_mib("VmHWM")
+            counts = rows.groupby("period").size()
+            result["flow"] = {
+                int(row["period"]): {"contract_rows": int(counts.get(row["period"], 0))}
+                | {figure: int(row[figure]) for figure in FLOW_COLUMNS}
+                for _, row in flow.iterrows()
+            }
+            del rows, flow
+        return result
+    from benchmarks.reference import connect, reference_flow, rows_differing
+
+    for _ in range(repeat):
+        started = time.perf_counter()
+        connection = connect(contracts, changes, recognition)
+        result["flow"] = reference_flow(connection, first, last)
+        result["seconds"].append(time.perf_counter() - started)
+        result["peak_rss_mib"] = _status_mib("VmHWM")
+    # Untimed: every contract row of ours against the reference's, figure by figure.
+    rows, _ = compute_backlog(contracts, changes, recognition, first, last)
+    result["contract_rows_differing"] = rows_differing(connection, rows)
+    result["contract_rows_compared"] = len(rows)
+    return result
+
+
+def close(company: Path, data_dir: Path, first: str, last: str, months: tuple[str, str]) -> dict:
+    """``backlog-close --from first --to last`` on the company: sources to warehouse and JSON."""
+    os.environ.update(
+        {
+            "BACKLOG_DATA_DIR": str(data_dir),
+            "BACKLOG_CRM_DIR": str(company / "crm"),
+            "BACKLOG_ERP_URL": f"sqlite:///{company / 'erp.sqlite'}",
+            "BACKLOG_WAREHOUSE_URL": f"sqlite:///{data_dir / 'warehouse.sqlite'}",
+            "BACKLOG_START_MONTH": months[0],
+            "BACKLOG_END_MONTH": months[1],
+        }
+    )
+    from backlog_pipeline.close import main
+
+    started = time.perf_counter()
+    code = main(["--from", first, "--to", last])
+    return {
+        "exit_code": code,
+        "seconds_in_close": time.perf_counter() - started,
+        "peak_rss_mib": _status_mib("VmHWM"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    tasks = parser.add_subparsers(dest="task", required=True)
+    task = tasks.add_parser("prepare")
+    task.add_argument("company", type=Path)
+    task.add_argument("frames", type=Path)
+    task = tasks.add_parser("core")
+    task.add_argument("frames", type=Path)
+    task.add_argument("first", type=int)
+    task.add_argument("last", type=int)
+    task.add_argument("engine", choices=("ours", "duckdb"))
+    task.add_argument("--repeat", type=int, default=1)
+    task = tasks.add_parser("close")
+    task.add_argument("company", type=Path)
+    task.add_argument("data_dir", type=Path)
+    task.add_argument("first")
+    task.add_argument("last")
+    task.add_argument("--months", nargs=2, required=True)
+    parser.add_argument("--result", type=Path, required=True)
+    arguments = parser.parse_args()
+    if arguments.task == "prepare":
+        result = prepare(arguments.company, arguments.frames)
+    elif arguments.task == "core":
+        result = core(
+            arguments.frames, arguments.first, arguments.last, arguments.engine, arguments.repeat
+        )
+    else:
+        result = close(
+            arguments.company, arguments.data_dir, arguments.first, arguments.last,
+            tuple(arguments.months),
+        )  # fmt: skip
+    arguments.result.write_text(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
