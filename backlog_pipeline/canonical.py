@@ -57,11 +57,11 @@ def _require_columns(raw: pd.DataFrame, required: Iterable[str], source: str, ta
 class _Quarantine:
     """Collects refused rows, the first reason per row, keyed by the frame's index."""
 
-    def __init__(self, raw: pd.DataFrame, source: str, table: str, id_column: str) -> None:
+    def __init__(self, raw: pd.DataFrame, source: str, table: str, ids: pd.Series) -> None:
         self.raw = raw
         self.source = source
         self.table = table
-        self.ids = parse_text(raw[id_column]) if id_column in raw else None
+        self.ids = ids
         self.refused = pd.Series(False, index=raw.index)
         self.parts: list[pd.DataFrame] = []
 
@@ -102,6 +102,8 @@ class _Quarantine:
             if self.parts
             else empty_quarantine()
         )
+        if not self.parts:  # nothing refused: the rows as they are, not a copy of millions
+            return ParsedTable(rows.set_axis(pd.RangeIndex(len(rows)), copy=False), quarantine)
         return ParsedTable(rows[~self.refused].reset_index(drop=True), quarantine)
 
 
@@ -118,8 +120,8 @@ def _optional_text(raw: pd.DataFrame, column: str) -> pd.Series:
 
 def parse_contracts(raw: pd.DataFrame, source: str, reporting_currency: str) -> ParsedTable:
     _require_columns(raw, CONTRACT_REQUIRED, source, "contracts")
-    quarantine = _Quarantine(raw, source, "contracts", "contract_id")
     contract_id = parse_text(raw["contract_id"])
+    quarantine = _Quarantine(raw, source, "contracts", contract_id)
     quarantine.missing("contract_id", contract_id)
     customer_id = parse_text(raw["customer_id"])
     quarantine.missing("customer_id", customer_id)
@@ -171,8 +173,8 @@ def parse_contracts(raw: pd.DataFrame, source: str, reporting_currency: str) -> 
 
 def parse_contract_changes(raw: pd.DataFrame, source: str) -> ParsedTable:
     _require_columns(raw, CHANGE_REQUIRED, source, "contract_changes")
-    quarantine = _Quarantine(raw, source, "contract_changes", "change_id")
     change_id = parse_text(raw["change_id"])
+    quarantine = _Quarantine(raw, source, "contract_changes", change_id)
     quarantine.missing("change_id", change_id)
     contract_id = parse_text(raw["contract_id"])
     quarantine.missing("contract_id", contract_id)
@@ -211,8 +213,8 @@ def parse_contract_changes(raw: pd.DataFrame, source: str) -> ParsedTable:
 
 def parse_recognition(raw: pd.DataFrame, source: str) -> ParsedTable:
     _require_columns(raw, RECOGNITION_REQUIRED, source, "recognition")
-    quarantine = _Quarantine(raw, source, "recognition", "line_id")
     line_id = parse_text(raw["line_id"])
+    quarantine = _Quarantine(raw, source, "recognition", line_id)
     quarantine.missing("line_id", line_id)
     contract_id = parse_text(raw["contract_id"])
     quarantine.missing("contract_id", contract_id)
