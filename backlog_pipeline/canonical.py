@@ -8,7 +8,7 @@ sets aside, with the source, record, field and reason, the rows that cannot be r
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -39,6 +39,34 @@ class ParsedTable:
 
     rows: pd.DataFrame
     quarantine: pd.DataFrame
+
+
+def parse_in_batches(
+    batches: Iterable[pd.DataFrame], parse: Callable[[pd.DataFrame], ParsedTable]
+) -> tuple[ParsedTable, int]:
+    """``parse`` over a source read in batches, and the number of raw rows read.
+
+    Each batch's raw text is mapped and dropped before the next arrives, so a source of
+    millions of lines never holds all its raw text and its typed rows at the same time.
+    Batches are labelled by their rows' positions in the whole source, as quarantined rows
+    are numbered.
+    """
+    rows, quarantines, count = [], [], 0
+    for raw in batches:
+        parsed = parse(raw)
+        rows.append(parsed.rows)
+        quarantines.append(parsed.quarantine)
+        count += len(raw)
+    if not rows:
+        return parse(pd.DataFrame()), 0
+    quarantine = [part for part in quarantines if not part.empty]
+    return (
+        ParsedTable(
+            pd.concat(rows, ignore_index=True) if len(rows) > 1 else rows[0],
+            pd.concat(quarantine, ignore_index=True) if quarantine else quarantines[0],
+        ),
+        count,
+    )
 
 
 def empty_quarantine() -> pd.DataFrame:

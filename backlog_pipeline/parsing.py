@@ -31,18 +31,17 @@ def _all_text(raw: pd.Series, missing_allowed: bool) -> bool:
 
 def _as_text(raw: pd.Series) -> pd.Series:
     if _all_text(raw, missing_allowed=False):
-        # One call per value instead of pandas' string machinery (millions of ERP ids).
-        text = pd.Series(
-            pd.array([value.strip() for value in raw.to_numpy()], dtype="string"),
-            index=raw.index,
-        )
-    else:
-        text = raw.astype("string").str.strip()
-    return text.mask(text == "")
+        # One call per value rather than pandas' string machinery: millions of ERP ids.
+        text = np.array([value.strip() for value in raw.to_numpy()], dtype=object)
+        text[text == ""] = None
+        return pd.Series(text, index=raw.index, copy=False)
+    text = raw.astype("string").str.strip()
+    text = text.mask(text == "")
+    return text.astype(object).where(text.notna(), None)
 
 
 def parse_text(raw: pd.Series) -> pd.Series:
-    """Trimmed text, with empty strings as missing."""
+    """Trimmed text (``str`` values in an object column), with empty strings as missing."""
     return _as_text(raw)
 
 
@@ -99,12 +98,12 @@ def _parse_months(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     valid = year.notna() & month.between(1, 12)
     index = (year * 12 + month - 1).where(valid)
     # An ISO date must also be a real date (2024-02-30 is not).
-    has_day = text.str.len().fillna(0) > 7
+    has_day = pd.to_numeric(text.str.len()).fillna(0) > 7
     dated = valid & has_day
     if dated.any():
         real = pd.to_datetime(text[dated], format="ISO8601", errors="coerce").notna()
-        valid[dated] = real
-        index[dated] = index[dated].where(real)
+        valid = valid & real.reindex(valid.index, fill_value=True)
+        index = index.where(valid)
     reasons = pd.Series(None, index=raw.index, dtype=object)
     reasons[text.isna()] = "period is missing"
     bad = text.notna() & ~valid
@@ -131,7 +130,10 @@ def parse_amounts(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
             # repr is the shortest text that round-trips: 12.3 -> '12.3', 0.12999999 stays.
             raw = raw.map(lambda value: None if pd.isna(value) else repr(float(value)))
         values = raw.to_numpy(dtype=object)
-        is_text = np.fromiter((type(v) is str for v in values), dtype=bool, count=len(values))
+        if infer_dtype(values, skipna=False) == "string":
+            is_text = np.ones(len(values), dtype=bool)
+        else:
+            is_text = np.fromiter((type(v) is str for v in values), dtype=bool, count=len(values))
         fast = np.zeros(len(values), dtype=bool)
         texts = np.flatnonzero(is_text)
         value, plain = np.zeros(len(texts), dtype=np.int64), np.zeros(len(texts), dtype=bool)

@@ -3,17 +3,19 @@
 The mapping and the table name come from settings, so they go through SQLAlchemy as
 quoted identifiers; the operator's own query is wrapped as a subquery, never formatted
 together with anything else. Values keep the types the driver gives (``Decimal`` from
-PostgreSQL, floats from SQLite): the strict amount parser knows each of them.
+PostgreSQL, text or floats from SQLite): the strict amount parser knows each of them.
+
+Millions of lines are read in batches straight from the driver's cursor (streamed where
+the database has server-side cursors), so the source asset can map each batch into the
+canonical shape as it arrives instead of holding all the raw text at once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from pandas.api.types import infer_dtype
 
 from backlog_pipeline.canonical import RECOGNITION_COLUMNS, SourceError
 from backlog_pipeline.connectors.incremental import latest
@@ -46,11 +48,8 @@ _BATCH = 200_000
 
 
 def _batches(connection: sa.Connection, select: sa.Select) -> tuple[list[str], Iterator[list]]:
-    """The column names and the rows in batches, as the driver gives them.
-
-    Millions of ERP lines: the rows go from the driver's cursor straight into columns,
-    without a SQLAlchemy row object each. A database with server-side cursors streams them.
-    """
+    """The column names and the rows in batches, as the driver gives them (no SQLAlchemy
+    row object each)."""
     if connection.dialect.supports_server_side_cursors:
         result = connection.execution_options(stream_results=True, yield_per=_BATCH).execute(select)
         return list(result.keys()), ([tuple(row) for row in batch] for batch in result.partitions())
@@ -61,57 +60,43 @@ def _batches(connection: sa.Connection, select: sa.Select) -> tuple[list[str], I
     return names, iter(lambda: cursor.fetchmany(_BATCH), [])
 
 
-class _Shared:
-    """Hands out one object per distinct text of a column: a period or a contract id repeated
-    over millions of lines is held once, and hashed once when it is looked up later. A
-    column that turns out mostly unique (the line ids) is left alone after its first batch.
+def recognition_batches(
+    url: str,
+    describe: str,
+    columns: Mapping[str, str],
+    table: str | None = None,
+    query: str | None = None,
+) -> Iterator[pd.DataFrame]:
+    """The recognition rows with canonical column names, a batch at a time.
+
+    Each batch is labelled by its rows' positions in the whole result, so a row set aside
+    later is named by the same number as when the result is read as one frame.
     """
-
-    def __init__(self) -> None:
-        self.seen: dict[str, str] = {}
-        self.worth_it = True
-        self.decided = False
-
-    def __call__(self, values: np.ndarray) -> np.ndarray:
-        if not self.worth_it or infer_dtype(values, skipna=False) != "string":
-            return values
-        keep = self.seen.setdefault
-        shared = np.empty(len(values), dtype=object)
-        shared[:] = list(map(keep, values, values))
-        if not self.decided:
-            self.decided = True
-            self.worth_it = len(self.seen) <= len(values) // 2
-            if not self.worth_it:
-                self.seen.clear()
-        return shared
-
-
-def _as_table(batch: list[tuple], width: int) -> np.ndarray:
-    """The rows as a two-dimensional object array, one column per field."""
-    table = np.empty((len(batch), width), dtype=object)
+    engine = sa.create_engine(url)
     try:
-        table[:] = batch
-    except ValueError:  # a value numpy takes for a sequence of its own: one cell at a time
-        for position, row in enumerate(batch):
-            for field, value in enumerate(row):
-                table[position, field] = value
-    return table
+        with engine.connect() as connection:
+            names, batches = _batches(connection, recognition_select(columns, table, query))
+            start = 0
+            for batch in batches:
+                # Values as the driver gives them (no float coercion of Decimal).
+                frame = pd.DataFrame.from_records(batch, columns=names, coerce_float=False)
+                frame.index = pd.RangeIndex(start, start + len(batch))
+                start += len(batch)
+                yield frame
+            if start == 0:
+                yield pd.DataFrame({name: pd.Series(dtype=object) for name in names})
+    except (sa.exc.SQLAlchemyError, engine.dialect.loaded_dbapi.Error) as error:
+        message = str(getattr(error, "orig", None) or error).splitlines()[0]
+        raise SourceError(f"{describe}: cannot read recognition: {message}") from None
+    finally:
+        engine.dispose()
 
 
-def _read_in_batches(connection: sa.Connection, select: sa.Select) -> pd.DataFrame:
-    names, batches = _batches(connection, select)
-    shared = [_Shared() for _ in names]
-    parts: list[list[np.ndarray]] = [[] for _ in names]
-    for batch in batches:
-        table = _as_table(batch, len(names))
-        for position in range(len(names)):
-            parts[position].append(shared[position](table[:, position].copy()))
-    return pd.DataFrame(
-        {
-            name: np.concatenate(chunks) if chunks else np.empty(0, dtype=object)
-            for name, chunks in zip(names, parts, strict=True)
-        }
-    ).infer_objects()
+def high_water_mark(frame: pd.DataFrame) -> str | None:
+    """The latest modification time in the rows (None without the column or a value)."""
+    if MODIFIED not in frame:
+        return None
+    return latest(frame[MODIFIED].astype(str).where(frame[MODIFIED].notna()))
 
 
 def read_recognition(
@@ -122,18 +107,5 @@ def read_recognition(
     query: str | None = None,
 ) -> tuple[pd.DataFrame, str | None]:
     """The recognition rows with canonical column names, and the latest modification time."""
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as connection:
-            frame = _read_in_batches(connection, recognition_select(columns, table, query))
-    except (sa.exc.SQLAlchemyError, engine.dialect.loaded_dbapi.Error) as error:
-        message = str(getattr(error, "orig", None) or error).splitlines()[0]
-        raise SourceError(f"{describe}: cannot read recognition: {message}") from None
-    finally:
-        engine.dispose()
-    mark = (
-        latest(frame[MODIFIED].astype(str).where(frame[MODIFIED].notna()))
-        if (MODIFIED in frame)
-        else None
-    )
-    return frame, mark
+    frame = pd.concat(list(recognition_batches(url, describe, columns, table, query)))
+    return frame, high_water_mark(frame)
