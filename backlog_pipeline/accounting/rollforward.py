@@ -35,7 +35,9 @@ def roll_forward(activity: pd.DataFrame) -> pd.DataFrame:
     still holds after its month's own recognition and changes, so the month closes at
     exactly 0; events after it start again from 0 (and are data errors of their own).
     """
-    ledger = activity.reset_index(drop=True)
+    # A shallow copy: the new columns are added without copying the activity's.
+    ledger = activity.copy(deep=False)
+    ledger.index = pd.RangeIndex(len(ledger))
     first = _first_of_contract(ledger["contract_id"].to_numpy())
     terminates = ledger["terminations"].to_numpy() > 0
     delta = (
@@ -89,13 +91,14 @@ def contract_backlog(ledger: pd.DataFrame, first_month: int, last_month: int) ->
     order = np.argsort(
         offsets.astype(np.uint16 if last_month - first_month < 2**16 else np.int64), kind="stable"
     )
-    source, own, months = source[order], own[order], months[order]
-    carried_closing = closing[source]
+    source, carried, months = source[order], ~own[order], months[order]
+    del own, step, offsets, order
     rows = {"period": months, "contract_id": ledger["contract_id"].to_numpy()[source]}
     for column in FLOW_COLUMNS:
         values = ledger[column].to_numpy(np.int64)[source]
-        if column in ("opening", "closing"):
-            rows[column] = np.where(own, values, carried_closing)
+        if column in ("opening", "closing"):  # a carried month opens and closes at it
+            np.copyto(values, closing[source], where=carried)
         else:
-            rows[column] = np.where(own, values, 0)
+            values[carried] = 0
+        rows[column] = values
     return pd.DataFrame(rows, copy=False)[list(CONTRACT_BACKLOG_COLUMNS)]
