@@ -8,7 +8,7 @@ sets aside, with the source, record, field and reason, the rows that cannot be r
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -41,6 +41,34 @@ class ParsedTable:
     quarantine: pd.DataFrame
 
 
+def parse_in_batches(
+    batches: Iterable[pd.DataFrame], parse: Callable[[pd.DataFrame], ParsedTable]
+) -> tuple[ParsedTable, int]:
+    """``parse`` over a source read in batches, and the number of raw rows read.
+
+    Each batch's raw text is mapped and dropped before the next arrives, so a source of
+    millions of lines never holds all its raw text and its typed rows at the same time.
+    Batches are labelled by their rows' positions in the whole source, as quarantined rows
+    are numbered.
+    """
+    rows, quarantines, count = [], [], 0
+    for raw in batches:
+        parsed = parse(raw)
+        rows.append(parsed.rows)
+        quarantines.append(parsed.quarantine)
+        count += len(raw)
+    if not rows:
+        return parse(pd.DataFrame()), 0
+    quarantine = [part for part in quarantines if not part.empty]
+    return (
+        ParsedTable(
+            pd.concat(rows, ignore_index=True) if len(rows) > 1 else rows[0],
+            pd.concat(quarantine, ignore_index=True) if quarantine else quarantines[0],
+        ),
+        count,
+    )
+
+
 def empty_quarantine() -> pd.DataFrame:
     return pd.DataFrame({column: pd.Series(dtype=object) for column in QUARANTINE_COLUMNS})
 
@@ -57,11 +85,11 @@ def _require_columns(raw: pd.DataFrame, required: Iterable[str], source: str, ta
 class _Quarantine:
     """Collects refused rows, the first reason per row, keyed by the frame's index."""
 
-    def __init__(self, raw: pd.DataFrame, source: str, table: str, id_column: str) -> None:
+    def __init__(self, raw: pd.DataFrame, source: str, table: str, ids: pd.Series) -> None:
         self.raw = raw
         self.source = source
         self.table = table
-        self.ids = parse_text(raw[id_column]) if id_column in raw else None
+        self.ids = ids
         self.refused = pd.Series(False, index=raw.index)
         self.parts: list[pd.DataFrame] = []
 
@@ -102,6 +130,8 @@ class _Quarantine:
             if self.parts
             else empty_quarantine()
         )
+        if not self.parts:  # nothing refused: the rows as they are, not a copy of millions
+            return ParsedTable(rows.set_axis(pd.RangeIndex(len(rows)), copy=False), quarantine)
         return ParsedTable(rows[~self.refused].reset_index(drop=True), quarantine)
 
 
@@ -118,8 +148,8 @@ def _optional_text(raw: pd.DataFrame, column: str) -> pd.Series:
 
 def parse_contracts(raw: pd.DataFrame, source: str, reporting_currency: str) -> ParsedTable:
     _require_columns(raw, CONTRACT_REQUIRED, source, "contracts")
-    quarantine = _Quarantine(raw, source, "contracts", "contract_id")
     contract_id = parse_text(raw["contract_id"])
+    quarantine = _Quarantine(raw, source, "contracts", contract_id)
     quarantine.missing("contract_id", contract_id)
     customer_id = parse_text(raw["customer_id"])
     quarantine.missing("customer_id", customer_id)
@@ -171,8 +201,8 @@ def parse_contracts(raw: pd.DataFrame, source: str, reporting_currency: str) -> 
 
 def parse_contract_changes(raw: pd.DataFrame, source: str) -> ParsedTable:
     _require_columns(raw, CHANGE_REQUIRED, source, "contract_changes")
-    quarantine = _Quarantine(raw, source, "contract_changes", "change_id")
     change_id = parse_text(raw["change_id"])
+    quarantine = _Quarantine(raw, source, "contract_changes", change_id)
     quarantine.missing("change_id", change_id)
     contract_id = parse_text(raw["contract_id"])
     quarantine.missing("contract_id", contract_id)
@@ -211,8 +241,8 @@ def parse_contract_changes(raw: pd.DataFrame, source: str) -> ParsedTable:
 
 def parse_recognition(raw: pd.DataFrame, source: str) -> ParsedTable:
     _require_columns(raw, RECOGNITION_REQUIRED, source, "recognition")
-    quarantine = _Quarantine(raw, source, "recognition", "line_id")
     line_id = parse_text(raw["line_id"])
+    quarantine = _Quarantine(raw, source, "recognition", line_id)
     quarantine.missing("line_id", line_id)
     contract_id = parse_text(raw["contract_id"])
     quarantine.missing("contract_id", contract_id)

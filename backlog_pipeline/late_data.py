@@ -39,7 +39,19 @@ class LateData:
 
     @property
     def to_rerun(self) -> list[int]:
-        return [month for month in self.changed if month not in self.locked]
+        """Changed months before the first locked one.
+
+        A month after a locked one cannot be restated: its opening must equal the locked
+        month's published closing, which the new sources no longer give. It waits, flagged.
+        """
+        first_locked = min(self.locked, default=None)
+        return [m for m in self.changed if first_locked is None or m < first_locked]
+
+    @property
+    def blocked(self) -> list[int]:
+        """Changed, unlocked months that wait for a locked month before them."""
+        rerun = set(self.to_rerun)
+        return [m for m in self.changed if m not in self.locked and m not in rerun]
 
     def ranges(self) -> list[tuple[int, int]]:
         """The months to rerun as contiguous ranges, each one single-run backfill."""
@@ -52,24 +64,38 @@ class LateData:
         return spans
 
     def flags(self) -> pd.DataFrame:
-        """One exception row per locked month the sources now change."""
-        return pd.DataFrame(
-            [
-                {
-                    "period": month,
-                    "source": SOURCE,
-                    "record_id": None,
-                    "contract_id": None,
-                    "amount": self.closing_moves.get(month),
-                    "reason": (
-                        f"the sources now change locked month {lock.describe()}: its closing "
-                        f"would move by the amount; unlock it to restate it"
-                    ),
-                }
-                for month, lock in sorted(self.locked.items())
-            ],
-            columns=list(EXCEPTION_COLUMNS),
-        )
+        """One exception row per locked month the sources now change, and per month after it."""
+        first_locked = min(self.locked, default=None)
+        waiting = [
+            {
+                "period": month,
+                "source": SOURCE,
+                "record_id": None,
+                "contract_id": None,
+                "amount": None,
+                "reason": (
+                    f"the sources now change this month, but it follows locked month "
+                    f"{month_label(first_locked)}; it is restated once that month is unlocked"
+                ),
+            }
+            for month in self.blocked
+        ]
+        locked = [
+            {
+                "period": month,
+                "source": SOURCE,
+                "record_id": None,
+                "contract_id": None,
+                "amount": self.closing_moves.get(month),
+                "reason": (
+                    f"the sources now change locked month {lock.describe()}: its closing "
+                    f"would move by the amount; unlock it to restate it"
+                ),
+            }
+            for month, lock in sorted(self.locked.items())
+        ]
+        frame = pd.DataFrame([*locked, *waiting], columns=list(EXCEPTION_COLUMNS))
+        return frame.sort_values("period", kind="stable").reset_index(drop=True)
 
 
 def marks_digest(marks: Mapping[str, Mapping[str, Any]]) -> str:
@@ -84,13 +110,23 @@ def published_months(engine: sa.Engine) -> list[int]:
     return sorted(parse_month(label) for label in labels)
 
 
-def latest_published_marks(engine: sa.Engine) -> dict[str, Any] | None:
-    """The source marks recorded with the most recent publication, if any."""
+def current_marks_digests(engine: sa.Engine) -> set[str]:
+    """The digests of the source marks each month's current version was published from.
+
+    One digest means every published month was computed from the same sources; a month
+    closed earlier on older sources keeps its own, so later closes cannot hide it.
+    """
     table = publication_versions_table
-    query = sa.select(table.c.source_marks).order_by(table.c.published_at.desc()).limit(1)
+    latest = (
+        sa.select(table.c.period, sa.func.max(table.c.version).label("version"))
+        .group_by(table.c.period)
+        .subquery()
+    )
+    same = (table.c.period == latest.c.period) & (table.c.version == latest.c.version)
+    query = sa.select(table.c.source_marks).join(latest, same).distinct()
     with engine.connect() as connection:
-        text = connection.execute(query).scalar()
-    return json.loads(text) if text else None
+        texts = connection.execute(query).scalars().all()
+    return {marks_digest(json.loads(text)) for text in texts}
 
 
 def flagged_months(engine: sa.Engine, check_name: str) -> list[str]:

@@ -10,6 +10,8 @@ import calendar
 import datetime as dt
 import re
 
+import numpy as np
+
 _MONTH_PATTERN = re.compile(r"^(\d{4})-(\d{2})(?:-01)?$")
 
 
@@ -31,6 +33,12 @@ def parse_month(text: str) -> int:
 def month_label(index: int) -> str:
     year, month0 = divmod(int(index), 12)
     return f"{year:04d}-{month0 + 1:02d}"
+
+
+def month_labels(indices: object) -> np.ndarray:
+    """``YYYY-MM`` of many month indices at once (object array; each label made once)."""
+    months, positions = np.unique(np.asarray(indices, dtype=np.int64), return_inverse=True)
+    return np.array([month_label(month) for month in months], dtype=object)[positions]
 
 
 def month_of(day: dt.date) -> int:

@@ -18,18 +18,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
 from backlog_pipeline.accounting.rollforward import FLOW_COLUMNS
-from backlog_pipeline.money import cents_to_decimal, decimal_to_cents
+from backlog_pipeline.money import decimal_to_cents
 from backlog_pipeline.periods import month_label, parse_month
 from backlog_pipeline.warehouse import (
     backlog_flow_table,
     backlog_source_records_table,
     contract_backlog_history_table,
     contract_backlog_table,
-    contract_records,
     flow_records,
     insert_rows,
     period_lock_log_table,
@@ -146,24 +146,44 @@ def locks(connection: sa.Connection, months: Iterable[int]) -> dict[int, Lock]:
     }
 
 
-def _source_record_rows(
-    records: pd.DataFrame, months: set[int], versions: dict[int, int]
-) -> list[dict[str, object]]:
-    chosen = records[records["period"].isin(months)]
-    return [
+def month_positions(periods: pd.Series, months: Iterable[int]) -> dict[int, np.ndarray]:
+    """The row positions of each of ``months`` in a frame's ``period`` column, in row order."""
+    values = periods.to_numpy(dtype=np.int64)
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    return {
+        month: order[ordered.searchsorted(month, "left") : ordered.searchsorted(month, "right")]
+        for month in months
+    }
+
+
+def _contract_rows_frame(rows: pd.DataFrame, label: str, currency: str) -> pd.DataFrame:
+    """A month's contract rows as :func:`insert_rows` takes them: figures in cents."""
+    return pd.DataFrame(
         {
-            "period": month_label(period),
-            "version": versions[period],
-            "contract_id": contract_id,
-            "figure": figure,
-            "source": source,
-            "record_id": record_id,
-            "amount": None if pd.isna(amount) else cents_to_decimal(int(amount)),
-        }
-        for period, contract_id, figure, source, record_id, amount in chosen[
-            ["period", "contract_id", "figure", "source", "record_id", "amount"]
-        ].itertuples(index=False)
-    ]
+            "period": label,
+            "contract_id": rows["contract_id"].to_numpy(),
+            "currency": currency,
+            **{column: rows[column].to_numpy() for column in FLOW_COLUMNS},
+            "net_change": (rows["closing"] - rows["opening"]).to_numpy(),
+        },
+        index=pd.RangeIndex(len(rows)),
+    )
+
+
+def _source_records_frame(records: pd.DataFrame, label: str, version: int) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "period": label,
+            "version": version,
+            **{
+                column: records[column].to_numpy()
+                for column in ("contract_id", "figure", "source", "record_id")
+            },
+            "amount": records["amount"].array,
+        },
+        index=pd.RangeIndex(len(records)),
+    )
 
 
 def _supersede(connection: sa.Connection, label: str, version: int) -> None:
@@ -221,16 +241,23 @@ def publish_versions(
             connection.execute(table.delete().where(table.c.period.in_(labels)))
         changed_set = set(changed)
         new_flow = flow[flow["period"].isin(changed_set)]
-        new_rows = contract_rows[contract_rows["period"].isin(changed_set)]
         flow_rows = flow_records(new_flow, currency)
         insert_rows(connection, backlog_flow_table, flow_rows)
-        insert_rows(connection, contract_backlog_table, contract_records(new_rows, currency))
-        insert_rows(
-            connection,
-            backlog_source_records_table,
-            _source_record_rows(source_records, changed_set, versions),
-        )
-        rows_per_month = new_rows.groupby("period").size()
+        # Month by month, in bulk: never the whole range's rows as Python objects at once.
+        row_positions = month_positions(contract_rows["period"], changed)
+        record_positions = month_positions(source_records["period"], changed)
+        for month in changed:
+            label = month_label(month)
+            rows = contract_rows.iloc[row_positions[month]]
+            insert_rows(
+                connection, contract_backlog_table, _contract_rows_frame(rows, label, currency)
+            )
+            records = source_records.iloc[record_positions[month]]
+            insert_rows(
+                connection,
+                backlog_source_records_table,
+                _source_records_frame(records, label, versions[month]),
+            )
         marks = json.dumps(stamp.source_marks, sort_keys=True, default=str)
         insert_rows(
             connection,
@@ -245,7 +272,7 @@ def publish_versions(
                     "source_marks": marks,
                     "content_hash": fingerprints[month],
                     "restates": current[month].version if month in current else None,
-                    "contract_rows": int(rows_per_month.get(month, 0)),
+                    "contract_rows": len(row_positions[month]),
                 }
                 for month, record in zip(new_flow["period"].astype(int), flow_rows, strict=True)
             ],

@@ -6,18 +6,20 @@ SQLite by default, PostgreSQL in CI. Versioned publication of the figures is in
 
 from __future__ import annotations
 
+import io
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
 from backlog_pipeline.accounting.rollforward import FLOW_COLUMNS
 from backlog_pipeline.canonical import QUARANTINE_COLUMNS
-from backlog_pipeline.money import cents_to_decimal
-from backlog_pipeline.periods import month_label
+from backlog_pipeline.money import cents_text, cents_to_decimal
+from backlog_pipeline.periods import month_label, month_labels
 
 MONEY = sa.Numeric(18, 2)
 metadata = sa.MetaData()
@@ -188,25 +190,139 @@ def flow_records(flow: pd.DataFrame, currency: str) -> list[dict[str, object]]:
     ]
 
 
-def contract_records(rows: pd.DataFrame, currency: str) -> list[dict[str, object]]:
-    with_change = rows.assign(net_change=rows["closing"] - rows["opening"])
-    money = _money_records(with_change, (*FLOW_COLUMNS, "net_change"))
-    return [
-        {
-            "period": month_label(period),
-            "contract_id": contract_id,
-            "currency": currency,
-            **{column: values[i] for column, values in money.items()},
-        }
-        for i, (period, contract_id) in enumerate(
-            zip(rows["period"].tolist(), rows["contract_id"].tolist(), strict=True)
-        )
-    ]
-
-
-def insert_rows(connection: sa.Connection, table: sa.Table, records: Sequence[dict]) -> None:
+def insert_rows(
+    connection: sa.Connection, table: sa.Table, records: Sequence[dict] | pd.DataFrame
+) -> None:
+    """Insert records (dicts of published values) or a frame (see :func:`insert_frame`)."""
+    if isinstance(records, pd.DataFrame):
+        insert_frame(connection, table, records)
+        return
     for start in range(0, len(records), _INSERT_BATCH):
         connection.execute(table.insert(), list(records[start : start + _INSERT_BATCH]))
+
+
+def insert_frame(connection: sa.Connection, table: sa.Table, frame: pd.DataFrame) -> None:
+    """Insert a frame's rows in bulk; its money columns (the table's NUMERIC ones) in cents.
+
+    Millions of contract rows and source records go through here, so no row becomes a dict
+    of ``Decimal`` on the way: SQLite gets ``executemany`` over plain values in large
+    batches (money as the same float SQLAlchemy binds for a ``Decimal``: the double nearest
+    the two-decimal figure), PostgreSQL gets ``COPY`` with the figures as exact decimal
+    text, and any other database the ``Decimal`` records of :func:`insert_rows`.
+    """
+    names = [column.name for column in table.columns if column.name in frame.columns]
+    money = {column.name for column in table.columns if isinstance(column.type, sa.Numeric)}
+    dialect = connection.dialect
+    if dialect.name == "sqlite":
+        write = _sqlite_writer(connection, table, names)
+    elif dialect.name == "postgresql" and dialect.driver == "psycopg2":
+        write = _copy_writer(connection, table, names)
+    else:
+        write = _records_writer(connection, table, names)
+    for start in range(0, len(frame), _BULK_BATCH):
+        batch = frame.iloc[start : start + _BULK_BATCH]
+        write({name: _values(batch[name], name in money) for name in names})
+
+
+_BULK_BATCH = 100_000
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+class _Money:
+    """A batch of amounts in cents, with the nulls marked, converted as each writer needs."""
+
+    def __init__(self, cents: np.ndarray, null: np.ndarray) -> None:
+        self.cents, self.null = cents, null
+
+    def floats(self) -> list[float | None]:
+        values = (self.cents / 100).tolist()
+        return _with_nulls(values, self.null)
+
+    def text(self) -> list[str | None]:
+        return _with_nulls(cents_text(self.cents).tolist(), self.null)
+
+    def decimals(self) -> list[Decimal | None]:
+        return _with_nulls([cents_to_decimal(v) for v in self.cents.tolist()], self.null)
+
+
+_Writer = Callable[[dict[str, "_Money | list"]], None]
+
+
+def _with_nulls(values: list, null: np.ndarray) -> list:
+    for position in np.flatnonzero(null).tolist():
+        values[position] = None
+    return values
+
+
+def _values(column: pd.Series, is_money: bool) -> _Money | list:
+    null = column.isna().to_numpy()
+    if is_money:
+        cents = (
+            column.fillna(0).to_numpy(dtype=np.int64)
+            if null.any()
+            else column.to_numpy(dtype=np.int64)
+        )
+        return _Money(cents, null)
+    values = column.tolist()
+    return _with_nulls(values, null) if null.any() else values
+
+
+def _sqlite_writer(connection: sa.Connection, table: sa.Table, names: list[str]) -> _Writer:
+    statement = str(table.insert().compile(dialect=connection.dialect, column_keys=names))
+    processors = {
+        name: table.c[name].type._cached_bind_processor(connection.dialect) for name in names
+    }
+    cursor = connection.connection.cursor()
+
+    def write(columns: dict[str, _Money | list]) -> None:
+        lists = []
+        for name, values in columns.items():
+            if isinstance(values, _Money):
+                lists.append(values.floats())
+            elif processors[name] is not None:
+                process = processors[name]
+                lists.append([None if v is None else process(v) for v in values])
+            else:
+                lists.append(values)
+        cursor.executemany(statement, zip(*lists, strict=True))
+
+    return write
+
+
+def _copy_writer(connection: sa.Connection, table: sa.Table, names: list[str]) -> _Writer:
+    quote = connection.dialect.identifier_preparer
+    statement = (
+        f"COPY {quote.format_table(table)} ({', '.join(quote.quote(n) for n in names)}) FROM STDIN"
+    )
+    cursor = connection.connection.cursor()
+
+    def text(value: object) -> str:
+        if value is None:
+            return "\\N"
+        if isinstance(value, datetime):
+            return value.isoformat()
+        return str(value).translate(_COPY_ESCAPES)
+
+    def write(columns: dict[str, _Money | list]) -> None:
+        lists = [
+            ["\\N" if v is None else v for v in values.text()]
+            if isinstance(values, _Money)
+            else [text(v) for v in values]
+            for values in columns.values()
+        ]
+        body = "\n".join("\t".join(row) for row in zip(*lists, strict=True))
+        cursor.copy_expert(statement, io.StringIO(body + "\n" if body else ""))
+
+    return write
+
+
+def _records_writer(connection: sa.Connection, table: sa.Table, names: list[str]) -> _Writer:
+    def write(columns: dict[str, _Money | list]) -> None:
+        lists = [v.decimals() if isinstance(v, _Money) else v for v in columns.values()]
+        records = [dict(zip(names, row, strict=True)) for row in zip(*lists, strict=True)]
+        connection.execute(table.insert(), records)
+
+    return write
 
 
 def published_figure(engine: sa.Engine, months: Iterable[int], column: str) -> dict[int, int]:
@@ -240,15 +356,12 @@ def replace_quarantine(
     engine: sa.Engine, table: str, quarantine: pd.DataFrame, run_id: str
 ) -> None:
     """The rows set aside by the latest pull of ``table`` replace the earlier ones."""
-    records = [
-        {**{column: record[column] for column in QUARANTINE_COLUMNS}, "run_id": run_id}
-        for record in quarantine.to_dict("records")
-    ]
+    rows = quarantine[list(QUARANTINE_COLUMNS)].assign(run_id=run_id)
     with engine.begin() as connection:
         connection.execute(
             source_quarantine_table.delete().where(source_quarantine_table.c.table == table)
         )
-        insert_rows(connection, source_quarantine_table, records)
+        insert_rows(connection, source_quarantine_table, rows)
 
 
 def replace_exceptions(
@@ -272,27 +385,31 @@ def replace_exceptions(
         in_scope = table.c.period.is_(None) | (
             (table.c.period >= month_label(first)) & (table.c.period <= month_label(last))
         )
-    detected_at = datetime.now(UTC)
-    records = [
+    period = exceptions["period"]
+    labels = pd.Series(month_labels(period.fillna(0)), index=exceptions.index)
+    rows = pd.DataFrame(
         {
             "check_name": check_name,
             "severity": severity,
             "asset": asset,
-            "period": None if pd.isna(period) else month_label(int(period)),
-            "source": source,
-            "record_id": None if record_id is None or pd.isna(record_id) else str(record_id),
-            "contract_id": None
-            if contract_id is None or pd.isna(contract_id)
-            else str(contract_id),
-            "amount": None if pd.isna(amount) else cents_to_decimal(int(amount)),
-            "reason": reason,
+            "period": labels.where(period.notna(), None),
+            "source": exceptions["source"],
+            "record_id": _text_or_none(exceptions["record_id"]),
+            "contract_id": _text_or_none(exceptions["contract_id"]),
+            "amount": exceptions["amount"],
+            "reason": exceptions["reason"],
             "run_id": run_id,
-            "detected_at": detected_at,
-        }
-        for period, source, record_id, contract_id, amount, reason in exceptions[
-            ["period", "source", "record_id", "contract_id", "amount", "reason"]
-        ].itertuples(index=False)
-    ]
+            "detected_at": datetime.now(UTC),
+        },
+        index=exceptions.index,
+    )
     with engine.begin() as connection:
         connection.execute(table.delete().where((table.c.check_name == check_name) & in_scope))
-        insert_rows(connection, table, records)
+        insert_rows(connection, table, rows)
+
+
+def _text_or_none(values: pd.Series) -> pd.Series:
+    text = pd.Series(None, index=values.index, dtype=object)
+    present = values.notna()
+    text[present] = values[present].map(str)
+    return text

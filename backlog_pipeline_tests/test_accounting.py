@@ -5,7 +5,7 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from backlog_pipeline.accounting.as_of import total_closing_as_of
+from backlog_pipeline.accounting.as_of import total_closing_as_of, total_closing_as_of_months
 from backlog_pipeline.accounting.flow import compute_backlog
 from backlog_pipeline.accounting.reconcile import (
     as_of_discrepancies,
@@ -176,6 +176,10 @@ def test_both_routes_agree_through_termination_and_late_recognition(period):
     assert (
         as_of_discrepancies(flow, {m: total_closing_as_of(*typed, m) for m in flow["period"]}) == []
     )
+    months = list(range(parse_month("2023-12"), parse_month("2024-07")))
+    assert total_closing_as_of_months(*typed, months) == {
+        m: total_closing_as_of(*typed, m) for m in months
+    }
     assert identity_discrepancies(flow) == []
     assert continuity_discrepancies(flow, {}) == []
     closing = int(flow.loc[flow["period"] == month, "closing"].iloc[0])
@@ -205,6 +209,7 @@ def test_demo_reconciles_every_month_by_both_routes(demo_frames):
     first, last = parse_month("2024-01"), parse_month("2025-12")
     _, flow = compute_backlog(*demo_frames, first, last)
     independent = {m: total_closing_as_of(*demo_frames, m) for m in range(first, last + 1)}
+    assert total_closing_as_of_months(*demo_frames, list(range(first, last + 1))) == independent
     assert identity_discrepancies(flow) == []
     assert as_of_discrepancies(flow, independent) == []
     assert continuity_discrepancies(flow, {}) == []

@@ -71,30 +71,34 @@ def test_a_locked_month_is_flagged_not_rerun(tmp_path, monkeypatch):
     _add_late_line(tmp_path)
 
     result = evaluate(defs)
-    # April and June are rerun apart, so the locked May does not block their publication.
-    assert ranges(result) == [("2024-04", "2024-04"), ("2024-06", "2024-06")]
+    # April is rerun; June would open off May's new closing, so it waits with May.
+    assert ranges(result) == [("2024-04", "2024-04")]
     with engine.connect() as connection:
         flags = pd.read_sql(
             sa.text("SELECT * FROM backlog_exceptions WHERE check_name = 'late_data'"), connection
         )
-    assert flags["period"].tolist() == ["2024-05"]
+    assert flags["period"].tolist() == ["2024-05", "2024-06"]
     assert Decimal(str(flags["amount"][0])) == Decimal("-100.00")
     assert "controller" in flags["reason"][0] and "unlock" in flags["reason"][0]
+    assert "follows locked month 2024-05" in flags["reason"][1]
 
     for first, last in ranges(result):
         assert close(defs, first, last).success
     quiet = evaluate(defs)
     assert not quiet.run_requests
-    # The flag stays until the month is unlocked and restated.
-    assert flagged(engine) == ["2024-05"]
+    # The flags stay until the month is unlocked and restated.
+    assert flagged(engine) == ["2024-05", "2024-06"]
     unlock_month(engine, parse_month("2024-05"), "controller", "restate for the late line")
     restate = evaluate(defs)
-    assert ranges(restate) == [("2024-05", "2024-05")]
-    assert close(defs, "2024-05", "2024-05").success
+    assert ranges(restate) == [("2024-05", "2024-06")]
+    assert close(defs, "2024-05", "2024-06").success
     # Nothing differs any more: the flag is cleared, and then the sensor is quiet again.
-    assert not evaluate(defs).run_requests
+    cleared = evaluate(defs)
+    assert not cleared.run_requests
     assert flagged(engine) == []
-    assert evaluate(defs).skip_reason.skip_message.startswith("the sources have not changed")
+    assert evaluate(defs, cursor=cleared.cursor).skip_reason.skip_message.startswith(
+        "the sources have not changed"
+    )
     engine.dispose()
 
 
@@ -107,3 +111,13 @@ def flagged(engine: sa.Engine) -> list[str]:
             .scalars()
             .all()
         )
+
+
+def test_a_later_close_on_the_new_sources_does_not_hide_older_stale_months(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
+    defs = build(tmp_path, monkeypatch, url)
+    assert close(defs, "2024-01", "2024-06").success
+    _add_late_line(tmp_path)
+    # The next close covers only June; April and May stay as first published.
+    assert close(defs, "2024-06").success
+    assert ranges(evaluate(defs)) == [("2024-04", "2024-05")]

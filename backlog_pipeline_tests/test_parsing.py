@@ -170,3 +170,46 @@ def test_a_ragged_csv_names_the_file(tmp_path):
     (tmp_path / "contracts.csv").write_text("contract_id,customer_id\nC1,A\nC2,B,extra,more\n")
     with pytest.raises(SourceError, match=r"contracts.csv cannot be read"):
         CrmExport(directory=str(tmp_path)).read_table("contracts")
+
+
+TRICKY_AMOUNTS = [
+    "0", "-0", "-0.00", "0.5", "12.", ".5", "+1.00", " 1.00", "1.00 ", "1.005", "1e3", "12.3.4",
+    "1234567890123456", "1234567890123456.99", "-1234567890123456.99", "12345678901234567",
+    "00012.30", "١٢.٥٠", "1\x00", "1\x002", "", "   ", "--1", "1-", "-", ".", "NaN", "inf",
+    "9" * 25, "12,50", "7.25\n", "-99.9", None, 3, 2.5, Decimal("7.10"), True,
+]  # fmt: skip
+
+
+def expected_amount(value):
+    try:
+        return parse_cents(value), None
+    except AmountError as error:
+        return None, str(error)
+
+
+def test_the_fast_amount_path_agrees_with_the_one_by_one_parser():
+    # Many rows of each, shuffled, so every batch and path of the vectorised parser is used.
+    values = pd.Series(TRICKY_AMOUNTS * 40, dtype=object).sample(frac=1, random_state=1)
+    cents, reasons = parse_amounts(values)
+    for label, value in values.items():
+        want_cents, want_reason = expected_amount(value)
+        got = None if pd.isna(cents[label]) else int(cents[label])
+        reason = None if pd.isna(reasons[label]) else reasons[label]
+        assert (got, reason) == (want_cents, want_reason), repr(value)
+
+
+def test_months_and_dates_parsed_once_per_distinct_text_as_they_are_one_by_one():
+    from backlog_pipeline.parsing import parse_dates
+
+    months = ["2024-01", "2024-13", "2024-02-30", "2024-02-29", " 2024-03 ", "", None, "x"]
+    dates = ["2024-01-31", "2024-02-30", "2024-03-01T10:00:00Z", "31/01/2024", None, "", " x "]
+    for parse, texts in ((parse_months, months), (parse_dates, dates)):
+        many = pd.Series(texts * 300, dtype=object)
+        parsed, reasons = parse(many)
+        for text in texts:
+            one_parsed, one_reason = parse(pd.Series([text], dtype=object))
+            rows = many.index[many.map(lambda v, t=text: v is t)]
+            assert set(reasons[rows].map(repr)) == {repr(one_reason.iloc[0])}, text
+            values = {str(value) for value in parsed[rows].astype(object)}
+            assert values == {str(one_parsed.astype(object).iloc[0])}, text
+        assert parsed.dtype == one_parsed.dtype

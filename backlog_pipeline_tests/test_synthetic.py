@@ -61,3 +61,26 @@ def test_every_check_passes_on_a_close_of_all_its_months(tmp_path, monkeypatch):
     assert len(flow) == 36
     for figure in ("new_bookings", "converted", "lost", "increases", "decreases"):
         assert (flow[figure].astype(float) > 0).any(), figure
+
+
+def test_the_one_pass_as_of_route_equals_the_month_by_month_one(tmp_path):
+    from backlog_pipeline.accounting.as_of import total_closing_as_of, total_closing_as_of_months
+    from backlog_pipeline.canonical import (
+        parse_contract_changes,
+        parse_contracts,
+        parse_recognition,
+    )
+    from backlog_pipeline.defs.resources import CrmExport, ErpDatabase
+    from backlog_pipeline.periods import parse_month
+
+    company = generate_company(tmp_path, 300, seed=3)
+    crm = CrmExport(directory=str(company.crm_dir))
+    frames = (
+        parse_contracts(crm.read("contracts", None).raw, "crm", "USD").rows,
+        parse_contract_changes(crm.read("contract_changes", None).raw, "crm").rows,
+        parse_recognition(ErpDatabase(url=company.erp_url).read(None).raw, "erp").rows,
+    )
+    months = list(range(parse_month(company.first_month) - 1, parse_month(company.last_month) + 2))
+    assert total_closing_as_of_months(*frames, months) == {
+        month: total_closing_as_of(*frames, month) for month in months
+    }

@@ -39,8 +39,6 @@ def prepare(company: Path, frames_path: Path) -> dict:
          lambda raw: parse_contracts(raw, crm.describe(), "USD")),
         ("changes", lambda: crm.read("contract_changes", None).raw,
          lambda raw: parse_contract_changes(raw, crm.describe())),
-        ("recognition", lambda: erp.read(None).raw,
-         lambda raw: parse_recognition(raw, erp.describe())),
     ):  # fmt: skip
         started = time.perf_counter()
         raw = read()
@@ -51,6 +49,12 @@ def prepare(company: Path, frames_path: Path) -> dict:
         assert parsed.quarantine.empty, parsed.quarantine.head()
         frames[name] = parsed.rows
         del raw
+    # The ERP as the source asset reads it: streamed, each batch mapped as it arrives.
+    started = time.perf_counter()
+    _, parsed = erp.read_parsed(None, lambda raw: parse_recognition(raw, erp.describe()))
+    timings["read_and_parse_recognition"] = time.perf_counter() - started
+    assert parsed.quarantine.empty, parsed.quarantine.head()
+    frames["recognition"] = parsed.rows
     with open(frames_path, "wb") as stream:
         pickle.dump(frames, stream, protocol=pickle.HIGHEST_PROTOCOL)
     return {

@@ -215,11 +215,12 @@ def table(all_results: dict[str, dict]) -> str:
         result = all_results[size]
         for label, key in (("generate company", "generate"), ("read+parse sources", "read")):
             lines.append(_row(result, label, result.get(key)))
-        for engine, label in (("ours", "core flow, ours (best)"),
-                              ("duckdb", "core flow, DuckDB reference (best)")):  # fmt: skip
+        for engine, label in (("ours", "core flow, ours"), ("duckdb", "core flow, DuckDB")):
             entry = result.get(f"core_{engine}")
             if entry:
-                lines.append(_row(result, label, entry, min(entry["seconds"])))
+                lines.append(_row(result, f"{label}: first run", entry, entry["seconds"][0]))
+                lines.append(_row(result, f"{label}: best of {len(entry['seconds'])}", entry,
+                                  min(entry["seconds"])))  # fmt: skip
         lines.append(_row(result, "close 1 month, end to end", result.get("close")))
         lines.append(
             _row(result, f"backfill {SYNTHETIC_MONTHS} months, one run", result.get("backfill"))
@@ -230,8 +231,10 @@ def table(all_results: dict[str, dict]) -> str:
         result = all_results[size]
         if "core_ours" in result and "core_duckdb" in result:
             ours, duck = result["core_ours"], result["core_duckdb"]
+            ratio = ours["seconds"][0] / duck["seconds"][0]
+            lines.append(f"| {size} | core time, ours ÷ DuckDB, first runs | {ratio:.2f} |")
             ratio = min(ours["seconds"]) / min(duck["seconds"])
-            lines.append(f"| {size} | core time, ours ÷ DuckDB | {ratio:.2f} |")
+            lines.append(f"| {size} | core time, ours ÷ DuckDB, best runs | {ratio:.2f} |")
             lines.append(
                 f"| {size} | core peak RSS, ours ÷ DuckDB | "
                 f"{ours['peak_rss_mib'] / duck['peak_rss_mib']:.2f} |"
@@ -264,8 +267,8 @@ def targets(all_results: dict[str, dict]) -> list[str]:
         verdicts.append(f"{'met' if ok else 'NOT met'}: {name} ({detail})")
 
     if large.get("core_ours") and large.get("core_duckdb"):
-        ratio = min(large["core_ours"]["seconds"]) / min(large["core_duckdb"]["seconds"])
-        verdict("core ≤ 2× DuckDB", ratio <= TARGET_CORE_RATIO, f"{ratio:.2f}×")
+        ratio = large["core_ours"]["seconds"][0] / large["core_duckdb"]["seconds"][0]
+        verdict("core ≤ 2× DuckDB (first runs)", ratio <= TARGET_CORE_RATIO, f"{ratio:.2f}×")
     if large.get("backfill"):
         seconds = large["backfill"]["wall_s"]
         verdict("backfill ≤ 10 min", seconds <= TARGET_BACKFILL_S, f"{seconds:.0f}s")

@@ -7,6 +7,7 @@ totals. Where both routes agree to the cent, neither has dropped or doubled an e
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from backlog_pipeline.accounting.activity import known_contract_rows
@@ -61,3 +62,68 @@ def total_closing_as_of(
     contracts: pd.DataFrame, changes: pd.DataFrame, recognition: pd.DataFrame, month: int
 ) -> int:
     return int(closing_as_of(contracts, changes, recognition, month).sum())
+
+
+def total_closing_as_of_months(
+    contracts: pd.DataFrame, changes: pd.DataFrame, recognition: pd.DataFrame, months: list[int]
+) -> dict[int, int]:
+    """:func:`total_closing_as_of` for many month ends in one pass over the records.
+
+    The same rule, turned around: an event of month m counts in every closing from m up to
+    the month before the contract's first termination on or after m (a termination in
+    month t drops every event up to t from the closings from t on). So each event adds its
+    amount at m and takes it back at that termination, and the closings are running sums
+    of those, for all month ends at once.
+    """
+    if not len(months):
+        return {}
+    known = pd.Index(contracts["contract_id"].unique())
+    changes = changes[changes["contract_id"].isin(known)]
+    recognition = recognition[recognition["contract_id"].isin(known)]
+    sign = changes["kind"].map({"increase": 1, "decrease": -1, "cancellation": -1})
+    event_contract = np.concatenate(
+        [
+            known.get_indexer(contracts["contract_id"]),
+            known.get_indexer(changes["contract_id"]),
+            known.get_indexer(recognition["contract_id"]),
+        ]
+    ).astype(np.int64)
+    event_month = np.concatenate(
+        [
+            contracts["signed_month"].to_numpy(np.int64),
+            changes["effective_month"].to_numpy(np.int64),
+            recognition["period"].to_numpy(np.int64),
+        ]
+    )
+    event_amount = np.concatenate(
+        [
+            contracts["tcv"].to_numpy(np.int64),
+            (changes["amount"].fillna(0).astype("int64") * sign).to_numpy(np.int64),
+            -recognition["amount"].to_numpy(np.int64),
+        ]
+    )
+    terminations = changes[(changes["kind"] == "cancellation") & changes["amount"].isna()]
+    # Contract and month in one sortable key; months are far below 2**20.
+    termination_keys = np.unique(
+        known.get_indexer(terminations["contract_id"]).astype(np.int64) << 20
+        | terminations["effective_month"].to_numpy(np.int64)
+    )
+    event_keys = event_contract << 20 | event_month
+    ended = np.zeros(len(event_keys), dtype=bool)
+    taken_back = np.zeros(len(event_keys), dtype=np.int64)
+    if len(termination_keys):
+        following = termination_keys.searchsorted(event_keys, "left")
+        candidate = termination_keys[np.minimum(following, len(termination_keys) - 1)]
+        ended = (following < len(termination_keys)) & (candidate >> 20 == event_contract)
+        taken_back = candidate & ((1 << 20) - 1)
+    moves = pd.concat(
+        [
+            pd.Series(event_amount, index=event_month),
+            pd.Series(-event_amount[ended], index=taken_back[ended]),
+        ]
+    )
+    by_month = moves.groupby(level=0).sum().sort_index()
+    running = by_month.cumsum()
+    upto = running.index.searchsorted(np.asarray(months, dtype=np.int64), "right")
+    values = np.concatenate([[0], running.to_numpy(np.int64)])
+    return {int(month): int(values[at]) for month, at in zip(months, upto, strict=True)}

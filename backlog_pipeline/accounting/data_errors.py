@@ -52,8 +52,9 @@ def duplicate_ids(
     frame: pd.DataFrame, id_column: str, source: str, period_column: str, amount_column: str
 ) -> pd.DataFrame:
     """Every record whose id is not unique: all copies are listed, since any may be the bad one."""
-    counts = frame[id_column].map(frame[id_column].value_counts())
-    repeated = frame[counts > 1]
+    # One pass over millions of ids; the counting is only for the (rare) repeated ones.
+    repeated = frame[frame[id_column].duplicated(keep=False)]
+    counts = repeated[id_column].map(repeated[id_column].value_counts())
     return _exceptions(
         repeated[period_column],
         source,
@@ -62,7 +63,7 @@ def duplicate_ids(
         repeated[amount_column].astype("Int64"),
         [
             f"{id_column} {record_id!r} appears {int(count)} times"
-            for record_id, count in zip(repeated[id_column], counts[counts > 1], strict=True)
+            for record_id, count in zip(repeated[id_column], counts, strict=True)
         ],
     )
 

@@ -3,12 +3,16 @@
 The mapping and the table name come from settings, so they go through SQLAlchemy as
 quoted identifiers; the operator's own query is wrapped as a subquery, never formatted
 together with anything else. Values keep the types the driver gives (``Decimal`` from
-PostgreSQL, floats from SQLite): the strict amount parser knows each of them.
+PostgreSQL, text or floats from SQLite): the strict amount parser knows each of them.
+
+Millions of lines are read in batches straight from the driver's cursor (streamed where
+the database has server-side cursors), so the source asset can map each batch into the
+canonical shape as it arrives instead of holding all the raw text at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import pandas as pd
 import sqlalchemy as sa
@@ -40,6 +44,61 @@ def recognition_select(
     return sa.select(*(source.c[name].label(key) for key, name in wanted.items()))
 
 
+_BATCH = 200_000
+
+
+def _batches(connection: sa.Connection, select: sa.Select) -> tuple[list[str], Iterator[list]]:
+    """The column names and the rows in batches, as the driver gives them (no SQLAlchemy
+    row object each)."""
+    if connection.dialect.supports_server_side_cursors:
+        result = connection.execution_options(stream_results=True, yield_per=_BATCH).execute(select)
+        return list(result.keys()), ([tuple(row) for row in batch] for batch in result.partitions())
+    compiled = select.compile(dialect=connection.dialect)
+    cursor = connection.connection.cursor()
+    cursor.execute(str(compiled), () if connection.dialect.positional else {})
+    names = [description[0] for description in cursor.description]
+    return names, iter(lambda: cursor.fetchmany(_BATCH), [])
+
+
+def recognition_batches(
+    url: str,
+    describe: str,
+    columns: Mapping[str, str],
+    table: str | None = None,
+    query: str | None = None,
+) -> Iterator[pd.DataFrame]:
+    """The recognition rows with canonical column names, a batch at a time.
+
+    Each batch is labelled by its rows' positions in the whole result, so a row set aside
+    later is named by the same number as when the result is read as one frame.
+    """
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            names, batches = _batches(connection, recognition_select(columns, table, query))
+            start = 0
+            for batch in batches:
+                # Values as the driver gives them (no float coercion of Decimal).
+                frame = pd.DataFrame.from_records(batch, columns=names, coerce_float=False)
+                frame.index = pd.RangeIndex(start, start + len(batch))
+                start += len(batch)
+                yield frame
+            if start == 0:
+                yield pd.DataFrame({name: pd.Series(dtype=object) for name in names})
+    except (sa.exc.SQLAlchemyError, engine.dialect.loaded_dbapi.Error) as error:
+        message = str(getattr(error, "orig", None) or error).splitlines()[0]
+        raise SourceError(f"{describe}: cannot read recognition: {message}") from None
+    finally:
+        engine.dispose()
+
+
+def high_water_mark(frame: pd.DataFrame) -> str | None:
+    """The latest modification time in the rows (None without the column or a value)."""
+    if MODIFIED not in frame:
+        return None
+    return latest(frame[MODIFIED].astype(str).where(frame[MODIFIED].notna()))
+
+
 def read_recognition(
     url: str,
     describe: str,
@@ -48,18 +107,5 @@ def read_recognition(
     query: str | None = None,
 ) -> tuple[pd.DataFrame, str | None]:
     """The recognition rows with canonical column names, and the latest modification time."""
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as connection:
-            frame = pd.read_sql(recognition_select(columns, table, query), connection)
-    except sa.exc.SQLAlchemyError as error:
-        message = str(error.orig if getattr(error, "orig", None) else error).splitlines()[0]
-        raise SourceError(f"{describe}: cannot read recognition: {message}") from None
-    finally:
-        engine.dispose()
-    mark = (
-        latest(frame[MODIFIED].astype(str).where(frame[MODIFIED].notna()))
-        if (MODIFIED in frame)
-        else None
-    )
-    return frame, mark
+    frame = pd.concat(list(recognition_batches(url, describe, columns, table, query)))
+    return frame, high_water_mark(frame)

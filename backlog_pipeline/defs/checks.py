@@ -9,7 +9,7 @@ from collections.abc import Callable
 import dagster as dg
 import pandas as pd
 
-from backlog_pipeline.accounting.as_of import total_closing_as_of
+from backlog_pipeline.accounting.as_of import total_closing_as_of_months
 from backlog_pipeline.accounting.reconcile import (
     Discrepancy,
     as_of_discrepancies,
@@ -142,10 +142,9 @@ def build_flow_checks(
         def evaluate() -> dg.AssetCheckResult:
             found = identity_discrepancies(backlog_flow)
             if not found and "closing" in backlog_flow:
-                independent = {
-                    int(month): total_closing_as_of(contracts, changes, recognition, int(month))
-                    for month in backlog_flow["period"]
-                }
+                independent = total_closing_as_of_months(
+                    contracts, changes, recognition, [int(m) for m in backlog_flow["period"]]
+                )
                 found = as_of_discrepancies(backlog_flow, independent)
             return check_result(
                 found,

@@ -16,10 +16,13 @@ import pickle
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+import numpy as np
 import pandas as pd
+from pandas.api.types import infer_dtype
 
 from backlog_pipeline.periods import month_label, parse_month
 
@@ -52,7 +55,10 @@ class MonthlyFrameIOManager(dg.ConfigurableIOManager):
         shared.parent.mkdir(parents=True, exist_ok=True)
         temporary = shared.with_name(f".{shared.name}.{context.run_id}")
         temporary.unlink(missing_ok=True)
-        os.link(own, temporary)
+        try:
+            os.link(own, temporary)
+        except OSError:  # storage without hard links (some network shares)
+            shutil.copy2(own, temporary)
         os.replace(temporary, shared)
 
     def _prune(self) -> None:
@@ -73,7 +79,7 @@ class MonthlyFrameIOManager(dg.ConfigurableIOManager):
         handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         try:
             with os.fdopen(handle, "wb") as stream:
-                pickle.dump(frame, stream, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump(pack(frame), stream, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(temporary, path)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
@@ -91,9 +97,23 @@ class MonthlyFrameIOManager(dg.ConfigurableIOManager):
             self._store(context, key, month)
 
     def _find(self, context: dg.InputContext, partition_key: str | None) -> Path:
-        """This run's own file if it computed the asset, else the latest one."""
-        own = self._path(context.asset_key, partition_key, context.step_context.run_id)
-        return own if own.is_file() else self._path(context.asset_key, partition_key)
+        """This run's own file, else the producing (parent) run's, else the latest one.
+
+        A re-execution from failure does not recompute the steps that succeeded; Dagster
+        names their run as the upstream output's, so their files are read, not another run's.
+        """
+        runs = [context.step_context.run_id]
+        upstream = context.upstream_output
+        if upstream is not None:
+            try:
+                runs.append(upstream.run_id)
+            except dg.DagsterInvariantViolationError:
+                pass
+        for run_id in runs:
+            path = self._path(context.asset_key, partition_key, run_id)
+            if path.is_file():
+                return path
+        return self._path(context.asset_key, partition_key)
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         if not context.has_asset_partitions or (
@@ -110,4 +130,68 @@ class MonthlyFrameIOManager(dg.ConfigurableIOManager):
                 f"{path} is missing: materialize the upstream asset for this month first"
             )
         with open(path, "rb") as stream:
-            return pickle.load(stream)
+            return unpack(pickle.load(stream))
+
+
+# Joins a text column into one string; never inside an id (checked before use).
+_SEPARATOR = "\x1f"
+
+
+@dataclass(frozen=True)
+class _PackedText:
+    """A column of texts as one joined string (with the distinct texts and a code per row
+    when they repeat, like contract ids over lines): pickled as a few large objects
+    instead of millions of small ones, and read back with one object per distinct text."""
+
+    joined: str
+    codes: np.ndarray | None
+
+
+def _pack_text(values: np.ndarray) -> _PackedText | None:
+    if len(values) < 1_000 or infer_dtype(values, skipna=False) != "string":
+        return None
+    codes, distinct = pd.factorize(values[: min(len(values), 100_000)])
+    if len(distinct) <= len(codes) // 2:
+        codes, distinct = pd.factorize(values)
+    else:  # mostly unique (line ids): no codes
+        codes, distinct = None, values
+    joined = _SEPARATOR.join(distinct)
+    if joined.count(_SEPARATOR) != len(distinct) - 1:
+        return None  # a text holds the separator itself: pickled as it is
+    return _PackedText(joined, None if codes is None else codes.astype(np.int32))
+
+
+def _unpack_text(packed: _PackedText) -> np.ndarray:
+    distinct = np.array(packed.joined.split(_SEPARATOR), dtype=object)
+    return distinct if packed.codes is None else distinct[packed.codes]
+
+
+def pack(frame: pd.DataFrame) -> dict:
+    """A frame in a form that pickles quickly and without a memo of every string in it."""
+    if frame.columns.has_duplicates:
+        return {"packed_frame": 0, "frame": frame}
+    columns = {}
+    for name in frame.columns:
+        column = frame[name]
+        packed = _pack_text(column.to_numpy()) if column.dtype == object else None
+        columns[name] = column if packed is None else packed
+    return {"packed_frame": 1, "index": frame.index, "columns": columns}
+
+
+def unpack(stored: object) -> pd.DataFrame:
+    """The frame :func:`pack` packed (or a frame pickled as it is, by earlier versions)."""
+    if not isinstance(stored, dict) or "packed_frame" not in stored:
+        return stored
+    if not stored["packed_frame"]:
+        return stored["frame"]
+    index = stored["index"]
+    return pd.DataFrame(
+        {
+            name: pd.Series(_unpack_text(value), index=index, copy=False)
+            if isinstance(value, _PackedText)
+            else value
+            for name, value in stored["columns"].items()
+        },
+        index=index,
+        copy=False,
+    )

@@ -61,7 +61,8 @@ def _refuse_unreconciled(flow: pd.DataFrame, contract_rows: pd.DataFrame) -> Non
             description=(
                 f"Refusing to publish: {len(problems)} figure(s) do not reconcile; "
                 f"first: {problems[0]}. The previous publication is unchanged."
-            )
+            ),
+            allow_retries=False,
         )
 
 

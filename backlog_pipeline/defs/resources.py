@@ -6,7 +6,7 @@ are. The CRM and ERP resources share one interface (:class:`CrmSource`, :class:`
 whatever system is behind them, so the source assets and their lineage do not change.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +15,13 @@ import pandas as pd
 import sqlalchemy as sa
 from pydantic import Field, PrivateAttr
 
-from backlog_pipeline.canonical import CHANGE_COLUMNS, SourceError
+from backlog_pipeline.canonical import (
+    CHANGE_COLUMNS,
+    RECOGNITION_COLUMNS,
+    ParsedTable,
+    SourceError,
+    parse_in_batches,
+)
 from backlog_pipeline.connectors import hubspot, netsuite, salesforce, sql
 from backlog_pipeline.connectors.http import HttpPolicy, Log
 from backlog_pipeline.connectors.incremental import Batch, LocalCopy, PullResult, latest
@@ -31,6 +37,12 @@ class SourceRead:
     high_water_mark: str | None  # latest modification time seen, ISO 8601; None if unknown
     fetched: int  # records fetched by this read (only the changed ones on an incremental pull)
     total: int  # records in the source's copy after the merge
+    raw_rows: int | None = None  # rows mapped as they streamed in (then ``raw`` is empty)
+
+    @property
+    def rows(self) -> int:
+        """Raw rows handed to the canonical mapping."""
+        return len(self.raw) if self.raw_rows is None else self.raw_rows
 
 
 class SourceResource(dg.ConfigurableResource):
@@ -52,6 +64,13 @@ class ErpSource(SourceResource):
     def read(self, log: Log) -> SourceRead:
         """Recognition lines as columns named as in SPEC."""
         raise NotImplementedError
+
+    def read_parsed(
+        self, log: Log, parse: Callable[[pd.DataFrame], ParsedTable]
+    ) -> tuple[SourceRead, ParsedTable]:
+        """The lines read and mapped by ``parse``; a large source may map them as they come."""
+        read = self.read(log)
+        return read, parse(read.raw)
 
 
 class HttpSource(dg.ConfigurableResource):
@@ -225,6 +244,27 @@ class ErpDatabase(ErpSource):
             self.url, self.describe(), self.columns, self.table, self.query
         )
         return SourceRead(raw, mark, len(raw), len(raw))
+
+    def read_parsed(
+        self, log: Log, parse: Callable[[pd.DataFrame], ParsedTable]
+    ) -> tuple[SourceRead, ParsedTable]:
+        """Streamed: each batch of lines is mapped as it arrives (see ``sql``)."""
+        if self.demo_data_dir:
+            ensure_demo(Path(self.demo_data_dir))
+        marks: list[str] = []
+
+        def batches() -> Iterator[pd.DataFrame]:
+            for raw in sql.recognition_batches(
+                self.url, self.describe(), self.columns, self.table, self.query
+            ):
+                mark = sql.high_water_mark(raw)
+                if mark is not None:
+                    marks.append(mark)
+                yield raw
+
+        parsed, count = parse_in_batches(batches(), parse)
+        empty = pd.DataFrame(columns=list(RECOGNITION_COLUMNS))
+        return SourceRead(empty, max(marks, default=None), count, count, raw_rows=count), parsed
 
 
 class NetSuiteErp(ErpSource, HttpSource):

@@ -14,10 +14,10 @@ from dagster._core.storage.tags import (
 from backlog_pipeline.canonical import parse_contract_changes, parse_contracts, parse_recognition
 from backlog_pipeline.defs.resources import CrmSource, ErpSource, Reporting, Warehouse
 from backlog_pipeline.late_data import (
+    current_marks_digests,
     describe,
     find_late_data,
     flagged_months,
-    latest_published_marks,
     marks_digest,
 )
 from backlog_pipeline.periods import month_label, partition_key
@@ -37,8 +37,8 @@ def build_late_data_sensor(
         default_status=dg.DefaultSensorStatus.STOPPED,
         description=(
             "Reads the sources and recomputes every published month. Months whose figures "
-            "changed are closed again (one run per contiguous range); locked ones are "
-            "flagged in backlog_exceptions for restatement instead."
+            "changed are closed again (one run per contiguous range); a locked one, and the "
+            "months after it, are flagged in backlog_exceptions for restatement instead."
         ),
     )
     def late_data_sensor(
@@ -63,10 +63,10 @@ def build_late_data_sensor(
         digest = marks_digest(marks)
         # Cheap ways out: the sources are as last published, or as last found clean, and no
         # locked month is waiting to be cleared of its flag.
-        published = latest_published_marks(warehouse.engine)
-        if published is None:
+        published = current_marks_digests(warehouse.engine)
+        if not published:
             return dg.SkipReason("nothing is published yet")
-        unchanged = digest in (marks_digest(published), context.cursor)
+        unchanged = published == {digest} or digest == context.cursor
         if unchanged and not flagged_months(warehouse.engine, CHECK_NAME):
             return dg.SkipReason("the sources have not changed since the last publication")
 

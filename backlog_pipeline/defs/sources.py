@@ -41,7 +41,7 @@ def _landed(
     parsed: ParsedTable,
     read: SourceRead,
 ) -> dg.Output[pd.DataFrame]:
-    source, raw_rows = resource.describe(), len(read.raw)
+    source, raw_rows = resource.describe(), read.rows
     replace_quarantine(warehouse.engine, table, parsed.quarantine, context.run.run_id)
     quarantined = len(parsed.quarantine)
     if quarantined:
@@ -142,8 +142,9 @@ def build_source_assets(
     def erp_recognition(
         context: dg.AssetExecutionContext, erp: ErpSource, warehouse: Warehouse
     ) -> dg.Output[pd.DataFrame]:
-        read = retried_only_if_transient(lambda: erp.read(context.log))
-        parsed = parse_recognition(read.raw, erp.describe())
+        read, parsed = retried_only_if_transient(
+            lambda: erp.read_parsed(context.log, lambda raw: parse_recognition(raw, erp.describe()))
+        )
         return _landed(context, warehouse, "recognition", erp, parsed, read)
 
     return [crm_contracts, crm_contract_changes, erp_recognition]

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from backlog_pipeline.money import cents_text
 from backlog_pipeline.periods import month_label, parse_month
 
 SIZES = {"small": 1_000, "medium": 100_000, "large": 1_000_000}
@@ -192,16 +193,6 @@ def _draw(n: int, first: int, months: int, rng: np.random.Generator) -> _Ledger:
     )  # fmt: skip
 
 
-def money_text(cents: np.ndarray) -> np.ndarray:
-    """``12218.75`` style text for each amount in cents (object array)."""
-    cents = np.asarray(cents, dtype=np.int64)
-    magnitude = np.abs(cents)
-    whole = (magnitude // 100).astype(str)
-    fraction = np.strings.zfill((magnitude % 100).astype(str), 2)
-    text = np.strings.add(np.strings.add(whole, "."), fraction)
-    return np.where(cents < 0, np.strings.add("-", text), text).astype(object)
-
-
 def _ids(prefix: str, numbers: np.ndarray, width: int) -> np.ndarray:
     return np.char.add(prefix, np.char.zfill(numbers.astype(str), width)).astype(object)
 
@@ -227,7 +218,7 @@ def _write_crm(ledger: _Ledger, crm_dir: Path, width: int) -> int:
             "signed_date": signed,
             "start_date": _month_starts(ledger.start_month).astype(str),
             "end_date": end,
-            "tcv": money_text(ledger.tcv),
+            "tcv": cents_text(ledger.tcv),
             "currency": "USD",
             "product": _PRODUCTS[ledger.product],
             "segment": _SEGMENTS[ledger.segment],
@@ -246,7 +237,7 @@ def _write_crm(ledger: _Ledger, crm_dir: Path, width: int) -> int:
             "contract_id": contract_ids[ledger.change_contract[order]],
             "effective_date": _dates(ledger.change_month[order], ledger.change_day[order]),
             "kind": _CHANGE_KINDS[ledger.change_kind[order]],
-            "amount": np.where(amount < 0, "", money_text(np.maximum(amount, 0))),
+            "amount": np.where(amount < 0, "", cents_text(np.maximum(amount, 0))),
         }
     )
     changes.to_csv(crm_dir / "contract_changes.csv", index=False, lineterminator="\n")
@@ -275,7 +266,7 @@ def _write_erp(ledger: _Ledger, erp_path: Path, width: int) -> int:
                 np.char.add("C-", np.char.zfill(
                     (ledger.line_contract[start:stop] + 1).astype(str), width)).tolist(),
                 labels[ledger.line_month[start:stop]].tolist(),
-                money_text(ledger.line_amount[start:stop]).tolist(),
+                cents_text(ledger.line_amount[start:stop]).tolist(),
                 strict=True,
             )  # fmt: skip
             connection.executemany("INSERT INTO recognition VALUES (?, ?, ?, ?)", rows)

@@ -1,0 +1,30 @@
+"""Frames between steps come back exactly as they went in, however they are packed."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+
+from backlog_pipeline.defs.io_manager import pack, unpack
+
+
+def test_packed_frames_come_back_equal_with_one_object_per_repeated_text():
+    n = 5_000
+    frame = pd.DataFrame(
+        {
+            "line_id": [f"L-{i:06d}-ü" for i in range(n)],
+            "contract_id": [f"C-{i % 7}" for i in range(n)],
+            "with_missing": [None if i % 3 else "x" for i in range(n)],
+            "holds_separator": ["a\x1fb"] * n,
+            "period": np.arange(n, dtype=np.int64),
+            "amount": pd.array([None, *range(n - 1)], dtype="Int64"),
+            "when": pd.Timestamp("2024-01-01", tz="UTC"),
+        },
+        index=pd.RangeIndex(10, 10 + n),
+    )
+    back = unpack(pickle.loads(pickle.dumps(pack(frame))))
+    pd.testing.assert_frame_equal(back, frame)
+    assert len({id(value) for value in back["contract_id"]}) == 7
+    for small in (frame.head(3), frame.iloc[0:0], pd.DataFrame()):
+        pd.testing.assert_frame_equal(unpack(pickle.loads(pickle.dumps(pack(small)))), small)
+    assert unpack(frame) is frame  # pickled as they are by earlier versions
