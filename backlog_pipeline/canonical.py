@@ -122,6 +122,8 @@ class _Quarantine:
 
     def refuse(self, field: str, mask: pd.Series, reason: str | pd.Series) -> None:
         """Refuse the rows under ``mask`` for ``reason`` (one text, or one per row)."""
+        if not mask.any():  # the common case: no column of reasons built for nothing
+            return
         self.add(field, pd.Series(reason, index=mask.index).where(mask))
 
     def result(self, rows: pd.DataFrame) -> ParsedTable:

@@ -6,6 +6,7 @@ and shows up in ``dagster dev``; without it the run lives in a temporary instanc
 """
 
 import argparse
+import dataclasses
 import os
 import sys
 import warnings
@@ -30,7 +31,20 @@ def _month_bounds(defs: dg.Definitions) -> tuple[int, int]:
     return parse_month(keys[0]), parse_month(keys[-1])
 
 
-def _failures(result: dg.ExecuteInProcessResult) -> list[str]:
+def close_job() -> dg.JobDefinition:
+    """The monthly close job with its steps run one after another in this process.
+
+    Dagster rebuilds the job by this function's name (:func:`dg.build_reconstructable_job`).
+    ``execute_in_process`` would keep every step's output in memory for the result, which
+    at a million contracts holds gigabytes of frames until the run ends.
+    """
+    from backlog_pipeline.definitions import build_definitions
+
+    settings = dataclasses.replace(load_settings(), executor="in_process")
+    return build_definitions(settings).resolve_job_def("monthly_close")
+
+
+def _failures(result: dg.JobExecutionResult) -> list[str]:
     messages = []
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data is not None:
@@ -75,16 +89,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     print(f"Closing {month_label(first)}..{month_label(last)} in one run", flush=True)
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
-    if instance is not None:
+    if os.environ.get("DAGSTER_HOME"):
+        instance = dg.DagsterInstance.get()
         ensure_pools(instance)
-    result = defs.resolve_job_def("monthly_close").execute_in_process(
+    else:
+        instance = dg.DagsterInstance.ephemeral()
+    result = dg.execute_job(
+        dg.build_reconstructable_job("backlog_pipeline.close", "close_job"),
+        instance=instance,
         run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         tags={
             ASSET_PARTITION_RANGE_START_TAG: partition_key(first),
             ASSET_PARTITION_RANGE_END_TAG: partition_key(last),
         },
-        instance=instance,
         raise_on_error=False,
     )
     if not result.success:

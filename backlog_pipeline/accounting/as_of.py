@@ -78,28 +78,28 @@ def total_closing_as_of_months(
     if not len(months):
         return {}
     known = pd.Index(contracts["contract_id"].unique())
-    changes = changes[changes["contract_id"].isin(known)]
-    recognition = recognition[recognition["contract_id"].isin(known)]
+    # Each record's contract number, looked up once; -1 marks an orphan, which is left out.
+    change_contract = known.get_indexer(changes["contract_id"])
+    line_contract = known.get_indexer(recognition["contract_id"])
+    changes = changes[change_contract >= 0]
+    change_contract = change_contract[change_contract >= 0]
+    lines = line_contract >= 0
     sign = changes["kind"].map({"increase": 1, "decrease": -1, "cancellation": -1})
     event_contract = np.concatenate(
-        [
-            known.get_indexer(contracts["contract_id"]),
-            known.get_indexer(changes["contract_id"]),
-            known.get_indexer(recognition["contract_id"]),
-        ]
+        [known.get_indexer(contracts["contract_id"]), change_contract, line_contract[lines]]
     ).astype(np.int64)
     event_month = np.concatenate(
         [
             contracts["signed_month"].to_numpy(np.int64),
             changes["effective_month"].to_numpy(np.int64),
-            recognition["period"].to_numpy(np.int64),
+            recognition["period"].to_numpy(np.int64)[lines],
         ]
     )
     event_amount = np.concatenate(
         [
             contracts["tcv"].to_numpy(np.int64),
             (changes["amount"].fillna(0).astype("int64") * sign).to_numpy(np.int64),
-            -recognition["amount"].to_numpy(np.int64),
+            -recognition["amount"].to_numpy(np.int64)[lines],
         ]
     )
     terminations = changes[(changes["kind"] == "cancellation") & changes["amount"].isna()]
@@ -116,14 +116,14 @@ def total_closing_as_of_months(
         candidate = termination_keys[np.minimum(following, len(termination_keys) - 1)]
         ended = (following < len(termination_keys)) & (candidate >> 20 == event_contract)
         taken_back = candidate & ((1 << 20) - 1)
-    moves = pd.concat(
-        [
-            pd.Series(event_amount, index=event_month),
-            pd.Series(-event_amount[ended], index=taken_back[ended]),
-        ]
-    )
-    by_month = moves.groupby(level=0).sum().sort_index()
-    running = by_month.cumsum()
-    upto = running.index.searchsorted(np.asarray(months, dtype=np.int64), "right")
-    values = np.concatenate([[0], running.to_numpy(np.int64)])
+    # Sum every move into its month (exact int64), then closings are running sums.
+    move_month = np.concatenate([event_month, taken_back[ended]])
+    move_amount = np.concatenate([event_amount, -event_amount[ended]])
+    if not len(move_month):
+        return {int(month): 0 for month in months}
+    base = int(move_month.min())
+    by_month = np.zeros(int(move_month.max()) - base + 1, dtype=np.int64)
+    np.add.at(by_month, move_month - base, move_amount)
+    upto = np.clip(np.asarray(months, dtype=np.int64) - base + 1, 0, len(by_month))
+    values = np.concatenate([[0], np.cumsum(by_month)])
     return {int(month): int(values[at]) for month, at in zip(months, upto, strict=True)}

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+import numpy as np
 import pandas as pd
 
 from backlog_pipeline.money import format_cents
 from backlog_pipeline.periods import month_label
 
+_HASHED_FROM = 100_000  # ids from which hashing and sorting beats a hash table
 EXCEPTION_COLUMNS = ("period", "source", "record_id", "contract_id", "amount", "reason")
 
 
@@ -52,8 +54,7 @@ def duplicate_ids(
     frame: pd.DataFrame, id_column: str, source: str, period_column: str, amount_column: str
 ) -> pd.DataFrame:
     """Every record whose id is not unique: all copies are listed, since any may be the bad one."""
-    # One pass over millions of ids; the counting is only for the (rare) repeated ones.
-    repeated = frame[frame[id_column].duplicated(keep=False)]
+    repeated = frame[repeated_values(frame[id_column])]
     counts = repeated[id_column].map(repeated[id_column].value_counts())
     return _exceptions(
         repeated[period_column],
@@ -66,6 +67,26 @@ def duplicate_ids(
             for record_id, count in zip(repeated[id_column], counts, strict=True)
         ],
     )
+
+
+def repeated_values(values: pd.Series) -> np.ndarray:
+    """Which values occur more than once (every copy), exactly.
+
+    Fifteen million ids in a hash table take long; their 64-bit hashes sort quickly. Values
+    whose hash is unique are unique; the few that share a hash are compared as they are.
+    """
+    if len(values) < _HASHED_FROM:
+        return values.duplicated(keep=False).to_numpy()
+    hashed = pd.util.hash_array(values.to_numpy(), categorize=False)
+    ordered = np.sort(hashed)
+    shared = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    repeated = np.zeros(len(values), dtype=bool)
+    if not len(shared):
+        return repeated
+    at = np.minimum(shared.searchsorted(hashed), len(shared) - 1)
+    candidates = np.flatnonzero(shared[at] == hashed)
+    repeated[candidates] = values.iloc[candidates].duplicated(keep=False).to_numpy()
+    return repeated
 
 
 def negative_tcv(contracts: pd.DataFrame, source: str) -> pd.DataFrame:

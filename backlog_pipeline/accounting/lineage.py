@@ -7,6 +7,8 @@ are not here, since they are in no figure (they are in ``backlog_exceptions``).
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import pandas as pd
 
 from backlog_pipeline.accounting.activity import known_contract_rows
@@ -16,11 +18,25 @@ _FIGURE_OF_KIND = {"increase": "increases", "decrease": "decreases", "cancellati
 
 
 def source_records(
-    contracts: pd.DataFrame, changes: pd.DataFrame, recognition: pd.DataFrame
+    contracts: pd.DataFrame,
+    changes: pd.DataFrame,
+    recognition: pd.DataFrame,
+    months: Collection[int] | None = None,
 ) -> pd.DataFrame:
-    """One row per source record of a known contract, with the figure it feeds (cents)."""
-    changes = changes[known_contract_rows(changes, contracts)]
-    recognition = recognition[known_contract_rows(recognition, contracts)]
+    """One row per source record of a known contract, with the figure it feeds (cents).
+
+    With ``months``, only the records that land in them: a month's close publishes its own
+    month's records, not fifteen million lines of history.
+    """
+    known = contracts
+    if months is not None:
+        wanted = list(months)
+        contracts = contracts[contracts["signed_month"].isin(wanted)]
+        changes = changes[changes["effective_month"].isin(wanted)]
+        recognition = recognition[recognition["period"].isin(wanted)]
+    # Records of a known contract: every contract, not only those signed in ``months``.
+    changes = changes[known_contract_rows(changes, known)]
+    recognition = recognition[known_contract_rows(recognition, known)]
     parts = [
         pd.DataFrame(
             {

@@ -40,25 +40,37 @@ class PullResult:
     total: int
 
 
+def _utc_times(values: pd.Series) -> pd.Series:
+    """Timestamps (ISO 8601 with any offset, or epoch milliseconds) as UTC datetimes."""
+    text = values.astype("string").str.strip()
+    epoch = text.str.fullmatch(r"\d{10,13}").fillna(False).astype(bool)
+    parsed = pd.to_datetime(text.where(~epoch), format="ISO8601", errors="coerce", utc=True)
+    if epoch.any():
+        parsed[epoch] = pd.to_datetime(text[epoch].astype("int64"), unit="ms", utc=True)
+    return parsed
+
+
+def _iso(parsed: pd.Series) -> pd.Series:
+    return (parsed.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str[:-3] + "Z").where(parsed.notna())
+
+
 def iso_utc(values: pd.Series) -> pd.Series:
     """Timestamps (ISO 8601 with any offset, or epoch milliseconds) as UTC ISO text.
 
     One fixed format (``2024-01-10T12:00:00.000Z``) so marks compare as text; values that
     are neither come out missing.
     """
-    text = values.astype("string").str.strip()
-    epoch = text.str.fullmatch(r"\d{10,13}").fillna(False).astype(bool)
-    parsed = pd.to_datetime(text.where(~epoch), format="ISO8601", errors="coerce", utc=True)
-    if epoch.any():
-        parsed[epoch] = pd.to_datetime(text[epoch].astype("int64"), unit="ms", utc=True)
-    formatted = parsed.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str[:-3] + "Z"
-    return formatted.where(parsed.notna())
+    return _iso(_utc_times(values))
 
 
 def latest(values: pd.Series) -> str | None:
-    """The high-water mark of a column of modification times, or None if none is readable."""
-    marks = iso_utc(values).dropna()
-    return None if marks.empty else str(marks.max())
+    """The high-water mark of a column of modification times, or None if none is readable.
+
+    The latest time is found first and only it is formatted: a million contracts' times
+    are not all turned back into text.
+    """
+    newest = _utc_times(values).max()
+    return None if pd.isna(newest) else str(_iso(pd.Series([newest])).iloc[0])
 
 
 def _merge(previous: pd.DataFrame | None, fetched: pd.DataFrame, id_column: str) -> pd.DataFrame:

@@ -155,7 +155,7 @@ def build_publish_assets(
                     months,
                     flow,
                     contract_rows,
-                    source_records(contracts, changes, recognition),
+                    source_records(contracts, changes, recognition, months),
                     reporting.currency,
                     stamp,
                 )
