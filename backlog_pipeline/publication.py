@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -90,14 +90,15 @@ def month_fingerprints(flow: pd.DataFrame, contract_rows: pd.DataFrame) -> dict[
     """A digest of each month's published content: its flow figures and its contract rows.
 
     Equal digests mean the same figures to the cent, so a rerun of an unchanged month makes
-    no new version. Rows are hashed once, in (month, contract) order, with pandas' stable
-    row hash, then cut into months.
+    no new version. Each month's rows are hashed in contract order with pandas' stable row
+    hash. Contract rows come ordered by month and contract (see ``contract_backlog``), so
+    a month is a slice, sorted only if it is not in order already: a backfill's millions of
+    rows are never copied whole.
     """
-    ordered = contract_rows.sort_values(["period", "contract_id"], kind="stable")
-    hashed = pd.util.hash_pandas_object(
-        ordered[list(_HASHED)].astype({"contract_id": str}), index=False
-    ).to_numpy()
-    periods = ordered["period"].to_numpy()
+    periods = contract_rows["period"].to_numpy(np.int64)
+    if len(periods) and not (periods[1:] >= periods[:-1]).all():
+        contract_rows = contract_rows.sort_values("period", kind="stable")
+        periods = contract_rows["period"].to_numpy(np.int64)
     result = {}
     for month, figures in zip(
         flow["period"].astype(int).tolist(),
@@ -106,7 +107,11 @@ def month_fingerprints(flow: pd.DataFrame, contract_rows: pd.DataFrame) -> dict[
     ):
         digest = hashlib.sha256(",".join(str(int(v)) for v in figures).encode())
         start, stop = periods.searchsorted(month, "left"), periods.searchsorted(month, "right")
-        digest.update(hashed[start:stop].tobytes())
+        rows = contract_rows.iloc[start:stop][list(_HASHED)].astype({"contract_id": str})
+        if not rows["contract_id"].is_monotonic_increasing:
+            rows = rows.sort_values("contract_id", kind="stable")
+        hashed = pd.util.hash_pandas_object(rows, index=False, categorize=False).to_numpy()
+        digest.update(hashed.tobytes())
         result[month] = digest.hexdigest()
     return result
 
@@ -203,7 +208,7 @@ def publish_versions(
     months: Sequence[int],
     flow: pd.DataFrame,
     contract_rows: pd.DataFrame,
-    source_records: pd.DataFrame,
+    source_records: pd.DataFrame | Callable[[int], pd.DataFrame],
     currency: str,
     stamp: RunStamp,
 ) -> list[MonthOutcome]:
@@ -212,6 +217,7 @@ def publish_versions(
     Unchanged months are left exactly as they are (no new version, nothing rewritten). If
     any changed month is locked, nothing at all is written. Two runs racing to publish the
     same month collide on the version key; the loser's transaction is rolled back whole.
+    ``source_records`` is a frame of every month's records, or gives one month's when called.
     """
     fingerprints = month_fingerprints(flow, contract_rows)
     with engine.begin() as connection:
@@ -245,14 +251,20 @@ def publish_versions(
         insert_rows(connection, backlog_flow_table, flow_rows)
         # Month by month, in bulk: never the whole range's rows as Python objects at once.
         row_positions = month_positions(contract_rows["period"], changed)
-        record_positions = month_positions(source_records["period"], changed)
+        records_of = source_records
+        if isinstance(source_records, pd.DataFrame):
+            positions = month_positions(source_records["period"], changed)
+
+            def records_of(month: int) -> pd.DataFrame:
+                return source_records.iloc[positions[month]]
+
         for month in changed:
             label = month_label(month)
             rows = contract_rows.iloc[row_positions[month]]
             insert_rows(
                 connection, contract_backlog_table, _contract_rows_frame(rows, label, currency)
             )
-            records = source_records.iloc[record_positions[month]]
+            records = records_of(month)
             insert_rows(
                 connection,
                 backlog_source_records_table,

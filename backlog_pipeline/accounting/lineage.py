@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+import numpy as np
 import pandas as pd
 
 from backlog_pipeline.accounting.activity import known_contract_rows
@@ -17,26 +18,10 @@ LINEAGE_COLUMNS = ("period", "contract_id", "figure", "source", "record_id", "am
 _FIGURE_OF_KIND = {"increase": "increases", "decrease": "decreases", "cancellation": "lost"}
 
 
-def source_records(
-    contracts: pd.DataFrame,
-    changes: pd.DataFrame,
-    recognition: pd.DataFrame,
-    months: Collection[int] | None = None,
+def _records(
+    contracts: pd.DataFrame, changes: pd.DataFrame, recognition: pd.DataFrame
 ) -> pd.DataFrame:
-    """One row per source record of a known contract, with the figure it feeds (cents).
-
-    With ``months``, only the records that land in them: a month's close publishes its own
-    month's records, not fifteen million lines of history.
-    """
-    known = contracts
-    if months is not None:
-        wanted = list(months)
-        contracts = contracts[contracts["signed_month"].isin(wanted)]
-        changes = changes[changes["effective_month"].isin(wanted)]
-        recognition = recognition[recognition["period"].isin(wanted)]
-    # Records of a known contract: every contract, not only those signed in ``months``.
-    changes = changes[known_contract_rows(changes, known)]
-    recognition = recognition[known_contract_rows(recognition, known)]
+    """The lineage rows of records already known to belong to a contract."""
     parts = [
         pd.DataFrame(
             {
@@ -69,8 +54,67 @@ def source_records(
             }
         ),
     ]
-    records = pd.concat([part for part in parts if not part.empty], ignore_index=True)
-    if records.empty:
+    parts = [part for part in parts if not part.empty]
+    if not parts:
         return pd.DataFrame({column: [] for column in LINEAGE_COLUMNS})
+    records = pd.concat(parts, ignore_index=True)
     records["period"] = records["period"].astype("int64")
     return records[list(LINEAGE_COLUMNS)]
+
+
+def source_records(
+    contracts: pd.DataFrame, changes: pd.DataFrame, recognition: pd.DataFrame
+) -> pd.DataFrame:
+    """One row per source record of a known contract, with the figure it feeds (cents)."""
+    return _records(
+        contracts,
+        changes[known_contract_rows(changes, contracts)],
+        recognition[known_contract_rows(recognition, contracts)],
+    )
+
+
+class MonthlySourceRecords:
+    """:func:`source_records` one month at a time: a backfill of fifteen million lines never
+    holds them all as lineage rows at once, and a month's close builds only its own month's.
+
+    Each source is put in month order once (positions only) and its orphans marked once.
+    """
+
+    def __init__(
+        self,
+        contracts: pd.DataFrame,
+        changes: pd.DataFrame,
+        recognition: pd.DataFrame,
+        months: Collection[int],
+    ) -> None:
+        self._sources = [
+            (frame, _month_positions(frame[column], months, known))
+            for frame, column, known in (
+                (contracts, "signed_month", None),
+                (changes, "effective_month", known_contract_rows(changes, contracts)),
+                (recognition, "period", known_contract_rows(recognition, contracts)),
+            )
+        ]
+
+    def __call__(self, month: int) -> pd.DataFrame:
+        parts = [frame.iloc[positions.get(month, [])] for frame, positions in self._sources]
+        return _records(*parts)
+
+
+def _month_positions(
+    periods: pd.Series, months: Collection[int], known: pd.Series | None
+) -> dict[int, np.ndarray]:
+    """The positions of each month's rows (of known contracts) in row order."""
+    values = periods.to_numpy(np.int64)
+    selected = np.isin(values, np.fromiter(months, dtype=np.int64))
+    if known is not None:
+        selected &= known.to_numpy(bool)
+    rows = np.flatnonzero(selected)
+    order = rows[np.argsort(values[rows], kind="stable")]
+    ordered = values[order]
+    return {
+        int(month): order[
+            ordered.searchsorted(month, "left") : ordered.searchsorted(month, "right")
+        ]
+        for month in months
+    }

@@ -13,7 +13,7 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
-from backlog_pipeline.accounting.lineage import source_records
+from backlog_pipeline.accounting.lineage import MonthlySourceRecords
 from backlog_pipeline.accounting.reconcile import (
     cancellation_line_problems,
     contract_sum_discrepancies,
@@ -155,7 +155,7 @@ def build_publish_assets(
                     months,
                     flow,
                     contract_rows,
-                    source_records(contracts, changes, recognition, months),
+                    MonthlySourceRecords(contracts, changes, recognition, months),
                     reporting.currency,
                     stamp,
                 )
