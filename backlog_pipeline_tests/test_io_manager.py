@@ -28,3 +28,24 @@ def test_packed_frames_come_back_equal_with_one_object_per_repeated_text():
     for small in (frame.head(3), frame.iloc[0:0], pd.DataFrame()):
         pd.testing.assert_frame_equal(unpack(pickle.loads(pickle.dumps(pack(small)))), small)
     assert unpack(frame) is frame  # pickled as they are by earlier versions
+
+
+def test_a_step_that_asks_for_some_columns_gets_only_those():
+    n = 3_000
+    frame = pd.DataFrame(
+        {
+            "line_id": [f"L-{i:06d}" for i in range(n)],
+            "contract_id": [f"C-{i % 11}" for i in range(n)],
+            "period": np.arange(n, dtype=np.int64),
+        }
+    )
+    stored = pickle.loads(pickle.dumps(pack(frame)))
+    wanted = ["contract_id", "period"]
+    pd.testing.assert_frame_equal(unpack(stored, wanted), frame[wanted])
+    pd.testing.assert_frame_equal(unpack(frame, wanted), frame[wanted])  # an unpacked frame
+    try:
+        unpack(stored, ["contract_id", "tcv"])
+    except KeyError as error:
+        assert "tcv" in str(error)
+    else:
+        raise AssertionError("a missing column must not pass silently")

@@ -5,6 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+# The source columns the roll-forward (and the as-of route) read; ids of lines are not.
+ROLL_FORWARD_INPUTS = {
+    "contracts": ("contract_id", "signed_month", "tcv"),
+    "changes": ("contract_id", "effective_month", "kind", "amount"),
+    "recognition": ("contract_id", "period", "amount"),
+}
 ACTIVITY_COLUMNS = (
     "new_bookings", "converted", "partial_lost", "increases", "decreases", "terminations",
 )  # fmt: skip

@@ -10,7 +10,7 @@ from backlog_pipeline.accounting.activity import contract_activity
 from backlog_pipeline.accounting.flow import period_flow, with_month_labels
 from backlog_pipeline.accounting.rollforward import FLOW_COLUMNS
 from backlog_pipeline.defs.partitions import months_in_run
-from backlog_pipeline.defs.sources import OWNERS, SINGLE_RUN
+from backlog_pipeline.defs.sources import OWNERS, ROLL_FORWARD_INS, SINGLE_RUN
 from backlog_pipeline.money import cents_to_decimal
 from backlog_pipeline.periods import month_label, partition_key
 
@@ -36,11 +36,7 @@ def build_backlog_assets(
         group_name="backlog",
         kinds={"pandas"},
         owners=OWNERS,
-        ins={
-            "contracts": dg.AssetIn("crm_contracts"),
-            "changes": dg.AssetIn("crm_contract_changes"),
-            "recognition": dg.AssetIn("erp_recognition"),
-        },
+        ins=ROLL_FORWARD_INS,
         description=(
             "Opening, new, converted, lost, increases, decreases and closing backlog per "
             "contract and month: every figure of the flow drills down to these rows. A contract "

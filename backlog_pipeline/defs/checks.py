@@ -22,6 +22,7 @@ from backlog_pipeline.accounting.reconcile import (
 from backlog_pipeline.accounting.restatement import contract_differences, flow_differences
 from backlog_pipeline.defs.partitions import months_in_run
 from backlog_pipeline.defs.resources import Warehouse
+from backlog_pipeline.defs.sources import ROLL_FORWARD_INS
 from backlog_pipeline.periods import month_label
 from backlog_pipeline.publication import (
     current_versions,
@@ -37,11 +38,6 @@ from backlog_pipeline.warehouse import (
 )
 
 _SHOWN = 20
-SOURCE_INS = {
-    "contracts": dg.AssetIn("crm_contracts"),
-    "changes": dg.AssetIn("crm_contract_changes"),
-    "recognition": dg.AssetIn("erp_recognition"),
-}
 
 
 def evidence_metadata(
@@ -126,7 +122,7 @@ def build_flow_checks(
         asset="backlog_flow",
         partitions_def=partitions_def,
         blocking=True,
-        additional_ins=SOURCE_INS,
+        additional_ins=ROLL_FORWARD_INS,
         description=(
             "opening + new − converted − lost + increases − decreases = closing for every month, "
             "to the cent, and closing equals Σ events to the month end − Σ recognized to date "

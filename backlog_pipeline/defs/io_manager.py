@@ -16,6 +16,7 @@ import pickle
 import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,13 @@ from pandas.api.types import infer_dtype
 from backlog_pipeline.periods import month_label, parse_month
 
 SNAPSHOT = "backlog/full_snapshot"
+COLUMNS = "backlog/columns"
+
+
+def columns_in(key: str, columns: Sequence[str]) -> dg.AssetIn:
+    """An input that loads only ``columns``: fifteen million line ids are not unpacked for a
+    step that never reads them."""
+    return dg.AssetIn(key, metadata={COLUMNS: list(columns)})
 
 
 def _is_snapshot(context: dg.OutputContext) -> bool:
@@ -116,21 +124,24 @@ class MonthlyFrameIOManager(dg.ConfigurableIOManager):
         return self._path(context.asset_key, partition_key)
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
+        columns = (context.definition_metadata or {}).get(COLUMNS)
         if not context.has_asset_partitions or (
             context.upstream_output is not None and _is_snapshot(context.upstream_output)
         ):
-            return self._read(self._find(context, None))
-        frames = [self._read(self._find(context, key)) for key in context.asset_partition_keys]
+            return self._read(self._find(context, None), columns)
+        frames = [
+            self._read(self._find(context, key), columns) for key in context.asset_partition_keys
+        ]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     @staticmethod
-    def _read(path: Path) -> pd.DataFrame:
+    def _read(path: Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
         if not path.is_file():
             raise FileNotFoundError(
                 f"{path} is missing: materialize the upstream asset for this month first"
             )
         with open(path, "rb") as stream:
-            return unpack(pickle.load(stream))
+            return unpack(pickle.load(stream), columns)
 
 
 # Joins a text column into one string; never inside an id (checked before use).
@@ -178,19 +189,27 @@ def pack(frame: pd.DataFrame) -> dict:
     return {"packed_frame": 1, "index": frame.index, "columns": columns}
 
 
-def unpack(stored: object) -> pd.DataFrame:
-    """The frame :func:`pack` packed (or a frame pickled as it is, by earlier versions)."""
+def unpack(stored: object, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """The frame :func:`pack` packed (or a frame pickled as it is, by earlier versions),
+    with only ``columns`` if given (a column the frame lacks is an error, as in pandas)."""
     if not isinstance(stored, dict) or "packed_frame" not in stored:
-        return stored
+        return stored if columns is None else stored[list(columns)]
     if not stored["packed_frame"]:
-        return stored["frame"]
+        frame = stored["frame"]
+        return frame if columns is None else frame[list(columns)]
     index = stored["index"]
+    packed = stored["columns"]
+    if columns is not None:
+        missing = [name for name in columns if name not in packed]
+        if missing:
+            raise KeyError(f"stored frame has no column(s) {missing}; it has {list(packed)}")
+        packed = {name: packed[name] for name in columns}
     return pd.DataFrame(
         {
             name: pd.Series(_unpack_text(value), index=index, copy=False)
             if isinstance(value, _PackedText)
             else value
-            for name, value in stored["columns"].items()
+            for name, value in packed.items()
         },
         index=index,
         copy=False,

@@ -10,13 +10,14 @@ import functools
 import dagster as dg
 import pandas as pd
 
+from backlog_pipeline.accounting.activity import ROLL_FORWARD_INPUTS
 from backlog_pipeline.canonical import (
     ParsedTable,
     parse_contract_changes,
     parse_contracts,
     parse_recognition,
 )
-from backlog_pipeline.defs.io_manager import SNAPSHOT
+from backlog_pipeline.defs.io_manager import SNAPSHOT, columns_in
 from backlog_pipeline.defs.policies import SOURCES_POOL, retried_only_if_transient
 from backlog_pipeline.defs.resources import (
     CrmSource,
@@ -31,6 +32,15 @@ from backlog_pipeline.warehouse import replace_quarantine, source_quarantine_tab
 OWNERS = ["team:finance", "team:sales"]
 SINGLE_RUN = dg.BackfillPolicy.single_run()
 _PREVIEW_ROWS = 10
+# The sources as the roll-forward and the as-of route read them: only the columns they use.
+ROLL_FORWARD_INS = {
+    name: columns_in(key, ROLL_FORWARD_INPUTS[name])
+    for name, key in (
+        ("contracts", "crm_contracts"),
+        ("changes", "crm_contract_changes"),
+        ("recognition", "erp_recognition"),
+    )
+}
 
 
 def _landed(
