@@ -88,11 +88,11 @@ class MonthlySourceRecords:
         months: Collection[int],
     ) -> None:
         self._sources = [
-            (frame, _month_positions(frame[column], months, known))
-            for frame, column, known in (
-                (contracts, "signed_month", None),
-                (changes, "effective_month", known_contract_rows(changes, contracts)),
-                (recognition, "period", known_contract_rows(recognition, contracts)),
+            (frame, _month_positions(frame, column, months, contracts if check else None))
+            for frame, column, check in (
+                (contracts, "signed_month", False),
+                (changes, "effective_month", True),
+                (recognition, "period", True),
             )
         ]
 
@@ -102,14 +102,15 @@ class MonthlySourceRecords:
 
 
 def _month_positions(
-    periods: pd.Series, months: Collection[int], known: pd.Series | None
+    frame: pd.DataFrame, column: str, months: Collection[int], contracts: pd.DataFrame | None
 ) -> dict[int, np.ndarray]:
-    """The positions of each month's rows (of known contracts) in row order."""
-    values = periods.to_numpy(np.int64)
-    selected = np.isin(values, np.fromiter(months, dtype=np.int64))
-    if known is not None:
-        selected &= known.to_numpy(bool)
-    rows = np.flatnonzero(selected)
+    """The positions of each month's rows in row order, without orphans if ``contracts``
+    is given (looked up only for the rows in ``months``)."""
+    values = frame[column].to_numpy(np.int64)
+    rows = np.flatnonzero(np.isin(values, np.fromiter(months, dtype=np.int64)))
+    if contracts is not None:
+        ids = frame["contract_id"].iloc[rows]
+        rows = rows[ids.isin(contracts["contract_id"]).to_numpy(bool)]
     order = rows[np.argsort(values[rows], kind="stable")]
     ordered = values[order]
     return {
