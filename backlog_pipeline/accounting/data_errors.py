@@ -235,16 +235,19 @@ def phantom_backlog(
     """
     end = contracts.drop_duplicates("contract_id").set_index("contract_id")["end_date"]
     end_month = (end.dt.year * 12 + end.dt.month - 1).astype("Int64")
+    # Millions of rows: positive closings past an end month are found on plain arrays with
+    # one lookup each, and only those few are checked against the cancellations.
+    positive = np.flatnonzero(contract_rows["closing"].to_numpy(np.int64) > 0)
+    ends = end_month.to_numpy(dtype=np.float64, na_value=np.nan)
+    at = end_month.index.get_indexer(contract_rows["contract_id"].to_numpy()[positive])
+    row_end = ends[at] if len(ends) else np.full(len(at), np.nan)
+    row_end[at < 0] = np.nan
+    past_end = positive[row_end < contract_rows["period"].to_numpy(np.int64)[positive]]
+    rows = contract_rows.iloc[past_end]
     cancellations = changes[changes["kind"] == "cancellation"]
     first_cancellation = cancellations.groupby("contract_id")["effective_month"].min()
-    rows = contract_rows[contract_rows["closing"] > 0]
-    ends = rows["contract_id"].map(end_month)
     cancelled = rows["contract_id"].map(first_cancellation)
-    phantom = rows[
-        ends.notna()
-        & (rows["period"] > ends)
-        & ~(cancelled.notna() & (cancelled <= rows["period"]))
-    ]
+    phantom = rows[~(cancelled.notna() & (cancelled <= rows["period"]))]
     return _exceptions(
         phantom["period"],
         source,
@@ -271,7 +274,9 @@ def oversized_cancellations(
     partial = changes[(changes["kind"] == "cancellation") & changes["amount"].notna()]
     if partial.empty or contract_rows.empty:
         return empty_exceptions()
-    rows = contract_rows.set_index(["contract_id", "period"])
+    # Only the contracts with a partial cancellation: a few rows of millions are indexed.
+    involved = contract_rows["contract_id"].isin(partial["contract_id"].unique())
+    rows = contract_rows[involved.to_numpy(bool)].set_index(["contract_id", "period"])
     remaining = (
         rows["opening"]
         + rows["new_bookings"]
