@@ -24,6 +24,7 @@ def _status_mib(field: str) -> float:
 
 def prepare(company: Path, frames_path: Path) -> dict:
     """Read and parse the sources as the source assets do, each part timed; keep the frames."""
+    from backlog_pipeline.accounting.activity import ROLL_FORWARD_INPUTS
     from backlog_pipeline.canonical import (
         parse_contract_changes,
         parse_contracts,
@@ -55,11 +56,14 @@ def prepare(company: Path, frames_path: Path) -> dict:
     timings["read_and_parse_recognition"] = time.perf_counter() - started
     assert parsed.quarantine.empty, parsed.quarantine.head()
     frames["recognition"] = parsed.rows
+    rows = {name: len(frame) for name, frame in frames.items()}
+    # The core gets what the pipeline's roll-forward step loads: only the columns it reads.
+    frames = {name: frames[name][list(ROLL_FORWARD_INPUTS[name])] for name in frames}
     with open(frames_path, "wb") as stream:
         pickle.dump(frames, stream, protocol=pickle.HIGHEST_PROTOCOL)
     return {
         "timings": timings,
-        "rows": {name: len(frame) for name, frame in frames.items()},
+        "rows": rows,
         "peak_rss_mib": _status_mib("VmHWM"),
     }
 

@@ -7,9 +7,10 @@ measurement runs in a fresh Python process, timed from the outside, its peak RSS
 the kernel (``wait4``):
 
 - ``read+parse``: the three sources read and parsed as the source assets do;
-- ``core ours`` / ``core DuckDB``: the flow of all months from the parsed sources, our
-  pandas code against the SQL reference (:mod:`benchmarks.reference`), which must agree to
-  the cent on every figure of every month and on every contract row;
+- ``core ours`` / ``core DuckDB``: the flow of all months from the parsed sources (the
+  columns the pipeline's roll-forward step loads), our pandas code against the SQL
+  reference (:mod:`benchmarks.reference`), which must agree to the cent on every figure of
+  every month and on every contract row;
 - ``close 1 month``: ``backlog-close`` of the last month, sources to published warehouse
   tables and JSON, into a new SQLite warehouse;
 - ``backfill``: ``backlog-close`` of every month in one run, into a new SQLite warehouse,
