@@ -292,3 +292,67 @@ def test_a_dropped_warehouse_connection_is_retried_and_publishes_whole(
     assert closings(postgres_url) == expected_closings(late=True)
     versions = published(postgres_url)["versions"]
     assert sorted(versions[versions["version"] == 2]["period"]) == list(AFTER_LATE_LINE)
+
+
+# --- a bug is not retried -------------------------------------------------------------------
+
+
+def _retried_steps(result: dg.ExecuteInProcessResult) -> list[str]:
+    return [
+        e.step_key
+        for e in result.all_events
+        if e.event_type_value == DagsterEventType.STEP_UP_FOR_RETRY.value
+    ]
+
+
+def test_a_bug_in_mapping_a_source_fails_at_once_without_retries(tmp_path, monkeypatch):
+    monkeypatch.setenv("BACKLOG_STEP_RETRIES", "2")
+    url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
+    defs = build(tmp_path, monkeypatch, url)
+
+    def broken(raw: pd.DataFrame, source: str, currency: str) -> None:
+        raise RuntimeError("mapping bug")
+
+    monkeypatch.setattr("backlog_pipeline.defs.sources.parse_contracts", broken)
+    result = close(defs, "2024-01", "2024-06")
+    assert not result.success
+    assert _retried_steps(result) == []
+    failures = [e for e in result.all_events if e.is_step_failure]
+    assert [e.step_key for e in failures] == ["crm_contracts"]
+    assert "mapping bug" in failures[0].step_failure_data.error.message
+
+
+def test_a_document_that_cannot_be_written_fails_at_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("BACKLOG_STEP_RETRIES", "2")
+    url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
+    defs = build(tmp_path, monkeypatch, url)
+
+    def refused(folder: Path, record: dict) -> None:
+        raise PermissionError(f"{folder} is read-only")
+
+    monkeypatch.setattr("backlog_pipeline.defs.publish.write_documents", refused)
+    result = close(defs, "2024-01", "2024-06")
+    assert not result.success
+    assert _retried_steps(result) == []
+    assert closings(url) == expected_closings(late=False)  # the warehouse was published
+
+
+def test_a_warehouse_fault_while_writing_documents_is_retried(tmp_path, monkeypatch):
+    from backlog_pipeline.defs import publish
+
+    monkeypatch.setenv("BACKLOG_STEP_RETRIES", "2")
+    url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
+    defs = build(tmp_path, monkeypatch, url)
+    real_read_flow, calls = publish.read_flow, []
+
+    def dropped_once(engine: sa.Engine) -> pd.DataFrame:
+        calls.append(1)
+        if len(calls) == 1:
+            raise sa.exc.OperationalError("SELECT", {}, Exception("server closed the connection"))
+        return real_read_flow(engine)
+
+    monkeypatch.setattr(publish, "read_flow", dropped_once)
+    result = close(defs, "2024-01", "2024-06")
+    assert result.success
+    assert _retried_steps(result) == ["publish_kpi_documents"]
+    assert len(calls) == 2

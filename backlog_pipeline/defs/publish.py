@@ -249,22 +249,31 @@ def build_publish_assets(
         context: dg.AssetExecutionContext, warehouse: Warehouse, documents: DocumentFolder
     ):
         first, last = months_in_run(context)
-        labels = {month_label(month) for month in range(first, last + 1)}
-        published = read_flow(warehouse.engine)
-        records = [r for r in published.to_dict("records") if r["period"] in labels]
-        if len(records) != len(labels):
-            missing = sorted(labels - {r["period"] for r in records})
-            raise dg.Failure(
-                description=f"Months not in the warehouse, nothing written: {missing}",
-                allow_retries=False,
-            )
-        with warehouse.engine.connect() as connection:
-            versions = current_versions(connection, range(first, last + 1))
+
+        def write() -> list[dict]:
+            labels = {month_label(month) for month in range(first, last + 1)}
+            published = read_flow(warehouse.engine)
+            records = [r for r in published.to_dict("records") if r["period"] in labels]
+            if len(records) != len(labels):
+                missing = sorted(labels - {r["period"] for r in records})
+                raise dg.Failure(
+                    description=f"Months not in the warehouse, nothing written: {missing}",
+                    allow_retries=False,
+                )
+            with warehouse.engine.connect() as connection:
+                versions = current_versions(connection, range(first, last + 1))
+            for record in records:
+                record["version"] = versions[parse_month(record["period"])].version
+                record["files"] = write_documents(Path(documents.path), record)
+            return records
+
+        # A warehouse fault is retried; a bug or a refused folder fails at once.
+        records = retried_only_if_transient(write)
         for record in records:
-            record["version"] = versions[parse_month(record["period"])].version
-            files = write_documents(Path(documents.path), record)
             key = partition_key(parse_month(record["period"]))
-            for asset_key, path in zip((CHANGES_DOCUMENT, TOTAL_DOCUMENT), files, strict=True):
+            for asset_key, path in zip(
+                (CHANGES_DOCUMENT, TOTAL_DOCUMENT), record["files"], strict=True
+            ):
                 context.add_asset_metadata(
                     {"path": dg.MetadataValue.path(str(path))},
                     asset_key=asset_key,

@@ -130,9 +130,13 @@ def build_source_assets(
         warehouse: Warehouse,
         reporting: Reporting,
     ) -> dg.Output[pd.DataFrame]:
-        read = retried_only_if_transient(lambda: crm.read("contracts", context.log))
-        parsed = parse_contracts(read.raw, crm.describe(), reporting.currency)
-        return _landed(context, warehouse, "contracts", crm, parsed, read)
+        def land() -> dg.Output[pd.DataFrame]:
+            read = crm.read("contracts", context.log)
+            parsed = parse_contracts(read.raw, crm.describe(), reporting.currency)
+            return _landed(context, warehouse, "contracts", crm, parsed, read)
+
+        # The whole body: a bug in the mapping fails at once rather than being retried.
+        return retried_only_if_transient(land)
 
     @source_asset(
         kinds={crm_kind},
@@ -141,9 +145,12 @@ def build_source_assets(
     def crm_contract_changes(
         context: dg.AssetExecutionContext, crm: CrmSource, warehouse: Warehouse
     ) -> dg.Output[pd.DataFrame]:
-        read = retried_only_if_transient(lambda: crm.read("contract_changes", context.log))
-        parsed = parse_contract_changes(read.raw, crm.describe())
-        return _landed(context, warehouse, "contract_changes", crm, parsed, read)
+        def land() -> dg.Output[pd.DataFrame]:
+            read = crm.read("contract_changes", context.log)
+            parsed = parse_contract_changes(read.raw, crm.describe())
+            return _landed(context, warehouse, "contract_changes", crm, parsed, read)
+
+        return retried_only_if_transient(land)
 
     @source_asset(
         kinds={erp_kind},
@@ -152,9 +159,12 @@ def build_source_assets(
     def erp_recognition(
         context: dg.AssetExecutionContext, erp: ErpSource, warehouse: Warehouse
     ) -> dg.Output[pd.DataFrame]:
-        read, parsed = retried_only_if_transient(
-            lambda: erp.read_parsed(context.log, lambda raw: parse_recognition(raw, erp.describe()))
-        )
-        return _landed(context, warehouse, "recognition", erp, parsed, read)
+        def land() -> dg.Output[pd.DataFrame]:
+            read, parsed = erp.read_parsed(
+                context.log, lambda raw: parse_recognition(raw, erp.describe())
+            )
+            return _landed(context, warehouse, "recognition", erp, parsed, read)
+
+        return retried_only_if_transient(land)
 
     return [crm_contracts, crm_contract_changes, erp_recognition]
