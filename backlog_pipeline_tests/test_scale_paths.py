@@ -100,3 +100,46 @@ def test_the_high_water_mark_is_the_latest_time_in_utc():
     # 10:00+02:00 is 08:00Z; 1709287200500 ms is 2024-03-01T10:00:00.500Z.
     assert latest(times) == "2024-03-01T10:00:00.500Z"
     assert latest(pd.Series(["garbage", None])) is None
+
+
+def test_the_recognition_checks_find_the_same_records_through_one_shared_lookup(company):
+    contracts, changes, lines, _, last = company
+    signed = contracts.iloc[5]
+    terminated = changes[(changes["kind"] == "cancellation") & changes["amount"].isna()].iloc[0]
+    wrong = pd.DataFrame(
+        {
+            "line_id": ["EARLY-1", "LATE-1", "ORPHAN-LATE"],
+            "contract_id": [signed["contract_id"], terminated["contract_id"], "NOBODY"],
+            "period": [signed["signed_month"] - 2, terminated["effective_month"] + 1, last],
+            "amount": [100, 200, 300],
+        }
+    )
+    lines = pd.concat([lines, wrong], ignore_index=True)
+    # An orphan contract with a termination of its own: found by both routes alike.
+    changes = pd.concat(
+        [changes, changes.iloc[[0]].assign(change_id="X-END", contract_id="NOBODY",
+                                           kind="cancellation",
+                                           amount=pd.array([pd.NA], dtype=changes["amount"].dtype),
+                                           effective_month=last - 1)],
+        ignore_index=True,
+    )  # fmt: skip
+    lookup = data_errors.ContractLookup.of(lines, contracts)
+    pairs = {
+        "orphans": (
+            data_errors.orphans(lines, contracts, "erp", "line_id", "period"),
+            data_errors.orphans(lines, contracts, "erp", "line_id", "period", (), lookup),
+        ),
+        "before_signing": (
+            data_errors.recognition_before_signing(lines, contracts, "erp"),
+            data_errors.recognition_before_signing(lines, contracts, "erp", lookup),
+        ),
+        "after_termination": (
+            data_errors.recognition_after_termination(lines, changes, "erp"),
+            data_errors.recognition_after_termination(lines, changes, "erp", lookup),
+        ),
+    }
+    for name, (plain, shared) in pairs.items():
+        pd.testing.assert_frame_equal(plain, shared, obj=name)
+    assert "EARLY-1" in set(pairs["before_signing"][1]["record_id"])
+    assert {"LATE-1", "ORPHAN-LATE"} <= set(pairs["after_termination"][1]["record_id"])
+    assert {"ORPHAN-1", "ORPHAN-LATE"} <= set(pairs["orphans"][1]["record_id"])

@@ -129,6 +129,7 @@ def _recognition_checks() -> list[DataErrorCheck]:
                 "line_id",
                 "period",
                 f["quarantined"],
+                f["lookup"],
             ),
         ),
         DataErrorCheck(
@@ -136,7 +137,7 @@ def _recognition_checks() -> list[DataErrorCheck]:
             WARN,
             "No revenue is recognized in a month before its contract was signed.",
             lambda f: data_errors.recognition_before_signing(
-                f["recognition"], f["contracts"], "erp_recognition"
+                f["recognition"], f["contracts"], "erp_recognition", f["lookup"]
             ),
         ),
         DataErrorCheck(
@@ -144,7 +145,7 @@ def _recognition_checks() -> list[DataErrorCheck]:
             WARN,
             "No revenue is recognized after the month its contract was terminated.",
             lambda f: data_errors.recognition_after_termination(
-                f["recognition"], f["changes"], "erp_recognition"
+                f["recognition"], f["changes"], "erp_recognition", f["lookup"]
             ),
         ),
     ]
@@ -307,6 +308,7 @@ def build_data_error_checks(
             "contracts": contracts,
             "changes": changes,
             "quarantined": _quarantined_contracts(warehouse),
+            "lookup": data_errors.ContractLookup.of(recognition, contracts),
         }
         yield from _evaluate(context, "erp_recognition", recognition_checks, frames, warehouse)
 
