@@ -32,7 +32,8 @@ def _all_text(raw: pd.Series, missing_allowed: bool) -> bool:
 def _as_text(raw: pd.Series) -> pd.Series:
     if _all_text(raw, missing_allowed=False):
         # One call per value rather than pandas' string machinery: millions of ERP ids.
-        text = np.array([value.strip() for value in raw.to_numpy()], dtype=object)
+        values = raw.to_numpy()
+        text = np.fromiter(map(str.strip, values), dtype=object, count=len(values))
         text[text == ""] = None
         return pd.Series(text, index=raw.index, copy=False)
     text = raw.astype("string").str.strip()
