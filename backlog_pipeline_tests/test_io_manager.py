@@ -46,3 +46,28 @@ def test_a_step_that_asks_for_some_columns_gets_only_those():
     pd.testing.assert_frame_equal(unpack(frame, wanted), frame[wanted])  # an unpacked frame
     with pytest.raises(KeyError, match="tcv"):
         unpack(stored, ["contract_id", "tcv"])
+
+
+def test_a_loaded_id_column_is_looked_up_through_its_distinct_ids_and_only_that_column():
+    import gc
+
+    from backlog_pipeline import text_codes
+
+    n = 20_000
+    frame = pd.DataFrame(
+        {"contract_id": [f"C{i % 300:04d}" for i in range(n)], "period": np.arange(n)}
+    )
+    loaded = unpack(pickle.loads(pickle.dumps(pack(frame))))
+    known = pd.Index([f"C{i:04d}" for i in range(0, 400, 3)])  # some ids unknown (-1)
+    expected = known.get_indexer(frame["contract_id"])
+    ids = loaded["contract_id"].to_numpy()
+    assert id(ids) in text_codes._remembered  # the fast route is the one taken
+    assert (text_codes.positions(known, loaded["contract_id"]) == expected).all()
+    # A filtered or reordered copy is a different array: looked up value by value.
+    turned = loaded.iloc[::-1]
+    assert id(turned["contract_id"].to_numpy()) not in text_codes._remembered
+    assert (text_codes.positions(known, turned["contract_id"]) == expected[::-1]).all()
+    del loaded, turned, ids
+    gc.collect()
+    assert not any(entry[0]() is not None and len(entry[1]) == n
+                   for entry in text_codes._remembered.values())  # fmt: skip

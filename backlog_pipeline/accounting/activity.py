@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from backlog_pipeline import text_codes
+
 # The source columns the roll-forward (and the as-of route) read; ids of lines are not.
 ROLL_FORWARD_INPUTS = {
     "contracts": ("contract_id", "signed_month", "tcv"),
@@ -48,7 +50,7 @@ def contract_activity(
     """
     known = contract_index(contracts)
     by_contract = known.get_indexer(contracts["contract_id"])
-    line_contract = known.get_indexer(recognition["contract_id"])
+    line_contract = text_codes.positions(known, recognition["contract_id"])
     change_contract = known.get_indexer(changes["contract_id"])
     lines = line_contract >= 0
     known_changes = change_contract >= 0

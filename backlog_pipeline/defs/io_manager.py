@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import infer_dtype
 
+from backlog_pipeline import text_codes
 from backlog_pipeline.periods import month_label, parse_month
 
 SNAPSHOT = "backlog/full_snapshot"
@@ -172,9 +173,8 @@ def _pack_text(values: np.ndarray) -> _PackedText | None:
     return _PackedText(joined, None if codes is None else codes.astype(np.int32))
 
 
-def _unpack_text(packed: _PackedText) -> np.ndarray:
-    distinct = np.array(packed.joined.split(_SEPARATOR), dtype=object)
-    return distinct if packed.codes is None else distinct[packed.codes]
+def _distinct_text(packed: _PackedText) -> np.ndarray:
+    return np.array(packed.joined.split(_SEPARATOR), dtype=object)
 
 
 def pack(frame: pd.DataFrame) -> dict:
@@ -204,13 +204,17 @@ def unpack(stored: object, columns: Sequence[str] | None = None) -> pd.DataFrame
         if missing:
             raise KeyError(f"stored frame has no column(s) {missing}; it has {list(packed)}")
         packed = {name: packed[name] for name in columns}
-    return pd.DataFrame(
-        {
-            name: pd.Series(_unpack_text(value), index=index, copy=False)
-            if isinstance(value, _PackedText)
-            else value
-            for name, value in packed.items()
-        },
-        index=index,
-        copy=False,
-    )
+    columns, coded = {}, {}
+    for name, value in packed.items():
+        if not isinstance(value, _PackedText):
+            columns[name] = value
+        elif value.codes is None:
+            columns[name] = pd.Series(_distinct_text(value), index=index, copy=False)
+        else:
+            distinct = _distinct_text(value)
+            columns[name] = pd.Series(distinct[value.codes], index=index, copy=False)
+            coded[name] = (value.codes, distinct)
+    frame = pd.DataFrame(columns, index=index, copy=False)
+    for name, (codes, distinct) in coded.items():
+        text_codes.remember(frame[name], codes, distinct)
+    return frame
