@@ -9,8 +9,10 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
+from collections.abc import Iterable
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 _MONTH_PATTERN = re.compile(r"^(\d{4})-(\d{2})(?:-01)?$")
 
@@ -58,6 +60,17 @@ def last_day(index: int) -> dt.date:
 def partition_key(index: int) -> str:
     """The Dagster monthly partition key (``YYYY-MM-01``) of a month."""
     return first_day(index).isoformat()
+
+
+def month_positions(periods: ArrayLike, months: Iterable[int]) -> dict[int, np.ndarray]:
+    """The row positions of each of ``months`` in a column of month indices, in row order."""
+    values = np.asarray(periods, dtype=np.int64)
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    return {
+        month: order[ordered.searchsorted(month, "left") : ordered.searchsorted(month, "right")]
+        for month in months
+    }
 
 
 def month_range(first: int, last: int) -> list[int]:

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from backlog_pipeline.accounting.rollforward import FLOW_COLUMNS
 from backlog_pipeline.money import decimal_to_cents
-from backlog_pipeline.periods import month_label, parse_month
+from backlog_pipeline.periods import month_label, month_positions, parse_month
 from backlog_pipeline.warehouse import (
     backlog_flow_table,
     backlog_source_records_table,
@@ -148,17 +148,6 @@ def locks(connection: sa.Connection, months: Iterable[int]) -> dict[int, Lock]:
     return {
         by_label[row.period]: Lock(row.period, row.locked_by, row.locked_at, row.reason)
         for row in connection.execute(query)
-    }
-
-
-def month_positions(periods: pd.Series, months: Iterable[int]) -> dict[int, np.ndarray]:
-    """The row positions of each of ``months`` in a frame's ``period`` column, in row order."""
-    values = periods.to_numpy(dtype=np.int64)
-    order = np.argsort(values, kind="stable")
-    ordered = values[order]
-    return {
-        month: order[ordered.searchsorted(month, "left") : ordered.searchsorted(month, "right")]
-        for month in months
     }
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from backlog_pipeline.accounting.activity import known_contract_rows
+from backlog_pipeline.periods import month_positions
 
 LINEAGE_COLUMNS = ("period", "contract_id", "figure", "source", "record_id", "amount")
 _FIGURE_OF_KIND = {"increase": "increases", "decrease": "decreases", "cancellation": "lost"}
@@ -111,11 +112,4 @@ def _month_positions(
     if contracts is not None:
         ids = frame["contract_id"].iloc[rows]
         rows = rows[ids.isin(contracts["contract_id"]).to_numpy(bool)]
-    order = rows[np.argsort(values[rows], kind="stable")]
-    ordered = values[order]
-    return {
-        int(month): order[
-            ordered.searchsorted(month, "left") : ordered.searchsorted(month, "right")
-        ]
-        for month in months
-    }
+    return {month: rows[at] for month, at in month_positions(values[rows], months).items()}

@@ -204,17 +204,17 @@ def unpack(stored: object, columns: Sequence[str] | None = None) -> pd.DataFrame
         if missing:
             raise KeyError(f"stored frame has no column(s) {missing}; it has {list(packed)}")
         packed = {name: packed[name] for name in columns}
-    columns, coded = {}, {}
+    built, coded = {}, {}
     for name, value in packed.items():
         if not isinstance(value, _PackedText):
-            columns[name] = value
+            built[name] = value
         elif value.codes is None:
-            columns[name] = pd.Series(_distinct_text(value), index=index, copy=False)
+            built[name] = pd.Series(_distinct_text(value), index=index, copy=False)
         else:
             distinct = _distinct_text(value)
-            columns[name] = pd.Series(distinct[value.codes], index=index, copy=False)
+            built[name] = pd.Series(distinct[value.codes], index=index, copy=False)
             coded[name] = (value.codes, distinct)
-    frame = pd.DataFrame(columns, index=index, copy=False)
+    frame = pd.DataFrame(built, index=index, copy=False)
     for name, (codes, distinct) in coded.items():
         text_codes.remember(frame[name], codes, distinct)
     return frame
