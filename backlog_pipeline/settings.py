@@ -15,11 +15,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from backlog_pipeline.canonical import CONTRACT_REQUIRED, RECOGNITION_COLUMNS
-from backlog_pipeline.connectors import hubspot, salesforce
-from backlog_pipeline.connectors.http import HttpPolicy
-from backlog_pipeline.connectors.sql import MODIFIED
 from backlog_pipeline.demo.generate import DEMO_FIRST_MONTH, DEMO_LAST_MONTH
 from backlog_pipeline.periods import parse_month
+from backlog_pipeline.sources import hubspot, salesforce
+from backlog_pipeline.sources.http import HttpPolicy
+from backlog_pipeline.sources.sql import MODIFIED
 
 DATA_DIR = "BACKLOG_DATA_DIR"
 CRM_DIR = "BACKLOG_CRM_DIR"

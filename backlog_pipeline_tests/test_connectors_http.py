@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from backlog_pipeline.connectors.http import (
+from backlog_pipeline.sources.http import (
     ConnectorError,
     HttpClient,
     HttpPolicy,

@@ -188,7 +188,7 @@ def test_a_daily_limit_fails_the_source_asset_with_a_clear_message_and_no_token(
     failure = next(e for e in result.all_events if e.is_step_failure)
     message = failure.step_failure_data.error.cause.message
     assert message.startswith(
-        f"backlog_pipeline.connectors.http.ConnectorError: Salesforce: GET {fake_api.url}"
+        f"backlog_pipeline.sources.http.ConnectorError: Salesforce: GET {fake_api.url}"
         f"{QUERY_PATH}: the org's daily API request limit is used up"
     )
     assert "; HTTP 403; body: [{" in message

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from backlog_pipeline.canonical import SourceError, parse_recognition
-from backlog_pipeline.connectors import sql
+from backlog_pipeline.sources import sql
 
 # An ERP's own names, one of them a reserved word and one with a space: both must be quoted.
 ERP_ROWS = pd.DataFrame(

@@ -22,10 +22,10 @@ from backlog_pipeline.canonical import (
     SourceError,
     parse_in_batches,
 )
-from backlog_pipeline.connectors import hubspot, netsuite, salesforce, sql
-from backlog_pipeline.connectors.http import HttpPolicy, Log
-from backlog_pipeline.connectors.incremental import Batch, LocalCopy, PullResult, latest
 from backlog_pipeline.demo.generate import ensure_demo
+from backlog_pipeline.sources import hubspot, netsuite, salesforce, sql
+from backlog_pipeline.sources.http import HttpPolicy, Log
+from backlog_pipeline.sources.local_copy import Batch, LocalCopy, PullResult, latest
 from backlog_pipeline.warehouse import create_warehouse_engine, redacted
 
 

@@ -18,8 +18,8 @@ import pandas as pd
 import requests
 
 from backlog_pipeline.canonical import CHANGE_COLUMNS, CONTRACT_COLUMNS
-from backlog_pipeline.connectors.http import ConnectorError, HttpClient, HttpPolicy, Log
-from backlog_pipeline.connectors.incremental import Batch, latest
+from backlog_pipeline.sources.http import ConnectorError, HttpClient, HttpPolicy, Log
+from backlog_pipeline.sources.local_copy import Batch, latest
 
 ID = "Id"
 # Mapping keys besides SPEC's contract columns: what says the record is signed or

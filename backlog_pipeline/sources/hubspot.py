@@ -19,8 +19,8 @@ import pandas as pd
 import requests
 
 from backlog_pipeline.canonical import CONTRACT_COLUMNS
-from backlog_pipeline.connectors.http import ConnectorError, HttpClient, HttpPolicy, Log
-from backlog_pipeline.connectors.incremental import Batch, iso_utc, latest
+from backlog_pipeline.sources.http import ConnectorError, HttpClient, HttpPolicy, Log
+from backlog_pipeline.sources.local_copy import Batch, iso_utc, latest
 
 ID = "id"
 COMPANY = "@company"  # not a property: the deal's first associated company

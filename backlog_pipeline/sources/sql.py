@@ -18,7 +18,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from backlog_pipeline.canonical import RECOGNITION_COLUMNS, SourceError
-from backlog_pipeline.connectors.incremental import latest
+from backlog_pipeline.sources.local_copy import latest
 
 MODIFIED = "last_modified"  # optional mapping key: the column of modification times
 

@@ -15,8 +15,8 @@ from typing import Any
 import pandas as pd
 
 from backlog_pipeline.canonical import RECOGNITION_COLUMNS
-from backlog_pipeline.connectors.http import ConnectorError, HttpClient, HttpPolicy, Log
-from backlog_pipeline.connectors.incremental import Batch, latest
+from backlog_pipeline.sources.http import ConnectorError, HttpClient, HttpPolicy, Log
+from backlog_pipeline.sources.local_copy import Batch, latest
 
 ID = "line_id"
 MODIFIED = "last_modified"  # optional column of the query: ISO text, for incremental pulls

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from backlog_pipeline.connectors.http import Log
+from backlog_pipeline.sources.http import Log
 
 _FORMAT_VERSION = 1
 
