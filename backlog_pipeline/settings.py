@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from backlog_pipeline.canonical import CONTRACT_REQUIRED, RECOGNITION_COLUMNS
 from backlog_pipeline.demo.generate import DEMO_FIRST_MONTH, DEMO_LAST_MONTH
 from backlog_pipeline.periods import parse_month
 from backlog_pipeline.sources import hubspot, salesforce
+from backlog_pipeline.sources.canonical import CONTRACT_REQUIRED, RECOGNITION_COLUMNS
 from backlog_pipeline.sources.http import HttpPolicy
 from backlog_pipeline.sources.sql import MODIFIED
 

@@ -17,9 +17,9 @@ import pandas as pd
 import sqlalchemy as sa
 
 from backlog_pipeline.accounting.rollforward import FLOW_COLUMNS
-from backlog_pipeline.canonical import QUARANTINE_COLUMNS
 from backlog_pipeline.money import cents_text, cents_to_decimal
 from backlog_pipeline.periods import month_label, month_labels
+from backlog_pipeline.sources.canonical import QUARANTINE_COLUMNS
 
 MONEY = sa.Numeric(18, 2)
 metadata = sa.MetaData()

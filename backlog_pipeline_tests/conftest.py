@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from backlog_pipeline.canonical import (
+from backlog_pipeline.sources.canonical import (
     CHANGE_COLUMNS,
     CONTRACT_COLUMNS,
     RECOGNITION_COLUMNS,

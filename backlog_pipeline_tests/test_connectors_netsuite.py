@@ -4,8 +4,8 @@ import logging
 
 import pytest
 
-from backlog_pipeline.canonical import parse_recognition
 from backlog_pipeline.sources import netsuite
+from backlog_pipeline.sources.canonical import parse_recognition
 from backlog_pipeline.sources.http import ConnectorError, HttpPolicy
 from backlog_pipeline.sources.local_copy import LocalCopy
 from backlog_pipeline_tests.fake_api import Reply

@@ -5,8 +5,8 @@ import logging
 import pandas as pd
 import pytest
 
-from backlog_pipeline.canonical import parse_contract_changes, parse_contracts
 from backlog_pipeline.sources import salesforce
+from backlog_pipeline.sources.canonical import parse_contract_changes, parse_contracts
 from backlog_pipeline.sources.http import ConnectorError, HttpPolicy
 from backlog_pipeline.sources.local_copy import LocalCopy
 from backlog_pipeline_tests.fake_api import Reply

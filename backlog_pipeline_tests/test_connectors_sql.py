@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from backlog_pipeline.canonical import SourceError, parse_recognition
 from backlog_pipeline.sources import sql
+from backlog_pipeline.sources.canonical import SourceError, parse_recognition
 
 # An ERP's own names, one of them a reserved word and one with a space: both must be quoted.
 ERP_ROWS = pd.DataFrame(

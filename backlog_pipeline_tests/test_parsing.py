@@ -5,14 +5,14 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from backlog_pipeline.canonical import (
+from backlog_pipeline.money import AmountError, parse_cents, percent_change
+from backlog_pipeline.sources.canonical import (
     SourceError,
     parse_contract_changes,
     parse_contracts,
     parse_recognition,
 )
-from backlog_pipeline.money import AmountError, parse_cents, percent_change
-from backlog_pipeline.parsing import parse_amounts, parse_months
+from backlog_pipeline.sources.parsing import parse_amounts, parse_months
 
 
 @pytest.mark.parametrize(
@@ -144,7 +144,7 @@ def test_a_float_that_is_not_a_whole_number_of_cents_is_refused():
 
 
 def test_dates_keep_the_written_day_and_refuse_partial_dates():
-    from backlog_pipeline.parsing import parse_dates
+    from backlog_pipeline.sources.parsing import parse_dates
 
     values = ["2024-01-31T23:30:00+05:00", "2024-02-01", "2024-03", "2024", "2024-02-30"]
     parsed, reasons = parse_dates(pd.Series(values))
@@ -199,7 +199,7 @@ def test_the_fast_amount_path_agrees_with_the_one_by_one_parser():
 
 
 def test_months_and_dates_parsed_once_per_distinct_text_as_they_are_one_by_one():
-    from backlog_pipeline.parsing import parse_dates
+    from backlog_pipeline.sources.parsing import parse_dates
 
     months = ["2024-01", "2024-13", "2024-02-30", "2024-02-29", " 2024-03 ", "", None, "x"]
     dates = ["2024-01-31", "2024-02-30", "2024-03-01T10:00:00Z", "31/01/2024", None, "", " x "]

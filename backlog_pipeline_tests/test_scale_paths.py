@@ -7,11 +7,15 @@ import pytest
 from backlog_pipeline.accounting import data_errors
 from backlog_pipeline.accounting.flow import compute_backlog
 from backlog_pipeline.accounting.lineage import MonthlySourceRecords, source_records
-from backlog_pipeline.canonical import parse_contract_changes, parse_contracts, parse_recognition
 from backlog_pipeline.defs.resources import CrmExport, ErpDatabase
 from backlog_pipeline.demo.synthetic import generate_company
 from backlog_pipeline.periods import parse_month
 from backlog_pipeline.publication import month_fingerprints
+from backlog_pipeline.sources.canonical import (
+    parse_contract_changes,
+    parse_contracts,
+    parse_recognition,
+)
 from backlog_pipeline.sources.local_copy import latest
 
 

@@ -65,13 +65,13 @@ def test_every_check_passes_on_a_close_of_all_its_months(tmp_path, monkeypatch):
 
 def test_the_one_pass_as_of_route_equals_the_month_by_month_one(tmp_path):
     from backlog_pipeline.accounting.as_of import total_closing_as_of, total_closing_as_of_months
-    from backlog_pipeline.canonical import (
+    from backlog_pipeline.defs.resources import CrmExport, ErpDatabase
+    from backlog_pipeline.periods import parse_month
+    from backlog_pipeline.sources.canonical import (
         parse_contract_changes,
         parse_contracts,
         parse_recognition,
     )
-    from backlog_pipeline.defs.resources import CrmExport, ErpDatabase
-    from backlog_pipeline.periods import parse_month
 
     company = generate_company(tmp_path, 300, seed=3)
     crm = CrmExport(directory=str(company.crm_dir))

@@ -25,12 +25,12 @@ def _status_mib(field: str) -> float:
 def prepare(company: Path, frames_path: Path) -> dict:
     """Read and parse the sources as the source assets do, each part timed; keep the frames."""
     from backlog_pipeline.accounting.activity import ROLL_FORWARD_INPUTS
-    from backlog_pipeline.canonical import (
+    from backlog_pipeline.defs.resources import CrmExport, ErpDatabase
+    from backlog_pipeline.sources.canonical import (
         parse_contract_changes,
         parse_contracts,
         parse_recognition,
     )
-    from backlog_pipeline.defs.resources import CrmExport, ErpDatabase
 
     crm = CrmExport(directory=str(company / "crm"))
     erp = ErpDatabase(url=f"sqlite:///{company / 'erp.sqlite'}")

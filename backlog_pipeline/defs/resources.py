@@ -15,15 +15,15 @@ import pandas as pd
 import sqlalchemy as sa
 from pydantic import Field, PrivateAttr
 
-from backlog_pipeline.canonical import (
+from backlog_pipeline.demo.generate import ensure_demo
+from backlog_pipeline.sources import hubspot, netsuite, salesforce, sql
+from backlog_pipeline.sources.canonical import (
     CHANGE_COLUMNS,
     RECOGNITION_COLUMNS,
     ParsedTable,
     SourceError,
     parse_in_batches,
 )
-from backlog_pipeline.demo.generate import ensure_demo
-from backlog_pipeline.sources import hubspot, netsuite, salesforce, sql
 from backlog_pipeline.sources.http import HttpPolicy, Log
 from backlog_pipeline.sources.local_copy import Batch, LocalCopy, PullResult, latest
 from backlog_pipeline.warehouse import create_warehouse_engine, redacted

@@ -11,7 +11,6 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from backlog_pipeline.canonical import parse_contract_changes, parse_contracts, parse_recognition
 from backlog_pipeline.defs.resources import CrmSource, ErpSource, Reporting, Warehouse
 from backlog_pipeline.late_data import (
     current_marks_digests,
@@ -22,6 +21,11 @@ from backlog_pipeline.late_data import (
 )
 from backlog_pipeline.periods import month_label, partition_key
 from backlog_pipeline.provenance import source_mark
+from backlog_pipeline.sources.canonical import (
+    parse_contract_changes,
+    parse_contracts,
+    parse_recognition,
+)
 from backlog_pipeline.warehouse import replace_exceptions
 
 LATE_DATA_TAG = "backlog/late_data"

@@ -11,12 +11,6 @@ import dagster as dg
 import pandas as pd
 
 from backlog_pipeline.accounting.activity import ROLL_FORWARD_INPUTS
-from backlog_pipeline.canonical import (
-    ParsedTable,
-    parse_contract_changes,
-    parse_contracts,
-    parse_recognition,
-)
 from backlog_pipeline.defs.io_manager import SNAPSHOT, columns_in
 from backlog_pipeline.defs.policies import SOURCES_POOL, retried_only_if_transient
 from backlog_pipeline.defs.resources import (
@@ -26,6 +20,12 @@ from backlog_pipeline.defs.resources import (
     SourceRead,
     SourceResource,
     Warehouse,
+)
+from backlog_pipeline.sources.canonical import (
+    ParsedTable,
+    parse_contract_changes,
+    parse_contracts,
+    parse_recognition,
 )
 from backlog_pipeline.warehouse import replace_quarantine, source_quarantine_table
 

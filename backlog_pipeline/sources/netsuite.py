@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from backlog_pipeline.canonical import RECOGNITION_COLUMNS
+from backlog_pipeline.sources.canonical import RECOGNITION_COLUMNS
 from backlog_pipeline.sources.http import ConnectorError, HttpClient, HttpPolicy, Log
 from backlog_pipeline.sources.local_copy import Batch, latest
 

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 import requests
 
-from backlog_pipeline.canonical import CHANGE_COLUMNS, CONTRACT_COLUMNS
+from backlog_pipeline.sources.canonical import CHANGE_COLUMNS, CONTRACT_COLUMNS
 from backlog_pipeline.sources.http import ConnectorError, HttpClient, HttpPolicy, Log
 from backlog_pipeline.sources.local_copy import Batch, latest
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 import pandas as pd
 import sqlalchemy as sa
 
-from backlog_pipeline.canonical import RECOGNITION_COLUMNS, SourceError
+from backlog_pipeline.sources.canonical import RECOGNITION_COLUMNS, SourceError
 from backlog_pipeline.sources.local_copy import latest
 
 MODIFIED = "last_modified"  # optional mapping key: the column of modification times

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from backlog_pipeline.parsing import parse_amounts, parse_dates, parse_months, parse_text
+from backlog_pipeline.sources.parsing import parse_amounts, parse_dates, parse_months, parse_text
 
 CONTRACT_COLUMNS = (
     "contract_id", "customer_id", "customer_name", "signed_date", "start_date", "end_date",
