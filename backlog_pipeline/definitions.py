@@ -2,6 +2,18 @@
 
 import dagster as dg
 
+from backlog_pipeline.config import (
+    ERP_URL,
+    HUBSPOT_TOKEN,
+    NETSUITE_TOKEN,
+    SALESFORCE_ACCESS_TOKEN,
+    SALESFORCE_CLIENT_ID,
+    SALESFORCE_CLIENT_SECRET,
+    SALESFORCE_REFRESH_TOKEN,
+    WAREHOUSE_URL,
+    Settings,
+    load_settings,
+)
 from backlog_pipeline.defs.backlog import build_backlog_assets
 from backlog_pipeline.defs.checks import build_flow_checks
 from backlog_pipeline.defs.data_checks import build_data_error_checks
@@ -25,18 +37,6 @@ from backlog_pipeline.defs.resources import (
 from backlog_pipeline.defs.schedules import build_close_job, build_close_schedule
 from backlog_pipeline.defs.sensors import build_late_data_sensor
 from backlog_pipeline.defs.sources import build_source_assets
-from backlog_pipeline.settings import (
-    ERP_URL,
-    HUBSPOT_TOKEN,
-    NETSUITE_TOKEN,
-    SALESFORCE_ACCESS_TOKEN,
-    SALESFORCE_CLIENT_ID,
-    SALESFORCE_CLIENT_SECRET,
-    SALESFORCE_REFRESH_TOKEN,
-    WAREHOUSE_URL,
-    Settings,
-    load_settings,
-)
 
 
 def _secret(settings: Settings, name: str) -> dg.EnvVar | None:

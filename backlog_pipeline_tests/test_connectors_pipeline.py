@@ -12,9 +12,9 @@ from dagster._core.storage.tags import (
 )
 from dagster._serdes import serialize_value
 
+from backlog_pipeline.config import SettingsError, load_settings
 from backlog_pipeline.definitions import build_definitions
 from backlog_pipeline.defs.resources import HubSpotCrm, NetSuiteErp, SalesforceCrm
-from backlog_pipeline.settings import SettingsError, load_settings
 from backlog_pipeline.sources.canonical import CHANGE_COLUMNS, parse_contract_changes
 from backlog_pipeline_tests.fake_api import Reply
 from backlog_pipeline_tests.test_connectors_salesforce import (

@@ -3,8 +3,8 @@
 import dagster as dg
 import pytest
 
+from backlog_pipeline.config import SettingsError, load_settings
 from backlog_pipeline.definitions import build_definitions
-from backlog_pipeline.settings import SettingsError, load_settings
 
 
 def defs_for(tmp_path, **environ: str) -> dg.Definitions:

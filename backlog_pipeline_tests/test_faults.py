@@ -24,8 +24,8 @@ import pytest
 import sqlalchemy as sa
 from dagster._core.events import DagsterEventType
 
+from backlog_pipeline.config import load_settings
 from backlog_pipeline.definitions import build_definitions
-from backlog_pipeline.settings import load_settings
 from backlog_pipeline_tests.conftest import write_sources
 from backlog_pipeline_tests.fake_api import Reply
 from backlog_pipeline_tests.test_pipeline import (
@@ -222,7 +222,15 @@ def _add_late_line(tmp_path: Path) -> None:
 
 def _start_close(*extra_env: tuple[str, str]) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "backlog_pipeline.close", "--from", "2024-01", "--to", "2024-06"],
+        [
+            sys.executable,
+            "-m",
+            "backlog_pipeline.cli.close",
+            "--from",
+            "2024-01",
+            "--to",
+            "2024-06",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -27,7 +27,7 @@ from backlog_pipeline_tests.conftest import POSTGRES_URL
 from backlog_pipeline_tests.test_pipeline import EXPECTED, build, money
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
-CLOSE = [sys.executable, "-m", "backlog_pipeline.close"]
+CLOSE = [sys.executable, "-m", "backlog_pipeline.cli.close"]
 
 
 @pytest.fixture

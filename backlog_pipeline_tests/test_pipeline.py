@@ -17,8 +17,8 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
+from backlog_pipeline.config import load_settings
 from backlog_pipeline.definitions import build_definitions
-from backlog_pipeline.settings import load_settings
 from backlog_pipeline_tests.conftest import change, contract, recognized, write_sources
 
 CONTRACTS = [

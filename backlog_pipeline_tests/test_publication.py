@@ -11,10 +11,11 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from backlog_pipeline import publication, warehouse
 from backlog_pipeline.accounting.flow import compute_backlog
 from backlog_pipeline.accounting.lineage import source_records
 from backlog_pipeline.periods import parse_month
+from backlog_pipeline.warehouse import schema as warehouse
+from backlog_pipeline.warehouse import versions as publication
 from backlog_pipeline_tests.conftest import frames
 from backlog_pipeline_tests.test_pipeline import CHANGES, CONTRACTS, RECOGNITION, money
 

@@ -10,13 +10,13 @@ from backlog_pipeline.accounting.lineage import MonthlySourceRecords, source_rec
 from backlog_pipeline.defs.resources import CrmExport, ErpDatabase
 from backlog_pipeline.demo.synthetic import generate_company
 from backlog_pipeline.periods import parse_month
-from backlog_pipeline.publication import month_fingerprints
 from backlog_pipeline.sources.canonical import (
     parse_contract_changes,
     parse_contracts,
     parse_recognition,
 )
 from backlog_pipeline.sources.local_copy import latest
+from backlog_pipeline.warehouse.versions import month_fingerprints
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import pytest
 import sqlalchemy as sa
 from dagster._serdes import serialize_value
 
-from backlog_pipeline.kpi_documents import month_folder
-from backlog_pipeline.settings import SettingsError, load_settings
+from backlog_pipeline.config import SettingsError, load_settings
+from backlog_pipeline.kpi.documents import month_folder
 from backlog_pipeline_tests.test_pipeline import build
 
 PASSWORD = "S3cr3t-pa55word"

@@ -4,9 +4,9 @@ import sqlite3
 
 import pandas as pd
 
+from backlog_pipeline.config import load_settings
 from backlog_pipeline.definitions import build_definitions
 from backlog_pipeline.demo.synthetic import SIZES, company_digest, generate_company
-from backlog_pipeline.settings import load_settings
 from backlog_pipeline_tests.test_pipeline import check_results, close, table
 
 

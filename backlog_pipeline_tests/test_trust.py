@@ -11,7 +11,7 @@ import dagster as dg
 import pytest
 import simplejson
 
-from backlog_pipeline import months
+from backlog_pipeline.cli import months
 from backlog_pipeline_tests.conftest import change, contract, recognized
 from backlog_pipeline_tests.test_pipeline import (
     CHANGES,

@@ -4,7 +4,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import sqlalchemy as sa
 
-from backlog_pipeline.warehouse import create_warehouse_engine, redacted
+from backlog_pipeline.warehouse.schema import create_warehouse_engine, redacted
 
 
 def test_parallel_steps_creating_the_tables_at_once_all_succeed(warehouse_url):
@@ -27,7 +27,7 @@ def test_bulk_rows_read_back_exactly_as_the_decimal_records_path_writes_them(war
 
     import pandas as pd
 
-    from backlog_pipeline.warehouse import (
+    from backlog_pipeline.warehouse.schema import (
         backlog_exceptions_table,
         contract_backlog_table,
         insert_rows,

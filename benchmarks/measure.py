@@ -118,7 +118,7 @@ def close(company: Path, data_dir: Path, first: str, last: str, months: tuple[st
             "BACKLOG_END_MONTH": months[1],
         }
     )
-    from backlog_pipeline.close import main
+    from backlog_pipeline.cli.close import main
 
     started = time.perf_counter()
     code = main(["--from", first, "--to", last])

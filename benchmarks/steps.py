@@ -65,7 +65,7 @@ def main() -> None:
     instance = dg.DagsterInstance.ephemeral()
     started = time.time()
     result = dg.execute_job(
-        dg.build_reconstructable_job("backlog_pipeline.close", "close_job"),
+        dg.build_reconstructable_job("backlog_pipeline.cli.close", "close_job"),
         instance=instance,
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         tags={

@@ -24,17 +24,17 @@ from backlog_pipeline.defs.partitions import months_in_run
 from backlog_pipeline.defs.resources import Warehouse
 from backlog_pipeline.defs.sources import ROLL_FORWARD_INS
 from backlog_pipeline.periods import month_label
-from backlog_pipeline.publication import (
-    current_versions,
-    locks,
-    month_fingerprints,
-    published_figures,
-)
-from backlog_pipeline.warehouse import (
+from backlog_pipeline.warehouse.schema import (
     backlog_exceptions_table,
     published_closing,
     published_figure,
     replace_exceptions,
+)
+from backlog_pipeline.warehouse.versions import (
+    current_versions,
+    locks,
+    month_fingerprints,
+    published_figures,
 )
 
 _SHOWN = 20

@@ -20,7 +20,7 @@ from backlog_pipeline.accounting import data_errors
 from backlog_pipeline.defs.checks import evidence_metadata, guarded
 from backlog_pipeline.defs.partitions import months_in_run
 from backlog_pipeline.defs.resources import Warehouse
-from backlog_pipeline.warehouse import replace_exceptions, source_quarantine_table
+from backlog_pipeline.warehouse.schema import replace_exceptions, source_quarantine_table
 
 ERROR = dg.AssetCheckSeverity.ERROR
 WARN = dg.AssetCheckSeverity.WARN

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from backlog_pipeline.settings import CELERY_BROKER, Settings, SettingsError
+from backlog_pipeline.config import CELERY_BROKER, Settings, SettingsError
 
 
 def build_executor(settings: Settings) -> dg.ExecutorDefinition:

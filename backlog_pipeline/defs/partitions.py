@@ -2,8 +2,8 @@
 
 import dagster as dg
 
+from backlog_pipeline.config import Settings
 from backlog_pipeline.periods import first_day, parse_month
-from backlog_pipeline.settings import Settings
 
 
 def monthly_partitions(settings: Settings) -> dg.MonthlyPartitionsDefinition:

@@ -14,7 +14,7 @@ from typing import TypeVar
 import dagster as dg
 import sqlalchemy as sa
 
-from backlog_pipeline.settings import Settings
+from backlog_pipeline.config import Settings
 from backlog_pipeline.sources.http import ConnectorError
 
 # Steps in one pool run one at a time across all runs of the instance (`concurrency.pools`

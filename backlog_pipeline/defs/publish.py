@@ -24,16 +24,16 @@ from backlog_pipeline.defs.partitions import months_in_run
 from backlog_pipeline.defs.policies import PUBLISH_POOL, retried_only_if_transient
 from backlog_pipeline.defs.resources import DocumentFolder, Reporting, Warehouse
 from backlog_pipeline.defs.sources import OWNERS, SINGLE_RUN
-from backlog_pipeline.kpi_documents import write_documents
+from backlog_pipeline.kpi.documents import write_documents
 from backlog_pipeline.periods import month_label, parse_month, partition_key
 from backlog_pipeline.provenance import code_version, source_mark
-from backlog_pipeline.publication import (
+from backlog_pipeline.warehouse.schema import read_flow
+from backlog_pipeline.warehouse.versions import (
     PublicationError,
     RunStamp,
     current_versions,
     publish_versions,
 )
-from backlog_pipeline.warehouse import read_flow
 
 FLOW_TABLE = dg.AssetKey(["warehouse", "backlog_flow"])
 CONTRACT_TABLE = dg.AssetKey(["warehouse", "contract_backlog"])

@@ -7,7 +7,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition,
 )
 
-from backlog_pipeline.settings import Settings
+from backlog_pipeline.config import Settings
 
 # Every close run carries it, so the run queue can hold close runs apart (deploy/*.yaml).
 CLOSE_TAG = "backlog/close"

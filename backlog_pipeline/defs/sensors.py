@@ -11,14 +11,14 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from backlog_pipeline.defs.resources import CrmSource, ErpSource, Reporting, Warehouse
-from backlog_pipeline.late_data import (
+from backlog_pipeline.accounting.late_data import (
     current_marks_digests,
     describe,
     find_late_data,
     flagged_months,
     marks_digest,
 )
+from backlog_pipeline.defs.resources import CrmSource, ErpSource, Reporting, Warehouse
 from backlog_pipeline.periods import month_label, partition_key
 from backlog_pipeline.provenance import source_mark
 from backlog_pipeline.sources.canonical import (
@@ -26,7 +26,7 @@ from backlog_pipeline.sources.canonical import (
     parse_contracts,
     parse_recognition,
 )
-from backlog_pipeline.warehouse import replace_exceptions
+from backlog_pipeline.warehouse.schema import replace_exceptions
 
 LATE_DATA_TAG = "backlog/late_data"
 CHECK_NAME = "late_data"

@@ -18,10 +18,10 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
+from backlog_pipeline.config import WAREHOUSE_URL, SettingsError, load_settings
 from backlog_pipeline.defs.policies import ensure_pools
 from backlog_pipeline.periods import month_label, parse_month, partition_key
-from backlog_pipeline.settings import WAREHOUSE_URL, SettingsError, load_settings
-from backlog_pipeline.warehouse import create_warehouse_engine, read_flow, redacted
+from backlog_pipeline.warehouse.schema import create_warehouse_engine, read_flow, redacted
 
 
 def _month_bounds(defs: dg.Definitions) -> tuple[int, int]:
@@ -95,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         instance = dg.DagsterInstance.ephemeral()
     result = dg.execute_job(
-        dg.build_reconstructable_job("backlog_pipeline.close", "close_job"),
+        dg.build_reconstructable_job("backlog_pipeline.cli.close", "close_job"),
         instance=instance,
         run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         tags={

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from backlog_pipeline.accounting.rollforward import FLOW_COLUMNS
 from backlog_pipeline.money import decimal_to_cents
 from backlog_pipeline.periods import month_label, month_positions, parse_month
-from backlog_pipeline.warehouse import (
+from backlog_pipeline.warehouse.schema import (
     backlog_flow_table,
     backlog_source_records_table,
     contract_backlog_history_table,

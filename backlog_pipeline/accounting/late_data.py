@@ -20,12 +20,12 @@ import sqlalchemy as sa
 from backlog_pipeline.accounting.data_errors import EXCEPTION_COLUMNS
 from backlog_pipeline.accounting.flow import compute_backlog
 from backlog_pipeline.periods import month_label, parse_month
-from backlog_pipeline.publication import Lock, current_versions, locks, month_fingerprints
-from backlog_pipeline.warehouse import (
+from backlog_pipeline.warehouse.schema import (
     backlog_exceptions_table,
     publication_versions_table,
     published_closing,
 )
+from backlog_pipeline.warehouse.versions import Lock, current_versions, locks, month_fingerprints
 
 SOURCE = "late data sensor"
 

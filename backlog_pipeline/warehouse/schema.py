@@ -1,7 +1,7 @@
 """The warehouse schema and its plain reads and writes, on any SQLAlchemy database.
 
 SQLite by default, PostgreSQL in CI. Versioned publication of the figures is in
-:mod:`backlog_pipeline.publication`; this module holds the tables and the helpers.
+:mod:`backlog_pipeline.warehouse.versions`; this module holds the tables and the helpers.
 """
 
 from __future__ import annotations

@@ -20,15 +20,9 @@ import pandas as pd
 import sqlalchemy as sa
 
 from backlog_pipeline.accounting.rollforward import FLOW_COLUMNS
+from backlog_pipeline.config import WAREHOUSE_URL, SettingsError, load_settings
 from backlog_pipeline.periods import month_label, parse_month
-from backlog_pipeline.publication import (
-    PublicationError,
-    current_versions,
-    lock_month,
-    unlock_month,
-)
-from backlog_pipeline.settings import WAREHOUSE_URL, SettingsError, load_settings
-from backlog_pipeline.warehouse import (
+from backlog_pipeline.warehouse.schema import (
     backlog_source_records_table,
     contract_backlog_history_table,
     contract_backlog_table,
@@ -37,6 +31,12 @@ from backlog_pipeline.warehouse import (
     period_locks_table,
     publication_versions_table,
     redacted,
+)
+from backlog_pipeline.warehouse.versions import (
+    PublicationError,
+    current_versions,
+    lock_month,
+    unlock_month,
 )
 
 _FIGURES = ("new_bookings", "converted", "lost", "increases", "decreases")

@@ -1,0 +1,1 @@
+"""Command-line programs: ``backlog-close`` and ``backlog-months``."""
