@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from backlog_pipeline.config import load_settings
 from backlog_pipeline.definitions import build_resources
 from backlog_pipeline.periods import parse_month
-from backlog_pipeline.warehouse.versions import lock_month, unlock_month
+from backlog_pipeline.warehouse.locks import lock_month, unlock_month
 from backlog_pipeline_tests.test_faults import AFTER_LATE_LINE, _add_late_line, closings
 from backlog_pipeline_tests.test_pipeline import build, close, money
 

@@ -14,8 +14,9 @@ import sqlalchemy as sa
 from backlog_pipeline.accounting.flow import compute_backlog
 from backlog_pipeline.accounting.lineage import source_records
 from backlog_pipeline.periods import parse_month
-from backlog_pipeline.warehouse import schema as warehouse
+from backlog_pipeline.warehouse import locks
 from backlog_pipeline.warehouse import versions as publication
+from backlog_pipeline.warehouse.engine import create_warehouse_engine
 from backlog_pipeline_tests.conftest import frames
 from backlog_pipeline_tests.test_pipeline import CHANGES, CONTRACTS, RECOGNITION, money
 
@@ -48,7 +49,7 @@ LATE = [*RECOGNITION, {"line_id": "L", "contract_id": "C2", "period": "2024-03",
 
 
 def test_versions_only_where_figures_change(warehouse_url):
-    engine = warehouse.create_warehouse_engine(warehouse_url)
+    engine = create_warehouse_engine(warehouse_url)
     first = publish(engine, "run-1")
     assert [(o.status, o.version) for o in first] == [("first", 1)] * 3
     again = publish(engine, "run-2")
@@ -73,7 +74,7 @@ def test_versions_only_where_figures_change(warehouse_url):
 
 
 def test_a_failure_between_tables_leaves_the_previous_publication_whole(warehouse_url, monkeypatch):
-    engine = warehouse.create_warehouse_engine(warehouse_url)
+    engine = create_warehouse_engine(warehouse_url)
     publish(engine, "run-1")
     before = {name: read(engine, name) for name in ("backlog_flow", "contract_backlog",
                                                     "publication_versions")}  # fmt: skip
@@ -97,25 +98,25 @@ def test_a_failure_between_tables_leaves_the_previous_publication_whole(warehous
 
 
 def test_a_locked_month_refuses_a_change_and_writes_nothing(warehouse_url):
-    engine = warehouse.create_warehouse_engine(warehouse_url)
+    engine = create_warehouse_engine(warehouse_url)
     publish(engine, "run-1")
-    publication.lock_month(engine, M("2024-03"), "Jane", "signed off")
+    locks.lock_month(engine, M("2024-03"), "Jane", "signed off")
     assert {o.status for o in publish(engine, "run-2")} == {"unchanged"}
-    with pytest.raises(publication.PeriodLockedError, match=r"2024-03 \(locked by Jane"):
+    with pytest.raises(locks.PeriodLockedError, match=r"2024-03 \(locked by Jane"):
         publish(engine, "run-3", LATE)
     assert len(read(engine, "publication_versions")) == 3
-    with pytest.raises(publication.PublicationError, match="needs who does it and why"):
-        publication.unlock_month(engine, M("2024-03"), "Jane", " ")
-    publication.unlock_month(engine, M("2024-03"), "Jane", "late line")
+    with pytest.raises(locks.PublicationError, match="needs who does it and why"):
+        locks.unlock_month(engine, M("2024-03"), "Jane", " ")
+    locks.unlock_month(engine, M("2024-03"), "Jane", "late line")
     assert publish(engine, "run-4", LATE)[-1].version == 2
-    with pytest.raises(publication.PublicationError, match="has not been published"):
-        publication.lock_month(engine, M("2024-09"), "Jane", "too early")
+    with pytest.raises(locks.PublicationError, match="has not been published"):
+        locks.lock_month(engine, M("2024-09"), "Jane", "too early")
     engine.dispose()
 
 
 def test_two_publishers_racing_leave_one_consistent_month(postgres_url):
     """Whoever wins, the current tables equal the latest version: never a mix of the two."""
-    engine = warehouse.create_warehouse_engine(postgres_url)
+    engine = create_warehouse_engine(postgres_url)
     publish(engine, "run-0")
     lost_races = 0
     for attempt in range(3):

@@ -4,7 +4,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import sqlalchemy as sa
 
-from backlog_pipeline.warehouse.schema import create_warehouse_engine, redacted
+from backlog_pipeline.warehouse.engine import create_warehouse_engine, redacted
 
 
 def test_parallel_steps_creating_the_tables_at_once_all_succeed(warehouse_url):
@@ -27,11 +27,8 @@ def test_bulk_rows_read_back_exactly_as_the_decimal_records_path_writes_them(war
 
     import pandas as pd
 
-    from backlog_pipeline.warehouse.schema import (
-        backlog_exceptions_table,
-        contract_backlog_table,
-        insert_rows,
-    )
+    from backlog_pipeline.warehouse.bulk import insert_rows
+    from backlog_pipeline.warehouse.schema import backlog_exceptions_table, contract_backlog_table
 
     # Up to 13 significant digits: SQLite keeps NUMERIC as a double (15 exact digits).
     cents = [0, 1, 10, -10, 1250, -99_999_999_999_99, 9_999_999_999_999, 12_218_75]

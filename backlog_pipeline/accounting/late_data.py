@@ -12,22 +12,20 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
-import sqlalchemy as sa
 
 from backlog_pipeline.accounting.data_errors import EXCEPTION_COLUMNS
-from backlog_pipeline.accounting.flow import compute_backlog
-from backlog_pipeline.periods import month_label, parse_month
-from backlog_pipeline.warehouse.schema import (
-    backlog_exceptions_table,
-    publication_versions_table,
-    published_closing,
-)
-from backlog_pipeline.warehouse.versions import Lock, current_versions, locks, month_fingerprints
+from backlog_pipeline.periods import month_label
 
 SOURCE = "late data sensor"
+
+
+class Lock(Protocol):
+    """A lock on a published month, as the warehouse describes it."""
+
+    def describe(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -101,63 +99,6 @@ class LateData:
 def marks_digest(marks: Mapping[str, Mapping[str, Any]]) -> str:
     """One digest of the sources' marks (rows, content fingerprint, high-water mark)."""
     return hashlib.sha256(json.dumps(marks, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def published_months(engine: sa.Engine) -> list[int]:
-    table = publication_versions_table
-    with engine.connect() as connection:
-        labels = connection.execute(sa.select(table.c.period).distinct()).scalars().all()
-    return sorted(parse_month(label) for label in labels)
-
-
-def current_marks_digests(engine: sa.Engine) -> set[str]:
-    """The digests of the source marks each month's current version was published from.
-
-    One digest means every published month was computed from the same sources; a month
-    closed earlier on older sources keeps its own, so later closes cannot hide it.
-    """
-    table = publication_versions_table
-    latest = (
-        sa.select(table.c.period, sa.func.max(table.c.version).label("version"))
-        .group_by(table.c.period)
-        .subquery()
-    )
-    same = (table.c.period == latest.c.period) & (table.c.version == latest.c.version)
-    query = sa.select(table.c.source_marks).join(latest, same).distinct()
-    with engine.connect() as connection:
-        texts = connection.execute(query).scalars().all()
-    return {marks_digest(json.loads(text)) for text in texts}
-
-
-def flagged_months(engine: sa.Engine, check_name: str) -> list[str]:
-    """Months flagged by earlier evaluations, still waiting for an unlock and restatement."""
-    table = backlog_exceptions_table
-    query = sa.select(table.c.period).where(table.c.check_name == check_name).distinct()
-    with engine.connect() as connection:
-        return sorted(connection.execute(query).scalars().all())
-
-
-def find_late_data(
-    engine: sa.Engine,
-    contracts: pd.DataFrame,
-    changes: pd.DataFrame,
-    recognition: pd.DataFrame,
-) -> LateData:
-    """The published months whose figures the current sources change, and which are locked."""
-    months = published_months(engine)
-    if not months:
-        return LateData()
-    rows, flow = compute_backlog(contracts, changes, recognition, months[0], months[-1])
-    flow = flow[flow["period"].isin(months)]
-    digests = month_fingerprints(flow, rows)
-    with engine.connect() as connection:
-        current = current_versions(connection, months)
-        changed = [m for m in months if digests.get(m) != current[m].content_hash]
-        held = locks(connection, changed)
-    published = published_closing(engine, list(held))
-    recomputed = dict(zip(flow["period"].astype(int), flow["closing"].astype(int), strict=True))
-    moves = {m: recomputed[m] - published[m] for m in held if m in published}
-    return LateData(months, changed, held, moves)
 
 
 def describe(late: LateData) -> str:

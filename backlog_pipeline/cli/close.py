@@ -21,7 +21,8 @@ from dagster._core.storage.tags import (
 from backlog_pipeline.config import WAREHOUSE_URL, SettingsError, load_settings
 from backlog_pipeline.defs.policies import ensure_pools
 from backlog_pipeline.periods import month_label, parse_month, partition_key
-from backlog_pipeline.warehouse.schema import create_warehouse_engine, read_flow, redacted
+from backlog_pipeline.warehouse.engine import create_warehouse_engine, redacted
+from backlog_pipeline.warehouse.reads import read_flow
 
 
 def _month_bounds(defs: dg.Definitions) -> tuple[int, int]:

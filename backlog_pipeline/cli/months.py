@@ -22,22 +22,9 @@ import sqlalchemy as sa
 from backlog_pipeline.accounting.rollforward import FLOW_COLUMNS
 from backlog_pipeline.config import WAREHOUSE_URL, SettingsError, load_settings
 from backlog_pipeline.periods import month_label, parse_month
-from backlog_pipeline.warehouse.schema import (
-    backlog_source_records_table,
-    contract_backlog_history_table,
-    contract_backlog_table,
-    create_warehouse_engine,
-    period_lock_log_table,
-    period_locks_table,
-    publication_versions_table,
-    redacted,
-)
-from backlog_pipeline.warehouse.versions import (
-    PublicationError,
-    current_versions,
-    lock_month,
-    unlock_month,
-)
+from backlog_pipeline.warehouse.engine import create_warehouse_engine, redacted
+from backlog_pipeline.warehouse.locks import PublicationError, lock_month, unlock_month
+from backlog_pipeline.warehouse.reads import trace, version_history
 
 _FIGURES = ("new_bookings", "converted", "lost", "increases", "decreases")
 
@@ -87,38 +74,12 @@ def _show(frame: pd.DataFrame, empty: str) -> None:
     print(frame.to_markdown(index=False, disable_numparse=True) if not frame.empty else empty)
 
 
-def _frame(connection: sa.Connection, query: sa.Select) -> pd.DataFrame:
-    result = connection.execute(query)
-    return pd.DataFrame(result.all(), columns=list(result.keys()))
-
-
 def _versions(engine: sa.Engine, month: int | None) -> None:
-    table = publication_versions_table
-    query = sa.select(
-        table.c.period,
-        table.c.version,
-        table.c.restates,
-        table.c.closing,
-        table.c.run_id,
-        table.c.published_at,
-        table.c.code_version,
-        table.c.source_marks,
-    ).order_by(table.c.period, table.c.version)
-    if month is not None:
-        query = query.where(table.c.period == month_label(month))
-    with engine.connect() as connection:
-        frame = _frame(connection, query)
-        held = _frame(connection, sa.select(period_locks_table))
-        log = pd.DataFrame(
-            connection.execute(
-                sa.select(period_lock_log_table).order_by(period_lock_log_table.c.id)
-            )
-            .mappings()
-            .all()
-        )
-    _show(frame, "no published versions")
+    history = version_history(engine, month)
+    _show(history.versions, "no published versions")
     print("\nlocked months:")
-    _show(held, "none")
+    _show(history.locks, "none")
+    log = history.lock_log
     if month is not None and not log.empty:
         print("\nlock history:")
         _show(log[log["period"] == month_label(month)], "none")
@@ -128,53 +89,23 @@ def _trace(
     engine: sa.Engine, month: int, contract: str | None, figure: str | None, version: int | None
 ) -> int:
     label = month_label(month)
-    with engine.connect() as connection:
-        current = current_versions(connection, [month]).get(month)
-        if current is None:
-            print(f"{label} has not been published")
-            return 1
-        chosen = version or current.version
-        flow = (
-            connection.execute(
-                sa.select(publication_versions_table).where(
-                    (publication_versions_table.c.period == label)
-                    & (publication_versions_table.c.version == chosen)
-                )
-            )
-            .mappings()
-            .first()
-        )
-        if flow is None:
-            print(f"{label} has no version {chosen} (current: {current.version})")
-            return 1
-        rows_table = (
-            contract_backlog_table if chosen == current.version else contract_backlog_history_table
-        )
-        rows_query = sa.select(rows_table).where(rows_table.c.period == label)
-        if rows_table is contract_backlog_history_table:
-            rows_query = rows_query.where(rows_table.c.version == chosen)
-        records_query = sa.select(backlog_source_records_table).where(
-            (backlog_source_records_table.c.period == label)
-            & (backlog_source_records_table.c.version == chosen)
-        )
-        if contract:
-            rows_query = rows_query.where(rows_table.c.contract_id == contract)
-            records_query = records_query.where(
-                backlog_source_records_table.c.contract_id == contract
-            )
-        if figure:
-            records_query = records_query.where(backlog_source_records_table.c.figure == figure)
-        rows = _frame(connection, rows_query)
-        records = _frame(connection, records_query)
+    traced = trace(engine, month, contract, figure, version)
+    if traced is None:
+        print(f"{label} has not been published")
+        return 1
+    flow = traced.flow
+    if flow is None:
+        print(f"{label} has no version {traced.version} (current: {traced.current})")
+        return 1
     print(
-        f"{label} version {chosen} (current {current.version}), run {flow['run_id']}, "
+        f"{label} version {traced.version} (current {traced.current}), run {flow['run_id']}, "
         f"published {flow['published_at']:%Y-%m-%d %H:%M} UTC, code {flow['code_version']}"
     )
     _show(pd.DataFrame([{column: flow[column] for column in FLOW_COLUMNS}]), "")
     print("\ncontracts:")
-    _show(rows.drop(columns=["version"], errors="ignore"), "no contract rows")
+    _show(traced.rows.drop(columns=["version"], errors="ignore"), "no contract rows")
     print("\nsource records:")
-    _show(records.drop(columns=["id"], errors="ignore"), "no source records")
+    _show(traced.records.drop(columns=["id"], errors="ignore"), "no source records")
     return 0
 
 

@@ -24,18 +24,16 @@ from backlog_pipeline.defs.partitions import months_in_run
 from backlog_pipeline.defs.resources import Warehouse
 from backlog_pipeline.defs.sources import ROLL_FORWARD_INS
 from backlog_pipeline.periods import month_label
-from backlog_pipeline.warehouse.schema import (
-    backlog_exceptions_table,
+from backlog_pipeline.warehouse.evidence import evidence_query, replace_exceptions
+from backlog_pipeline.warehouse.locks import locks
+from backlog_pipeline.warehouse.reads import (
+    current_versions,
     published_closing,
     published_figure,
-    replace_exceptions,
-)
-from backlog_pipeline.warehouse.versions import (
-    current_versions,
-    locks,
-    month_fingerprints,
     published_figures,
 )
+from backlog_pipeline.warehouse.schema import backlog_exceptions_table
+from backlog_pipeline.warehouse.versions import month_fingerprints
 
 _SHOWN = 20
 
@@ -64,8 +62,7 @@ def evidence_metadata(
     )
     metadata["evidence"] = dg.MetadataValue.text(
         f"{len(exceptions)} record(s) in {backlog_exceptions_table.name} "
-        f"({warehouse.describe()}): SELECT * FROM {backlog_exceptions_table.name} "
-        f"WHERE check_name = '{check_name}' AND run_id = '{run_id}'"
+        f"({warehouse.describe()}): {evidence_query(check_name, run_id)}"
     )
     metadata["summary"] = dg.MetadataValue.text(
         f"{len(exceptions)} record(s); first: {exceptions['reason'].iloc[0]} "

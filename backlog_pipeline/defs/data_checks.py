@@ -14,13 +14,12 @@ from functools import cache
 import dagster as dg
 import pandas as pd
 import pycountry
-import sqlalchemy as sa
 
 from backlog_pipeline.accounting import data_errors
 from backlog_pipeline.defs.checks import evidence_metadata, guarded
 from backlog_pipeline.defs.partitions import months_in_run
 from backlog_pipeline.defs.resources import Warehouse
-from backlog_pipeline.warehouse.schema import replace_exceptions, source_quarantine_table
+from backlog_pipeline.warehouse.evidence import quarantined_record_ids, replace_exceptions
 
 ERROR = dg.AssetCheckSeverity.ERROR
 WARN = dg.AssetCheckSeverity.WARN
@@ -46,12 +45,7 @@ def iso_currencies() -> frozenset[str]:
 
 
 def _quarantined_contracts(warehouse: Warehouse) -> set[str]:
-    table = source_quarantine_table
-    query = sa.select(table.c.record_id).where(
-        (table.c.table == "contracts") & table.c.record_id.is_not(None)
-    )
-    with warehouse.engine.connect() as connection:
-        return set(connection.execute(query).scalars())
+    return quarantined_record_ids(warehouse.engine, "contracts")
 
 
 def _contract_checks(currency: str) -> list[DataErrorCheck]:

@@ -27,13 +27,9 @@ from backlog_pipeline.defs.sources import OWNERS, SINGLE_RUN
 from backlog_pipeline.kpi.documents import write_documents
 from backlog_pipeline.periods import month_label, parse_month, partition_key
 from backlog_pipeline.provenance import code_version, source_mark
-from backlog_pipeline.warehouse.schema import read_flow
-from backlog_pipeline.warehouse.versions import (
-    PublicationError,
-    RunStamp,
-    current_versions,
-    publish_versions,
-)
+from backlog_pipeline.warehouse.locks import PublicationError
+from backlog_pipeline.warehouse.reads import current_versions, read_flow
+from backlog_pipeline.warehouse.versions import RunStamp, publish_versions
 
 FLOW_TABLE = dg.AssetKey(["warehouse", "backlog_flow"])
 CONTRACT_TABLE = dg.AssetKey(["warehouse", "contract_backlog"])

@@ -26,7 +26,7 @@ from backlog_pipeline.sources.canonical import (
 )
 from backlog_pipeline.sources.http import HttpPolicy, Log
 from backlog_pipeline.sources.local_copy import Batch, LocalCopy, PullResult, latest
-from backlog_pipeline.warehouse.schema import create_warehouse_engine, redacted
+from backlog_pipeline.warehouse.engine import create_warehouse_engine, redacted
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dagster as dg
+import pandas as pd
+import sqlalchemy as sa
 from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition,
 )
@@ -11,13 +13,8 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from backlog_pipeline.accounting.late_data import (
-    current_marks_digests,
-    describe,
-    find_late_data,
-    flagged_months,
-    marks_digest,
-)
+from backlog_pipeline.accounting.flow import compute_backlog
+from backlog_pipeline.accounting.late_data import LateData, describe, marks_digest
 from backlog_pipeline.defs.resources import CrmSource, ErpSource, Reporting, Warehouse
 from backlog_pipeline.periods import month_label, partition_key
 from backlog_pipeline.provenance import source_mark
@@ -26,10 +23,45 @@ from backlog_pipeline.sources.canonical import (
     parse_contracts,
     parse_recognition,
 )
-from backlog_pipeline.warehouse.schema import replace_exceptions
+from backlog_pipeline.warehouse.evidence import flagged_periods, replace_exceptions
+from backlog_pipeline.warehouse.locks import locks
+from backlog_pipeline.warehouse.reads import (
+    current_source_marks,
+    current_versions,
+    published_closing,
+    published_months,
+)
+from backlog_pipeline.warehouse.versions import month_fingerprints
 
 LATE_DATA_TAG = "backlog/late_data"
 CHECK_NAME = "late_data"
+
+
+def find_late_data(
+    engine: sa.Engine,
+    contracts: pd.DataFrame,
+    changes: pd.DataFrame,
+    recognition: pd.DataFrame,
+) -> LateData:
+    """The published months whose figures the current sources change, and which are locked.
+
+    Each published month is recomputed from the sources and its content digest compared
+    with its current version's, the digest publication uses to decide a month changed.
+    """
+    months = published_months(engine)
+    if not months:
+        return LateData()
+    rows, flow = compute_backlog(contracts, changes, recognition, months[0], months[-1])
+    flow = flow[flow["period"].isin(months)]
+    digests = month_fingerprints(flow, rows)
+    with engine.connect() as connection:
+        current = current_versions(connection, months)
+        changed = [m for m in months if digests.get(m) != current[m].content_hash]
+        held = locks(connection, changed)
+    published = published_closing(engine, list(held))
+    recomputed = dict(zip(flow["period"].astype(int), flow["closing"].astype(int), strict=True))
+    moves = {m: recomputed[m] - published[m] for m in held if m in published}
+    return LateData(months, changed, held, moves)
 
 
 def build_late_data_sensor(
@@ -67,11 +99,11 @@ def build_late_data_sensor(
         digest = marks_digest(marks)
         # Cheap ways out: the sources are as last published, or as last found clean, and no
         # locked month is waiting to be cleared of its flag.
-        published = current_marks_digests(warehouse.engine)
+        published = {marks_digest(marks) for marks in current_source_marks(warehouse.engine)}
         if not published:
             return dg.SkipReason("nothing is published yet")
         unchanged = published == {digest} or digest == context.cursor
-        if unchanged and not flagged_months(warehouse.engine, CHECK_NAME):
+        if unchanged and not flagged_periods(warehouse.engine, CHECK_NAME):
             return dg.SkipReason("the sources have not changed since the last publication")
 
         late = find_late_data(warehouse.engine, contracts, changes, recognition)

@@ -27,7 +27,8 @@ from backlog_pipeline.sources.canonical import (
     parse_contracts,
     parse_recognition,
 )
-from backlog_pipeline.warehouse.schema import replace_quarantine, source_quarantine_table
+from backlog_pipeline.warehouse.evidence import replace_quarantine
+from backlog_pipeline.warehouse.schema import source_quarantine_table
 
 OWNERS = ["team:finance", "team:sales"]
 SINGLE_RUN = dg.BackfillPolicy.single_run()

@@ -15,7 +15,8 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -23,29 +24,20 @@ import pandas as pd
 import sqlalchemy as sa
 
 from backlog_pipeline.accounting.rollforward import FLOW_COLUMNS
-from backlog_pipeline.money import decimal_to_cents
-from backlog_pipeline.periods import month_label, month_positions, parse_month
+from backlog_pipeline.money import cents_to_decimal
+from backlog_pipeline.periods import month_label, month_positions
+from backlog_pipeline.warehouse.bulk import insert_rows
+from backlog_pipeline.warehouse.locks import PeriodLockedError, locks
+from backlog_pipeline.warehouse.reads import CurrentVersion, current_versions
 from backlog_pipeline.warehouse.schema import (
     backlog_flow_table,
     backlog_source_records_table,
     contract_backlog_history_table,
     contract_backlog_table,
-    flow_records,
-    insert_rows,
-    period_lock_log_table,
-    period_locks_table,
     publication_versions_table,
 )
 
 _HASHED = ("contract_id", *FLOW_COLUMNS)
-
-
-class PublicationError(Exception):
-    """A publication that must not happen; the message says why and what to do."""
-
-
-class PeriodLockedError(PublicationError):
-    """A run would change a month whose close has been signed off."""
 
 
 @dataclass(frozen=True)
@@ -64,26 +56,6 @@ class MonthOutcome:
     version: int
     status: str  # "first" | "restated" | "unchanged"
     restates: int | None = None
-
-
-@dataclass(frozen=True)
-class CurrentVersion:
-    version: int
-    content_hash: str
-    run_id: str
-    published_at: datetime
-
-
-@dataclass(frozen=True)
-class Lock:
-    period: str
-    locked_by: str
-    locked_at: datetime
-    reason: str
-
-    def describe(self) -> str:
-        when = f"{self.locked_at:%Y-%m-%d}"
-        return f"{self.period} (locked by {self.locked_by} on {when}: {self.reason})"
 
 
 def month_fingerprints(flow: pd.DataFrame, contract_rows: pd.DataFrame) -> dict[int, str]:
@@ -116,39 +88,22 @@ def month_fingerprints(flow: pd.DataFrame, contract_rows: pd.DataFrame) -> dict[
     return result
 
 
-def current_versions(connection: sa.Connection, months: Iterable[int]) -> dict[int, CurrentVersion]:
-    """The latest version of each of ``months`` that has been published."""
-    by_label = {month_label(month): month for month in months}
-    if not by_label:
-        return {}
-    table = publication_versions_table
-    latest = (
-        sa.select(table.c.period, sa.func.max(table.c.version).label("version"))
-        .where(table.c.period.in_(list(by_label)))
-        .group_by(table.c.period)
-        .subquery()
-    )
-    same = (table.c.period == latest.c.period) & (table.c.version == latest.c.version)
-    query = sa.select(
-        table.c.period, table.c.version, table.c.content_hash, table.c.run_id, table.c.published_at
-    ).join(latest, same)
-    return {
-        by_label[row.period]: CurrentVersion(
-            row.version, row.content_hash, row.run_id, row.published_at
-        )
-        for row in connection.execute(query)
-    }
+def _money_records(frame: pd.DataFrame, columns: Iterable[str]) -> dict[str, list[Decimal]]:
+    return {column: [cents_to_decimal(v) for v in frame[column].tolist()] for column in columns}
 
 
-def locks(connection: sa.Connection, months: Iterable[int]) -> dict[int, Lock]:
-    by_label = {month_label(month): month for month in months}
-    if not by_label:
-        return {}
-    query = sa.select(period_locks_table).where(period_locks_table.c.period.in_(list(by_label)))
-    return {
-        by_label[row.period]: Lock(row.period, row.locked_by, row.locked_at, row.reason)
-        for row in connection.execute(query)
-    }
+def flow_records(flow: pd.DataFrame, currency: str) -> list[dict[str, object]]:
+    """Flow rows as they are published: two-decimal ``Decimal`` money, ``YYYY-MM`` periods."""
+    money = _money_records(flow, (*FLOW_COLUMNS, "net_change"))
+    return [
+        {
+            "period": month_label(period),
+            "currency": currency,
+            **{column: values[i] for column, values in money.items()},
+            "net_change_pct": flow["net_change_pct"].iloc[i],
+        }
+        for i, period in enumerate(flow["period"].tolist())
+    ]
 
 
 def _contract_rows_frame(rows: pd.DataFrame, label: str, currency: str) -> pd.DataFrame:
@@ -192,6 +147,94 @@ def _supersede(connection: sa.Connection, label: str, version: int) -> None:
     )
 
 
+def _changed_months(
+    connection: sa.Connection, months: Sequence[int], fingerprints: dict[int, str]
+) -> tuple[dict[int, CurrentVersion], list[int]]:
+    """The months' current versions and the months whose content differs from them.
+
+    Refuses (nothing written) if a changed month is locked.
+    """
+    current = current_versions(connection, months)
+    changed = [m for m in months if m not in current or current[m].content_hash != fingerprints[m]]
+    held = locks(connection, [m for m in changed if m in current])
+    if held:
+        listed = "; ".join(lock.describe() for lock in held.values())
+        raise PeriodLockedError(
+            f"Refusing to publish: the recomputed figures differ from the published ones "
+            f"for locked month(s) {listed}. Nothing was written. Unlock with "
+            f"`backlog-months unlock YYYY-MM --by NAME --reason TEXT` to restate them."
+        )
+    return current, changed
+
+
+def _records_by_month(
+    source_records: pd.DataFrame | Callable[[int], pd.DataFrame], months: list[int]
+) -> Callable[[int], pd.DataFrame]:
+    if not isinstance(source_records, pd.DataFrame):
+        return source_records
+    positions = month_positions(source_records["period"], months)
+    return lambda month: source_records.iloc[positions[month]]
+
+
+def _replace_months(
+    connection: sa.Connection,
+    current: dict[int, CurrentVersion],
+    versions: dict[int, int],
+    flow_rows: list[dict[str, object]],
+    contract_rows: pd.DataFrame,
+    records_of: Callable[[int], pd.DataFrame],
+    currency: str,
+) -> dict[int, int]:
+    """The ``versions``' months replaced: their current flow and contract rows (the old rows
+    kept in the history), then the new ones with their source records; rows per month."""
+    changed = list(versions)
+    for month in changed:
+        if month in current:
+            _supersede(connection, month_label(month), current[month].version)
+    labels = [month_label(m) for m in changed]
+    for table in (backlog_flow_table, contract_backlog_table):
+        connection.execute(table.delete().where(table.c.period.in_(labels)))
+    insert_rows(connection, backlog_flow_table, flow_rows)
+    # Month by month, in bulk: never the whole range's rows as Python objects at once.
+    row_positions = month_positions(contract_rows["period"], changed)
+    for month in changed:
+        label = month_label(month)
+        rows = contract_rows.iloc[row_positions[month]]
+        insert_rows(connection, contract_backlog_table, _contract_rows_frame(rows, label, currency))
+        insert_rows(
+            connection,
+            backlog_source_records_table,
+            _source_records_frame(records_of(month), label, versions[month]),
+        )
+    return {month: len(positions) for month, positions in row_positions.items()}
+
+
+def _version_rows(
+    flow_rows: list[dict[str, object]],
+    months: list[int],
+    current: dict[int, CurrentVersion],
+    versions: dict[int, int],
+    counts: dict[int, int],
+    fingerprints: dict[int, str],
+    stamp: RunStamp,
+) -> list[dict[str, object]]:
+    marks = json.dumps(stamp.source_marks, sort_keys=True, default=str)
+    return [
+        {
+            **record,
+            "version": versions[month],
+            "run_id": stamp.run_id,
+            "published_at": stamp.published_at,
+            "code_version": stamp.code_version,
+            "source_marks": marks,
+            "content_hash": fingerprints[month],
+            "restates": current[month].version if month in current else None,
+            "contract_rows": counts[month],
+        }
+        for month, record in zip(months, flow_rows, strict=True)
+    ]
+
+
 def publish_versions(
     engine: sa.Engine,
     months: Sequence[int],
@@ -210,73 +253,29 @@ def publish_versions(
     """
     fingerprints = month_fingerprints(flow, contract_rows)
     with engine.begin() as connection:
-        current = current_versions(connection, months)
-        changed = [
-            m for m in months if m not in current or current[m].content_hash != fingerprints[m]
-        ]
-        held = locks(connection, [m for m in changed if m in current])
-        if held:
-            listed = "; ".join(lock.describe() for lock in held.values())
-            raise PeriodLockedError(
-                f"Refusing to publish: the recomputed figures differ from the published ones "
-                f"for locked month(s) {listed}. Nothing was written. Unlock with "
-                f"`backlog-months unlock YYYY-MM --by NAME --reason TEXT` to restate them."
-            )
+        current, changed = _changed_months(connection, months, fingerprints)
         outcomes = [
             MonthOutcome(m, current[m].version, "unchanged") for m in months if m not in changed
         ]
         if not changed:
             return outcomes
         versions = {m: current[m].version + 1 if m in current else 1 for m in changed}
-        labels = [month_label(m) for m in changed]
-        for month in changed:
-            if month in current:
-                _supersede(connection, month_label(month), current[month].version)
-        for table in (backlog_flow_table, contract_backlog_table):
-            connection.execute(table.delete().where(table.c.period.in_(labels)))
-        changed_set = set(changed)
-        new_flow = flow[flow["period"].isin(changed_set)]
+        new_flow = flow[flow["period"].isin(set(changed))]
         flow_rows = flow_records(new_flow, currency)
-        insert_rows(connection, backlog_flow_table, flow_rows)
-        # Month by month, in bulk: never the whole range's rows as Python objects at once.
-        row_positions = month_positions(contract_rows["period"], changed)
-        records_of = source_records
-        if isinstance(source_records, pd.DataFrame):
-            positions = month_positions(source_records["period"], changed)
-
-            def records_of(month: int) -> pd.DataFrame:
-                return source_records.iloc[positions[month]]
-
-        for month in changed:
-            label = month_label(month)
-            rows = contract_rows.iloc[row_positions[month]]
-            insert_rows(
-                connection, contract_backlog_table, _contract_rows_frame(rows, label, currency)
-            )
-            records = records_of(month)
-            insert_rows(
-                connection,
-                backlog_source_records_table,
-                _source_records_frame(records, label, versions[month]),
-            )
-        marks = json.dumps(stamp.source_marks, sort_keys=True, default=str)
+        counts = _replace_months(
+            connection,
+            current,
+            versions,
+            flow_rows,
+            contract_rows,
+            _records_by_month(source_records, changed),
+            currency,
+        )
+        published = new_flow["period"].astype(int).tolist()
         insert_rows(
             connection,
             publication_versions_table,
-            [
-                {
-                    **record,
-                    "version": versions[month],
-                    "run_id": stamp.run_id,
-                    "published_at": stamp.published_at,
-                    "code_version": stamp.code_version,
-                    "source_marks": marks,
-                    "content_hash": fingerprints[month],
-                    "restates": current[month].version if month in current else None,
-                    "contract_rows": len(row_positions[month]),
-                }
-                for month, record in zip(new_flow["period"].astype(int), flow_rows, strict=True)
-            ],
+            _version_rows(flow_rows, published, current, versions, counts, fingerprints, stamp),
         )
     outcomes += [
         MonthOutcome(
@@ -288,76 +287,3 @@ def publish_versions(
         for m in changed
     ]
     return sorted(outcomes, key=lambda outcome: outcome.month)
-
-
-def published_figures(
-    engine: sa.Engine, months: Iterable[int]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The current published flow and contract rows of ``months``, money in cents."""
-    labels = [month_label(month) for month in months]
-
-    def cents(frame: pd.DataFrame) -> pd.DataFrame:
-        for column in FLOW_COLUMNS:
-            frame[column] = [decimal_to_cents(value) for value in frame[column]]
-        frame["period"] = frame["period"].map(parse_month)
-        return frame
-
-    flow_query = sa.select(backlog_flow_table).where(backlog_flow_table.c.period.in_(labels))
-    rows_query = sa.select(contract_backlog_table).where(
-        contract_backlog_table.c.period.in_(labels)
-    )
-    with engine.connect() as connection:
-        flow = pd.DataFrame(
-            connection.execute(flow_query).mappings().all(),
-            columns=[c.name for c in backlog_flow_table.columns],
-        )
-        rows = pd.DataFrame(
-            connection.execute(rows_query).mappings().all(),
-            columns=[c.name for c in contract_backlog_table.columns],
-        )
-    return cents(flow), cents(rows)
-
-
-def lock_month(engine: sa.Engine, month: int, actor: str, reason: str) -> Lock:
-    """Lock a published month against any change; the lock is logged with its reason."""
-    label = month_label(month)
-    _require_reason(actor, reason)
-    now = datetime.now(UTC)
-    with engine.begin() as connection:
-        if month not in current_versions(connection, [month]):
-            raise PublicationError(f"{label} has not been published; there is nothing to lock")
-        existing = locks(connection, [month])
-        if month in existing:
-            raise PublicationError(f"{existing[month].describe()} is already locked")
-        connection.execute(
-            period_locks_table.insert().values(
-                period=label, locked_by=actor, locked_at=now, reason=reason
-            )
-        )
-        connection.execute(
-            period_lock_log_table.insert().values(
-                period=label, action="lock", actor=actor, reason=reason, at=now
-            )
-        )
-    return Lock(label, actor, now, reason)
-
-
-def unlock_month(engine: sa.Engine, month: int, actor: str, reason: str) -> None:
-    label = month_label(month)
-    _require_reason(actor, reason)
-    with engine.begin() as connection:
-        removed = connection.execute(
-            period_locks_table.delete().where(period_locks_table.c.period == label)
-        ).rowcount
-        if not removed:
-            raise PublicationError(f"{label} is not locked")
-        connection.execute(
-            period_lock_log_table.insert().values(
-                period=label, action="unlock", actor=actor, reason=reason, at=datetime.now(UTC)
-            )
-        )
-
-
-def _require_reason(actor: str, reason: str) -> None:
-    if not actor.strip() or not reason.strip():
-        raise PublicationError("a lock or unlock needs who does it and why (--by and --reason)")

@@ -1,0 +1,156 @@
+"""Bulk writes: millions of contract rows and source records into any warehouse table.
+
+Money arrives in integer cents and leaves as the table's NUMERIC(18,2): exact decimal text
+through PostgreSQL's ``COPY``, the double SQLAlchemy binds for a ``Decimal`` on SQLite, and
+``Decimal`` records anywhere else.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from backlog_pipeline.money import cents_text, cents_to_decimal
+
+_INSERT_BATCH = 10_000
+
+
+def insert_rows(
+    connection: sa.Connection, table: sa.Table, records: Sequence[dict] | pd.DataFrame
+) -> None:
+    """Insert records (dicts of published values) or a frame (see :func:`insert_frame`)."""
+    if isinstance(records, pd.DataFrame):
+        insert_frame(connection, table, records)
+        return
+    for start in range(0, len(records), _INSERT_BATCH):
+        connection.execute(table.insert(), list(records[start : start + _INSERT_BATCH]))
+
+
+def insert_frame(connection: sa.Connection, table: sa.Table, frame: pd.DataFrame) -> None:
+    """Insert a frame's rows in bulk; its money columns (the table's NUMERIC ones) in cents.
+
+    Millions of contract rows and source records go through here, so no row becomes a dict
+    of ``Decimal`` on the way: SQLite gets ``executemany`` over plain values in large
+    batches (money as the same float SQLAlchemy binds for a ``Decimal``: the double nearest
+    the two-decimal figure), PostgreSQL gets ``COPY`` with the figures as exact decimal
+    text, and any other database the ``Decimal`` records of :func:`insert_rows`.
+    """
+    names = [column.name for column in table.columns if column.name in frame.columns]
+    money = {column.name for column in table.columns if isinstance(column.type, sa.Numeric)}
+    dialect = connection.dialect
+    if dialect.name == "sqlite":
+        write = _sqlite_writer(connection, table, names)
+    elif dialect.name == "postgresql" and dialect.driver == "psycopg2":
+        write = _copy_writer(connection, table, names)
+    else:
+        write = _records_writer(connection, table, names)
+    for start in range(0, len(frame), _BULK_BATCH):
+        batch = frame.iloc[start : start + _BULK_BATCH]
+        write({name: _values(batch[name], name in money) for name in names})
+
+
+_BULK_BATCH = 100_000
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+class _Money:
+    """A batch of amounts in cents, with the nulls marked, converted as each writer needs."""
+
+    def __init__(self, cents: np.ndarray, null: np.ndarray) -> None:
+        self.cents, self.null = cents, null
+
+    def floats(self) -> list[float | None]:
+        values = (self.cents / 100).tolist()
+        return _with_nulls(values, self.null)
+
+    def text(self) -> list[str | None]:
+        return _with_nulls(cents_text(self.cents).tolist(), self.null)
+
+    def decimals(self) -> list[Decimal | None]:
+        return _with_nulls([cents_to_decimal(v) for v in self.cents.tolist()], self.null)
+
+
+_Writer = Callable[[dict[str, "_Money | list"]], None]
+
+
+def _with_nulls(values: list, null: np.ndarray) -> list:
+    for position in np.flatnonzero(null).tolist():
+        values[position] = None
+    return values
+
+
+def _values(column: pd.Series, is_money: bool) -> _Money | list:
+    null = column.isna().to_numpy()
+    if is_money:
+        cents = (
+            column.fillna(0).to_numpy(dtype=np.int64)
+            if null.any()
+            else column.to_numpy(dtype=np.int64)
+        )
+        return _Money(cents, null)
+    values = column.tolist()
+    return _with_nulls(values, null) if null.any() else values
+
+
+def _sqlite_writer(connection: sa.Connection, table: sa.Table, names: list[str]) -> _Writer:
+    statement = str(table.insert().compile(dialect=connection.dialect, column_keys=names))
+    processors = {
+        name: table.c[name].type._cached_bind_processor(connection.dialect) for name in names
+    }
+    cursor = connection.connection.cursor()
+
+    def write(columns: dict[str, _Money | list]) -> None:
+        lists = []
+        for name, values in columns.items():
+            if isinstance(values, _Money):
+                lists.append(values.floats())
+            elif processors[name] is not None:
+                process = processors[name]
+                lists.append([None if v is None else process(v) for v in values])
+            else:
+                lists.append(values)
+        cursor.executemany(statement, zip(*lists, strict=True))
+
+    return write
+
+
+def _copy_writer(connection: sa.Connection, table: sa.Table, names: list[str]) -> _Writer:
+    quote = connection.dialect.identifier_preparer
+    statement = (
+        f"COPY {quote.format_table(table)} ({', '.join(quote.quote(n) for n in names)}) FROM STDIN"
+    )
+    cursor = connection.connection.cursor()
+
+    def text(value: object) -> str:
+        if value is None:
+            return "\\N"
+        if isinstance(value, datetime):
+            return value.isoformat()
+        return str(value).translate(_COPY_ESCAPES)
+
+    def write(columns: dict[str, _Money | list]) -> None:
+        lists = [
+            ["\\N" if v is None else v for v in values.text()]
+            if isinstance(values, _Money)
+            else [text(v) for v in values]
+            for values in columns.values()
+        ]
+        body = "\n".join("\t".join(row) for row in zip(*lists, strict=True))
+        cursor.copy_expert(statement, io.StringIO(body + "\n" if body else ""))
+
+    return write
+
+
+def _records_writer(connection: sa.Connection, table: sa.Table, names: list[str]) -> _Writer:
+    def write(columns: dict[str, _Money | list]) -> None:
+        lists = [v.decimals() if isinstance(v, _Money) else v for v in columns.values()]
+        records = [dict(zip(names, row, strict=True)) for row in zip(*lists, strict=True)]
+        connection.execute(table.insert(), records)
+
+    return write
