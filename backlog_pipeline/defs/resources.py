@@ -1,12 +1,13 @@
-"""Resources: where the sources are read and where the results are written.
+"""The resource classes: thin Dagster wrappers over ``sources/`` and ``warehouse/``.
 
 Connection URLs and tokens arrive through ``dg.EnvVar`` when they are set, so a password or
-token is never shown in the UI or written to the event log; only :func:`redacted` forms
-are. The CRM and ERP resources share one interface (:class:`CrmSource`, :class:`ErpSource`)
+token is never shown in the UI or written to the event log; only redacted forms are. The
+CRM and ERP resources share one interface (:class:`CrmSource`, :class:`ErpSource`)
 whatever system is behind them, so the source assets and their lineage do not change.
+Which ones this code location uses, built from the settings, is in ``defs/deployment.py``.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,16 +17,15 @@ import sqlalchemy as sa
 from pydantic import Field, PrivateAttr
 
 from backlog_pipeline.demo.generate import ensure_demo
-from backlog_pipeline.sources import hubspot, netsuite, salesforce, sql
+from backlog_pipeline.sources import csv_export, hubspot, netsuite, salesforce, sql
 from backlog_pipeline.sources.canonical import (
     CHANGE_COLUMNS,
+    MAX_QUARANTINE_SHARE,
     RECOGNITION_COLUMNS,
     ParsedTable,
-    SourceError,
-    parse_in_batches,
 )
 from backlog_pipeline.sources.http import HttpPolicy, Log
-from backlog_pipeline.sources.local_copy import Batch, LocalCopy, PullResult, latest
+from backlog_pipeline.sources.local_copy import Batch, LocalCopy, PullResult
 from backlog_pipeline.warehouse.engine import create_warehouse_engine, redacted
 
 
@@ -48,7 +48,7 @@ class SourceRead:
 class SourceResource(dg.ConfigurableResource):
     """What every source resource has: a description safe to show, and a quarantine limit."""
 
-    max_quarantine_share: float = 0.05
+    max_quarantine_share: float = MAX_QUARANTINE_SHARE
 
     def describe(self) -> str:
         raise NotImplementedError
@@ -78,10 +78,10 @@ class HttpSource(dg.ConfigurableResource):
 
     copy_dir: str
     full_refresh: bool = False
-    http_timeout: float = 30.0
-    http_max_attempts: int = 6
-    http_backoff: float = 1.0
-    http_max_wait: float = 300.0
+    http_timeout: float = HttpPolicy.timeout
+    http_max_attempts: int = HttpPolicy.max_attempts
+    http_backoff: float = HttpPolicy.backoff
+    http_max_wait: float = HttpPolicy.max_wait
 
     def policy(self) -> HttpPolicy:
         return HttpPolicy(
@@ -105,18 +105,6 @@ def _pulled(raw: pd.DataFrame, pull: PullResult) -> SourceRead:
     return SourceRead(raw, pull.high_water_mark, pull.fetched, pull.total)
 
 
-def _with_csv_changes(changes: pd.DataFrame, folder: str | None) -> pd.DataFrame:
-    """Changes derived from the CRM, and those of a CSV export folder when one is set."""
-    if not folder:
-        return changes
-    exported = CrmExport(directory=folder).read_table("contract_changes")
-    # The export's rows keep their labels, so quarantined ones name their line in the file;
-    # the CRM's own rows are numbered after them.
-    first = int(exported.index.max()) + 1 if len(exported) else 0
-    derived = changes.set_axis(range(first, first + len(changes)))
-    return pd.concat([exported.reindex(columns=list(CHANGE_COLUMNS)), derived])
-
-
 class CrmExport(CrmSource):
     """A folder of CRM CSV exports in the canonical shape (``contracts.csv``, ...)."""
 
@@ -124,42 +112,30 @@ class CrmExport(CrmSource):
     demo_data_dir: str | None = None  # set when the folder is the embedded demo
 
     def describe(self) -> str:
-        return f"CRM export {self.directory}"
+        return csv_export.describe(self.directory)
 
     def read(self, table: str, log: Log) -> SourceRead:
         raw = self.read_table(table)
-        mark = latest(raw["updated_at"]) if "updated_at" in raw else None
-        return SourceRead(raw, mark, len(raw), len(raw))
+        return SourceRead(raw, csv_export.high_water_mark(raw), len(raw), len(raw))
 
     def read_table(self, table: str) -> pd.DataFrame:
-        """Every cell as text: parsing and its errors belong to the canonical mapping."""
         if self.demo_data_dir:
             ensure_demo(Path(self.demo_data_dir))
-        path = Path(self.directory) / f"{table}.csv"
-        if not path.is_file():
-            raise SourceError(f"{self.describe()}: {path.name} not found in {self.directory}")
-        try:
-            frame = pd.read_csv(
-                path, dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=False
-            )
-        except (pd.errors.ParserError, UnicodeDecodeError) as error:
-            raise SourceError(f"{self.describe()}: {path.name} cannot be read: {error}") from None
-        # Blank lines are dropped by label, so row numbers still match the file's lines.
-        return frame[(frame != "").any(axis=1)]
+        return csv_export.read_table(self.directory, table)
 
 
 class SalesforceCrm(CrmSource, HttpSource):
     """Contracts (and, if set, cancellations) from a Salesforce object over REST."""
 
     instance_url: str
-    api_version: str = "v62.0"
+    api_version: str = salesforce.API_VERSION
     token_url: str | None = None
-    object_name: str = "Opportunity"
+    object_name: str = salesforce.DEFAULT_OBJECT
     fields: dict[str, str] = Field(
-        default_factory=lambda: dict(salesforce.DEFAULT_FIELDS["Opportunity"])
+        default_factory=lambda: dict(salesforce.DEFAULT_FIELDS[salesforce.DEFAULT_OBJECT])
     )
     signed_values: list[str] = Field(
-        default_factory=lambda: list(salesforce.DEFAULT_SIGNED["Opportunity"])
+        default_factory=lambda: list(salesforce.DEFAULT_SIGNED[salesforce.DEFAULT_OBJECT])
     )
     cancelled_values: list[str] = Field(default_factory=list)
     changes_dir: str | None = None  # a CSV export folder whose changes are added
@@ -189,15 +165,15 @@ class SalesforceCrm(CrmSource, HttpSource):
         if table == "contracts":
             return _pulled(salesforce.contracts(pull.records, query), pull)
         changes = salesforce.changes(pull.records, query)
-        return _pulled(_with_csv_changes(changes, self.changes_dir), pull)
+        return _pulled(csv_export.with_exported_changes(changes, self.changes_dir), pull)
 
 
 class HubSpotCrm(CrmSource, HttpSource):
     """Contracts from HubSpot deals in a won stage; changes from a CSV folder if set."""
 
-    base_url: str = "https://api.hubapi.com"
+    base_url: str = hubspot.BASE_URL
     properties: dict[str, str] = Field(default_factory=lambda: dict(hubspot.DEFAULT_PROPERTIES))
-    won_stages: list[str] = Field(default_factory=lambda: ["closedwon"])
+    won_stages: list[str] = Field(default_factory=lambda: list(hubspot.WON_STAGES))
     changes_dir: str | None = None
     token: str
 
@@ -207,7 +183,7 @@ class HubSpotCrm(CrmSource, HttpSource):
     def read(self, table: str, log: Log) -> SourceRead:
         if table == "contract_changes":
             # HubSpot has no amendment records: changes come from the CSV folder, if any.
-            changes = _with_csv_changes(
+            changes = csv_export.with_exported_changes(
                 pd.DataFrame(columns=list(CHANGE_COLUMNS)), self.changes_dir
             )
             return SourceRead(changes, None, len(changes), len(changes))
@@ -227,7 +203,7 @@ class ErpDatabase(ErpSource):
     """An ERP database: a table or a query, its columns mapped to the canonical ones."""
 
     url: str
-    table: str = "recognition"
+    table: str = sql.TABLE
     query: str | None = None  # used instead of the table when set
     # canonical name -> the ERP's column, where they differ
     columns: dict[str, str] = Field(default_factory=dict)
@@ -248,23 +224,14 @@ class ErpDatabase(ErpSource):
     def read_parsed(
         self, log: Log, parse: Callable[[pd.DataFrame], ParsedTable]
     ) -> tuple[SourceRead, ParsedTable]:
-        """Streamed: each batch of lines is mapped as it arrives (see ``sql``)."""
+        """Streamed: each batch of lines is mapped as it arrives (see ``sources.sql``)."""
         if self.demo_data_dir:
             ensure_demo(Path(self.demo_data_dir))
-        marks: list[str] = []
-
-        def batches() -> Iterator[pd.DataFrame]:
-            for raw in sql.recognition_batches(
-                self.url, self.describe(), self.columns, self.table, self.query
-            ):
-                mark = sql.high_water_mark(raw)
-                if mark is not None:
-                    marks.append(mark)
-                yield raw
-
-        parsed, count = parse_in_batches(batches(), parse)
+        parsed, count, mark = sql.read_parsed_recognition(
+            self.url, self.describe(), self.columns, self.table, self.query, parse
+        )
         empty = pd.DataFrame(columns=list(RECOGNITION_COLUMNS))
-        return SourceRead(empty, max(marks, default=None), count, count, raw_rows=count), parsed
+        return SourceRead(empty, mark, count, count, raw_rows=count), parsed
 
 
 class NetSuiteErp(ErpSource, HttpSource):
@@ -321,4 +288,4 @@ class DocumentFolder(dg.ConfigurableResource):
 class Reporting(dg.ConfigurableResource):
     """What the published figures are expressed in."""
 
-    currency: str = "USD"
+    currency: str

@@ -27,6 +27,8 @@ RECOGNITION_REQUIRED = RECOGNITION_COLUMNS
 CHANGE_KINDS = ("increase", "decrease", "cancellation")
 QUARANTINE_COLUMNS = ("source", "table", "row_number", "record_id", "field", "value", "reason")
 _CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
+# The share of a source's rows that may be set aside before the source fails, unless set.
+MAX_QUARANTINE_SHARE = 0.05
 
 
 class SourceError(Exception):

@@ -23,6 +23,8 @@ from backlog_pipeline.sources.http import ConnectorError, HttpClient, HttpPolicy
 from backlog_pipeline.sources.local_copy import Batch, iso_utc, latest
 
 ID = "id"
+BASE_URL = "https://api.hubapi.com"
+WON_STAGES = ("closedwon",)  # the deal stages that are bookings, unless set
 COMPANY = "@company"  # not a property: the deal's first associated company
 PROPERTY_KEYS = (*CONTRACT_COLUMNS, "stage")
 DEFAULT_PROPERTIES = {
@@ -40,7 +42,7 @@ class HubSpotQuery:
     """Which deal property holds each canonical column, and which stages are bookings."""
 
     properties: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_PROPERTIES))
-    won_stages: tuple[str, ...] = ("closedwon",)
+    won_stages: tuple[str, ...] = WON_STAGES
 
     @property
     def modified_property(self) -> str:

@@ -22,6 +22,8 @@ from backlog_pipeline.sources.http import ConnectorError, HttpClient, HttpPolicy
 from backlog_pipeline.sources.local_copy import Batch, latest
 
 ID = "Id"
+API_VERSION = "v62.0"  # the REST API version read, unless set
+DEFAULT_OBJECT = "Opportunity"
 # Mapping keys besides SPEC's contract columns: what says the record is signed or
 # cancelled, and when and by how much a cancellation takes effect.
 EXTRA_KEYS = ("status", "cancellation_date", "cancellation_amount")
@@ -46,9 +48,9 @@ DEFAULT_SIGNED = {"Opportunity": ("true",), "Contract": ("Activated", "Expired",
 class SalesforceQuery:
     """Which object is read, which field holds each canonical column, which states count."""
 
-    object_name: str = "Opportunity"
-    fields: Mapping[str, str] = field(default_factory=lambda: DEFAULT_FIELDS["Opportunity"])
-    signed_values: tuple[str, ...] = ("true",)
+    object_name: str = DEFAULT_OBJECT
+    fields: Mapping[str, str] = field(default_factory=lambda: DEFAULT_FIELDS[DEFAULT_OBJECT])
+    signed_values: tuple[str, ...] = DEFAULT_SIGNED[DEFAULT_OBJECT]
     cancelled_values: tuple[str, ...] = ()
 
     @property

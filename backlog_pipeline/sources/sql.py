@@ -12,15 +12,21 @@ canonical shape as it arrives instead of holding all the raw text at once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 import pandas as pd
 import sqlalchemy as sa
 
-from backlog_pipeline.sources.canonical import RECOGNITION_COLUMNS, SourceError
+from backlog_pipeline.sources.canonical import (
+    RECOGNITION_COLUMNS,
+    ParsedTable,
+    SourceError,
+    parse_in_batches,
+)
 from backlog_pipeline.sources.local_copy import latest
 
 MODIFIED = "last_modified"  # optional mapping key: the column of modification times
+TABLE = "recognition"  # the table read, unless set
 
 
 def recognition_select(
@@ -37,7 +43,7 @@ def recognition_select(
             .subquery("source")
         )
     else:
-        schema, _, name = (table or "recognition").rpartition(".")
+        schema, _, name = (table or TABLE).rpartition(".")
         source = sa.table(
             name, *(sa.column(n) for n in dict.fromkeys(wanted.values())), schema=schema or None
         )
@@ -109,3 +115,26 @@ def read_recognition(
     """The recognition rows with canonical column names, and the latest modification time."""
     frame = pd.concat(list(recognition_batches(url, describe, columns, table, query)))
     return frame, high_water_mark(frame)
+
+
+def read_parsed_recognition(
+    url: str,
+    describe: str,
+    columns: Mapping[str, str],
+    table: str | None,
+    query: str | None,
+    parse: Callable[[pd.DataFrame], ParsedTable],
+) -> tuple[ParsedTable, int, str | None]:
+    """The recognition rows mapped by ``parse`` batch by batch as they stream in, the number
+    of rows read and the latest modification time among them."""
+    marks: list[str] = []
+
+    def batches() -> Iterator[pd.DataFrame]:
+        for raw in recognition_batches(url, describe, columns, table, query):
+            mark = high_water_mark(raw)
+            if mark is not None:
+                marks.append(mark)
+            yield raw
+
+    parsed, count = parse_in_batches(batches(), parse)
+    return parsed, count, max(marks, default=None)
