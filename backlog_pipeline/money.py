@@ -1,5 +1,8 @@
 """Money, chosen in one place: integer cents inside, two-decimal ``Decimal`` outside.
 
+This is the one module that knows the cents encoding (the ×100); every other module
+converts through these functions.
+
 Integer cents keep every sum exact and let pandas add millions of lines in vectorised
 int64 arithmetic; ``Decimal`` with two places is what the warehouse and the JSON documents
 receive, so no float ever reaches a published figure.
@@ -11,13 +14,14 @@ import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 import numpy as np
-import pandas as pd
 
 CENT = Decimal("0.01")
 # Plain decimal notation with at most two decimals; a sign is allowed, exponents are not.
 _AMOUNT_PATTERN = re.compile(r"^\s*([+-]?)(\d+)(?:\.(\d{0,2}))?\s*$")
 # NUMERIC(18,2) holds at most 16 integer digits.
 MAX_ABS_CENTS = 10**18 - 1
+# Whole currency units whose cents still fit.
+MAX_ABS_UNITS = MAX_ABS_CENTS // 100
 
 
 class AmountError(ValueError):
@@ -87,6 +91,21 @@ def decimal_to_cents(value: object) -> int:
     return int(cents)
 
 
+def units_to_cents(units: object) -> object:
+    """Whole currency units in cents: an int, or elementwise a numpy array or pandas series."""
+    return units * 100
+
+
+def cents_to_floats(cents: np.ndarray) -> np.ndarray:
+    """The doubles nearest each amount in currency units (what SQLite stores for NUMERIC)."""
+    return np.asarray(cents) / 100
+
+
+def percent_of(cents: object, percent: object) -> object:
+    """``percent`` % of an amount in cents, rounded down to the cent (elementwise too)."""
+    return percent * cents // 100
+
+
 def format_cents(cents: int) -> str:
     """``12218.75`` style text, used in messages and previews."""
     return str(cents_to_decimal(cents))
@@ -112,8 +131,3 @@ def cents_text(cents: np.ndarray) -> np.ndarray:
     fraction = np.strings.zfill((magnitude % 100).astype(str), 2)
     text = np.strings.add(np.strings.add(whole, "."), fraction)
     return np.where(cents < 0, np.strings.add("-", text), text).astype(object)
-
-
-def decimal_column(cents: pd.Series) -> pd.Series:
-    """An object column of two-decimal ``Decimal`` values for publication."""
-    return cents.map(cents_to_decimal).astype(object)

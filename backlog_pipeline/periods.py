@@ -1,7 +1,8 @@
-"""Calendar months as the accounting period.
+"""Calendar months as the accounting period: the one module that knows their encoding.
 
 Inside, a month is an integer ``year * 12 + month - 1`` so that "every month up to E"
-is a plain integer comparison over millions of rows; outside it is ``YYYY-MM``.
+is a plain integer comparison over millions of rows; outside it is ``YYYY-MM``. Every
+other module converts through these functions and never re-derives the encoding.
 """
 
 from __future__ import annotations
@@ -12,13 +13,20 @@ import re
 from collections.abc import Iterable
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike
 
 _MONTH_PATTERN = re.compile(r"^(\d{4})-(\d{2})(?:-01)?$")
 
 
 def month_index(year: int, month: int) -> int:
+    """The index of a calendar month; elementwise on numpy arrays and pandas series too."""
     return year * 12 + month - 1
+
+
+def month_indices(dates: pd.Series) -> pd.Series:
+    """The month index of each date of a datetime column (NaN where the date is missing)."""
+    return month_index(dates.dt.year, dates.dt.month)
 
 
 def parse_month(text: str) -> int:
@@ -43,10 +51,6 @@ def month_labels(indices: object) -> np.ndarray:
     return np.array([month_label(month) for month in months], dtype=object)[positions]
 
 
-def month_of(day: dt.date) -> int:
-    return month_index(day.year, day.month)
-
-
 def first_day(index: int) -> dt.date:
     year, month0 = divmod(int(index), 12)
     return dt.date(year, month0 + 1, 1)
@@ -55,6 +59,15 @@ def first_day(index: int) -> dt.date:
 def last_day(index: int) -> dt.date:
     year, month0 = divmod(int(index), 12)
     return dt.date(year, month0 + 1, calendar.monthrange(year, month0 + 1)[1])
+
+
+# Month 0 of numpy's datetime64[M] is 1970-01.
+_NUMPY_EPOCH = month_index(1970, 1)
+
+
+def first_days(indices: np.ndarray) -> np.ndarray:
+    """``datetime64[D]`` of the first day of each month index (many at once)."""
+    return (np.asarray(indices) - _NUMPY_EPOCH).astype("datetime64[M]").astype("datetime64[D]")
 
 
 def partition_key(index: int) -> str:
@@ -71,7 +84,3 @@ def month_positions(periods: ArrayLike, months: Iterable[int]) -> dict[int, np.n
         month: order[ordered.searchsorted(month, "left") : ordered.searchsorted(month, "right")]
         for month in months
     }
-
-
-def month_range(first: int, last: int) -> list[int]:
-    return list(range(int(first), int(last) + 1))

@@ -17,7 +17,11 @@ from backlog_pipeline.accounting.activity import known_contract_rows
 def closing_as_of(
     contracts: pd.DataFrame, changes: pd.DataFrame, recognition: pd.DataFrame, month: int
 ) -> pd.Series:
-    """Closing backlog in cents per contract at the end of ``month`` (contracts with events)."""
+    """Closing backlog in cents per contract at the end of ``month`` (contracts with events).
+
+    Test oracle: the rule written plainly, one month at a time. The pipeline uses
+    :func:`total_closing_as_of_months`; the tests hold it to this function.
+    """
     changes = changes[
         known_contract_rows(changes, contracts) & (changes["effective_month"] <= month)
     ]
@@ -62,6 +66,7 @@ def closing_as_of(
 def total_closing_as_of(
     contracts: pd.DataFrame, changes: pd.DataFrame, recognition: pd.DataFrame, month: int
 ) -> int:
+    """Total closing backlog in cents at the end of ``month``. Test oracle (see above)."""
     return int(closing_as_of(contracts, changes, recognition, month).sum())
 
 

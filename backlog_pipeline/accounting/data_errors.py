@@ -16,7 +16,7 @@ import pandas as pd
 
 from backlog_pipeline import text_codes
 from backlog_pipeline.money import format_cents
-from backlog_pipeline.periods import month_label
+from backlog_pipeline.periods import month_indices, month_label
 
 _HASHED_FROM = 100_000  # ids from which hashing and sorting beats a hash table
 EXCEPTION_COLUMNS = ("period", "source", "record_id", "contract_id", "amount", "reason")
@@ -277,7 +277,7 @@ def phantom_backlog(
     The end month itself is allowed: its last recognition may close the contract that month.
     """
     end = contracts.drop_duplicates("contract_id").set_index("contract_id")["end_date"]
-    end_month = (end.dt.year * 12 + end.dt.month - 1).astype("Int64")
+    end_month = month_indices(end).astype("Int64")
     # Millions of rows: positive closings past an end month are found on plain arrays with
     # one lookup each, and only those few are checked against the cancellations.
     positive = np.flatnonzero(contract_rows["closing"].to_numpy(np.int64) > 0)

@@ -66,7 +66,11 @@ def _records(
 def source_records(
     contracts: pd.DataFrame, changes: pd.DataFrame, recognition: pd.DataFrame
 ) -> pd.DataFrame:
-    """One row per source record of a known contract, with the figure it feeds (cents)."""
+    """One row per source record of a known contract, with the figure it feeds (cents).
+
+    Test oracle: every month at once, for the tests of :class:`MonthlySourceRecords` and of
+    publication; the pipeline builds the records a month at a time with that class.
+    """
     return _records(
         contracts,
         changes[known_contract_rows(changes, contracts)],

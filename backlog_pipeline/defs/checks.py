@@ -23,6 +23,7 @@ from backlog_pipeline.accounting.restatement import contract_differences, flow_d
 from backlog_pipeline.defs.partitions import months_in_run
 from backlog_pipeline.defs.resources import Warehouse
 from backlog_pipeline.defs.sources import ROLL_FORWARD_INS
+from backlog_pipeline.money import format_cents
 from backlog_pipeline.periods import month_label
 from backlog_pipeline.warehouse.evidence import evidence_query, replace_exceptions
 from backlog_pipeline.warehouse.locks import locks
@@ -49,7 +50,7 @@ def evidence_metadata(
         return metadata
     shown = exceptions.head(_SHOWN).assign(
         period=lambda f: f["period"].map(lambda m: None if pd.isna(m) else month_label(int(m))),
-        amount=lambda f: f["amount"].map(lambda c: None if pd.isna(c) else f"{int(c) / 100:.2f}"),
+        amount=lambda f: f["amount"].map(lambda c: None if pd.isna(c) else format_cents(int(c))),
     )
     by_period = (
         exceptions["period"].map(lambda m: "undated" if pd.isna(m) else month_label(int(m)))

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from backlog_pipeline.periods import first_day, last_day, month_label, parse_month
+from backlog_pipeline.money import format_cents, percent_of, units_to_cents
+from backlog_pipeline.periods import first_day, last_day, month_index, month_label, parse_month
 
 DEMO_SEED = 20240101
 DEMO_FIRST_MONTH = "2024-01"
@@ -66,11 +67,6 @@ class _Contract:
     recognition: list[tuple[int, int]] = field(default_factory=list)
 
 
-def _money(cents: int) -> str:
-    sign = "-" if cents < 0 else ""
-    return f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d}"
-
-
 def _day_in(month: int, rng: random.Random) -> dt.date:
     return first_day(month) + dt.timedelta(days=rng.randrange(last_day(month).day))
 
@@ -79,9 +75,9 @@ def _new_contract(number: int, month: int, rng: random.Random) -> _Contract:
     term = rng.choices(_TERMS, weights=[t[1] for t in _TERMS])[0]
     name, _, lengths, delays = term
     term_months = rng.choice(lengths)
-    monthly_fee = rng.choice((500, 750, 1000, 1500, 2500, 4000, 8000)) * 100
+    monthly_fee = units_to_cents(rng.choice((500, 750, 1000, 1500, 2500, 4000, 8000)))
     if name == "one-off":
-        tcv = rng.randrange(5_000, 60_000) * 100 + rng.choice((0, 25, 50, 99))
+        tcv = units_to_cents(rng.randrange(5_000, 60_000)) + rng.choice((0, 25, 50, 99))
     else:
         tcv = monthly_fee * term_months
     customer = rng.randrange(1, 120)
@@ -103,7 +99,7 @@ def _simulate(contract: _Contract, last_month: int, quiet_month: int, rng: rando
     """Recognize the remaining value ratably and draw the changes along the way."""
     remaining = contract.tcv_cents
     end_month = contract.start_month + contract.term_months - 1
-    signed_month = contract.signed.year * 12 + contract.signed.month - 1
+    signed_month = month_index(contract.signed.year, contract.signed.month)
     for month in range(signed_month, min(end_month, last_month) + 1):
         terminated = False
         if month > signed_month and rng.random() < 0.035 and remaining > 0:
@@ -115,10 +111,10 @@ def _simulate(contract: _Contract, last_month: int, quiet_month: int, rng: rando
                 kind = "increase"
             amount = None
             if kind == "increase":
-                amount = rng.randrange(10, 40) * remaining // 100
+                amount = percent_of(remaining, rng.randrange(10, 40))
                 remaining += amount
             elif kind in ("decrease", "cancellation-partial"):
-                amount = rng.randrange(5, 40) * remaining // 100
+                amount = percent_of(remaining, rng.randrange(5, 40))
                 remaining -= amount
             else:
                 terminated = True
@@ -126,7 +122,7 @@ def _simulate(contract: _Contract, last_month: int, quiet_month: int, rng: rando
                 {
                     "effective_date": _day_in(month, rng).isoformat(),
                     "kind": kind.split("-")[0],
-                    "amount": "" if amount is None else _money(amount),
+                    "amount": "" if amount is None else format_cents(amount),
                 }
             )
         if month >= contract.start_month and remaining > 0:
@@ -162,7 +158,7 @@ def generate_demo(target: Path, seed: int = DEMO_SEED) -> DemoPaths:
             end = last_day(c.start_month + c.term_months - 1)
             writer.writerow(
                 [c.contract_id, c.customer_id, c.customer_name, c.signed.isoformat(),
-                 first_day(c.start_month).isoformat(), end.isoformat(), _money(c.tcv_cents),
+                 first_day(c.start_month).isoformat(), end.isoformat(), format_cents(c.tcv_cents),
                  "USD", c.product, c.segment, c.region, f"{c.signed.isoformat()}T09:00:00Z"]
             )  # fmt: skip
     with open(crm_dir / "contract_changes.csv", "w", newline="", encoding="utf-8") as handle:
@@ -202,7 +198,7 @@ def generate_demo(target: Path, seed: int = DEMO_SEED) -> DemoPaths:
                     "line_id": f"REV-{number:06d}",
                     "contract_id": contract_id,
                     "period": month_label(month),
-                    "amount": _money(cents),
+                    "amount": format_cents(cents),
                 }
                 for number, (month, contract_id, cents) in enumerate(lines, start=1)
             ],

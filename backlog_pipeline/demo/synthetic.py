@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from backlog_pipeline.money import cents_text
-from backlog_pipeline.periods import month_label, parse_month
+from backlog_pipeline.money import cents_text, percent_of, units_to_cents
+from backlog_pipeline.periods import first_days, month_label, month_labels, parse_month
 
 SIZES = {"small": 1_000, "medium": 100_000, "large": 1_000_000}
 SYNTHETIC_SEED = 20230101
@@ -47,7 +47,7 @@ _TERMS = (
     (0.05, (1, 2, 3), (0, 1)),  # one-off
 )
 _ONE_OFF = 4
-_MONTHLY_FEES = np.array([500, 750, 1000, 1500, 2500, 4000, 8000], dtype=np.int64) * 100
+_MONTHLY_FEES = units_to_cents(np.array([500, 750, 1000, 1500, 2500, 4000, 8000], dtype=np.int64))
 _PRODUCTS = np.array(["Platform", "Analytics", "Services"], dtype=object)
 _SEGMENTS = np.array(["SMB", "Mid-Market", "Enterprise"], dtype=object)
 _REGIONS = np.array(["NA", "EMEA", "APAC"], dtype=object)
@@ -95,13 +95,8 @@ class _Ledger:
     line_amount: np.ndarray
 
 
-def _month_starts(months: np.ndarray) -> np.ndarray:
-    """``datetime64[D]`` of the first day of each month index."""
-    return (months - 1970 * 12).astype("datetime64[M]").astype("datetime64[D]")
-
-
 def _days_in(months: np.ndarray) -> np.ndarray:
-    return (_month_starts(months + 1) - _month_starts(months)).astype(np.int64)
+    return (first_days(months + 1) - first_days(months)).astype(np.int64)
 
 
 def _day_in(months: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -125,7 +120,9 @@ def _draw(n: int, first: int, months: int, rng: np.random.Generator) -> _Ledger:
     end_month = start_month + term - 1
     fee = rng.choice(_MONTHLY_FEES, size=n)
     one_off = term_kind == _ONE_OFF
-    one_off_value = rng.integers(5_000, 60_000, n) * 100 + rng.choice([0, 25, 50, 99], size=n)
+    one_off_value = units_to_cents(rng.integers(5_000, 60_000, n)) + rng.choice(
+        [0, 25, 50, 99], size=n
+    )
     tcv = np.where(one_off, one_off_value, fee * term)
     customer = rng.integers(1, max(n // 8, 2), n)
     product = np.where(one_off, 2, rng.integers(0, 2, n))
@@ -148,7 +145,7 @@ def _draw(n: int, first: int, months: int, rng: np.random.Generator) -> _Ledger:
         share = np.where(
             kind == 0, rng.integers(10, 40, len(drawn)), rng.integers(5, 40, len(drawn))
         )
-        amount = share * remaining[drawn] // 100
+        amount = percent_of(remaining[drawn], share)
         amount = np.where(kind == 3, -1, amount)
         remaining[drawn] += np.where(kind == 0, amount, np.where(kind == 3, 0, -amount))
         changes.append((drawn, np.full(len(drawn), month), _day_in(np.full(len(drawn), month), rng),
@@ -198,7 +195,7 @@ def _ids(prefix: str, numbers: np.ndarray, width: int) -> np.ndarray:
 
 
 def _dates(months: np.ndarray, days: np.ndarray) -> np.ndarray:
-    return (_month_starts(months) + days).astype(str)
+    return (first_days(months) + days).astype(str)
 
 
 def _write_crm(ledger: _Ledger, crm_dir: Path, width: int) -> int:
@@ -206,7 +203,7 @@ def _write_crm(ledger: _Ledger, crm_dir: Path, width: int) -> int:
     contract_ids = _ids("C-", np.arange(1, n + 1), width)
     customer_ids = _ids("CUST-", ledger.customer, width)
     signed = _dates(ledger.signed_month, ledger.signed_day)
-    end = (_month_starts(ledger.end_month + 1) - np.timedelta64(1, "D")).astype(str)
+    end = (first_days(ledger.end_month + 1) - np.timedelta64(1, "D")).astype(str)
     contracts = pd.DataFrame(
         {
             "contract_id": contract_ids,
@@ -216,7 +213,7 @@ def _write_crm(ledger: _Ledger, crm_dir: Path, width: int) -> int:
                 _NAME_B[ledger.customer % len(_NAME_B)],
             ),
             "signed_date": signed,
-            "start_date": _month_starts(ledger.start_month).astype(str),
+            "start_date": first_days(ledger.start_month).astype(str),
             "end_date": end,
             "tcv": cents_text(ledger.tcv),
             "currency": "USD",
@@ -257,7 +254,6 @@ def _write_erp(ledger: _Ledger, erp_path: Path, width: int) -> int:
         )
         total = len(ledger.line_amount)
         line_width = max(len(str(total)), 8)
-        labels = np.array([month_label(m) for m in range(0, 10_000 * 12)], dtype=object)
         for start in range(0, total, _ERP_BATCH):
             stop = min(start + _ERP_BATCH, total)
             numbers = np.arange(start + 1, stop + 1)
@@ -265,7 +261,7 @@ def _write_erp(ledger: _Ledger, erp_path: Path, width: int) -> int:
                 _ids("REV-", numbers, line_width).tolist(),
                 np.char.add("C-", np.char.zfill(
                     (ledger.line_contract[start:stop] + 1).astype(str), width)).tolist(),
-                labels[ledger.line_month[start:stop]].tolist(),
+                month_labels(ledger.line_month[start:stop]).tolist(),
                 cents_text(ledger.line_amount[start:stop]).tolist(),
                 strict=True,
             )  # fmt: skip
@@ -303,7 +299,10 @@ def generate_company(
 
 
 def company_digest(paths: CompanyPaths) -> str:
-    """A digest of the company's content: the CSV bytes and the ERP rows in line order."""
+    """A digest of the company's content: the CSV bytes and the ERP rows in line order.
+
+    For the tests, which hold the generator to its promise of the same files per seed.
+    """
     digest = hashlib.sha256()
     for name in ("contracts.csv", "contract_changes.csv"):
         digest.update((paths.crm_dir / name).read_bytes())

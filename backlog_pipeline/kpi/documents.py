@@ -19,7 +19,7 @@ from typing import Any
 
 import simplejson
 
-from backlog_pipeline.periods import last_day, month_label
+from backlog_pipeline.periods import last_day, month_label, parse_month
 
 CHANGES_FILE = "bookings_backlog_changes.json"
 TOTAL_FILE = "bookings_backlog_total.json"
@@ -52,7 +52,7 @@ def bookings_backlog_total(flow_row: dict[str, Any]) -> dict[str, Any]:
     """``sales.bookings_backlog_total``: the ontology entry with the period's measured value."""
     document = copy.deepcopy(_total_definition())
     period = flow_row["period"]
-    month = int(period[:4]) * 12 + int(period[5:7]) - 1
+    month = parse_month(period)
     document["measurement"] = {
         "rogueId": document["kpi"]["rogueId"],
         "period": month_label(month),

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from backlog_pipeline.periods import month_indices
 from backlog_pipeline.sources.parsing import parse_amounts, parse_dates, parse_months, parse_text
 
 CONTRACT_COLUMNS = (
@@ -139,11 +140,6 @@ class _Quarantine:
         return ParsedTable(rows[~self.refused].reset_index(drop=True), quarantine)
 
 
-def _month_index(dates: pd.Series) -> pd.Series:
-    """The month index (see :mod:`backlog_pipeline.periods`) of each date."""
-    return (dates.dt.year * 12 + dates.dt.month - 1).astype("int64")
-
-
 def _optional_text(raw: pd.DataFrame, column: str) -> pd.Series:
     if column in raw:
         return parse_text(raw[column]).astype(object).where(lambda s: s.notna(), None)
@@ -199,7 +195,7 @@ def parse_contracts(raw: pd.DataFrame, source: str, reporting_currency: str) -> 
     parsed = quarantine.result(rows)
     contracts = parsed.rows
     contracts["tcv"] = contracts["tcv"].astype("int64")
-    contracts.insert(4, "signed_month", _month_index(contracts["signed_date"]))
+    contracts.insert(4, "signed_month", month_indices(contracts["signed_date"]).astype("int64"))
     return ParsedTable(contracts, parsed.quarantine)
 
 
@@ -239,7 +235,7 @@ def parse_contract_changes(raw: pd.DataFrame, source: str) -> ParsedTable:
     )
     parsed = quarantine.result(rows)
     changes = parsed.rows
-    changes.insert(3, "effective_month", _month_index(changes["effective_date"]))
+    changes.insert(3, "effective_month", month_indices(changes["effective_date"]).astype("int64"))
     return ParsedTable(changes, parsed.quarantine)
 
 

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import infer_dtype
 
-from backlog_pipeline.money import MAX_ABS_CENTS, AmountError, parse_cents
+from backlog_pipeline.money import MAX_ABS_UNITS, AmountError, parse_cents, units_to_cents
+from backlog_pipeline.periods import month_index
 
 # The longest amount the digit-by-digit path reads: a sign, 16 digits, a point and 2 more.
 _PLAIN_WIDTH = 20
@@ -97,7 +98,7 @@ def _parse_months(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     year = pd.to_numeric(parts[0], errors="coerce")
     month = pd.to_numeric(parts[1], errors="coerce")
     valid = year.notna() & month.between(1, 12)
-    index = (year * 12 + month - 1).where(valid)
+    index = month_index(year, month).where(valid)
     # An ISO date must also be a real date (2024-02-30 is not).
     has_day = pd.to_numeric(text.str.len()).fillna(0) > 7
     dated = valid & has_day
@@ -124,8 +125,8 @@ def parse_amounts(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     if raw.empty:
         return cents, reasons
     if pd.api.types.is_integer_dtype(raw.dtype):
-        fast = raw.notna() & (raw.abs() < MAX_ABS_CENTS // 100)
-        cents[fast] = raw[fast].astype("int64") * 100
+        fast = raw.notna() & (raw.abs() < MAX_ABS_UNITS)
+        cents[fast] = units_to_cents(raw[fast].astype("int64"))
     else:
         if pd.api.types.is_float_dtype(raw.dtype):
             # repr is the shortest text that round-trips: 12.3 -> '12.3', 0.12999999 stays.

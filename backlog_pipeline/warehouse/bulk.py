@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from backlog_pipeline.money import cents_text, cents_to_decimal
+from backlog_pipeline.money import cents_text, cents_to_decimal, cents_to_floats
 
 _INSERT_BATCH = 10_000
 
@@ -66,7 +66,7 @@ class _Money:
         self.cents, self.null = cents, null
 
     def floats(self) -> list[float | None]:
-        values = (self.cents / 100).tolist()
+        values = cents_to_floats(self.cents).tolist()
         return _with_nulls(values, self.null)
 
     def text(self) -> list[str | None]:

@@ -10,7 +10,6 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -48,8 +47,7 @@ def published_figure(engine: sa.Engine, months: Iterable[int], column: str) -> d
     )
     with engine.connect() as connection:
         return {
-            by_label[period]: int(Decimal(value) * 100)
-            for period, value in connection.execute(query)
+            by_label[period]: decimal_to_cents(value) for period, value in connection.execute(query)
         }
 
 
