@@ -1,6 +1,5 @@
-"""Shared fixtures: a CRM/ERP written from a few hand-made rows, and warehouses to publish to."""
+"""Fixtures: warehouses to publish to, the demo company, a fake HTTP API. Helpers: support.py."""
 
-import csv
 import os
 import uuid
 from collections.abc import Iterator
@@ -11,76 +10,11 @@ import pytest
 import sqlalchemy as sa
 
 from backlog_pipeline.sources.canonical import (
-    CHANGE_COLUMNS,
-    CONTRACT_COLUMNS,
-    RECOGNITION_COLUMNS,
     parse_contract_changes,
     parse_contracts,
     parse_recognition,
 )
-
-POSTGRES_URL = os.environ.get(
-    "BACKLOG_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
-)
-
-
-def contract(contract_id: str, signed: str, tcv: str, **extra: str) -> dict[str, str]:
-    return {"contract_id": contract_id, "customer_id": f"CUST-{contract_id}", "signed_date": signed,
-            "tcv": tcv, **extra}  # fmt: skip
-
-
-def change(change_id: str, contract_id: str, effective: str, kind: str, amount: str = "") -> dict:
-    return {"change_id": change_id, "contract_id": contract_id, "effective_date": effective,
-            "kind": kind, "amount": amount}  # fmt: skip
-
-
-def recognized(contract_id: str, *monthly: tuple[str, str]) -> list[dict[str, str]]:
-    return [
-        {
-            "line_id": f"{contract_id}-{period}-{i}",
-            "contract_id": contract_id,
-            "period": period,
-            "amount": amount,
-        }
-        for i, (period, amount) in enumerate(monthly)
-    ]
-
-
-def frames(contracts: list[dict], changes: list[dict], recognition: list[dict]):
-    """Typed canonical frames from raw rows, as the source assets would produce them."""
-    parsed_contracts = parse_contracts(pd.DataFrame(contracts), "test CRM", "USD")
-    parsed_changes = parse_contract_changes(
-        pd.DataFrame(changes, columns=list(CHANGE_COLUMNS)), "test CRM"
-    )
-    parsed_recognition = parse_recognition(
-        pd.DataFrame(recognition, columns=list(RECOGNITION_COLUMNS)), "test ERP"
-    )
-    for parsed in (parsed_contracts, parsed_changes, parsed_recognition):
-        assert parsed.quarantine.empty, parsed.quarantine
-    return parsed_contracts.rows, parsed_changes.rows, parsed_recognition.rows
-
-
-def write_sources(
-    folder: Path, contracts: list[dict], changes: list[dict], recognition: list[dict]
-) -> tuple[Path, str]:
-    """A CRM export folder and an ERP SQLite database holding the given rows."""
-    crm = folder / "crm"
-    crm.mkdir(parents=True)
-    for name, rows, columns in (
-        ("contracts", contracts, CONTRACT_COLUMNS),
-        ("contract_changes", changes, CHANGE_COLUMNS),
-    ):
-        with open(crm / f"{name}.csv", "w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(columns), lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
-    erp_url = f"sqlite:///{folder / 'erp.sqlite'}"
-    engine = sa.create_engine(erp_url)
-    pd.DataFrame(recognition, columns=list(RECOGNITION_COLUMNS)).to_sql(
-        "recognition", engine, index=False
-    )
-    engine.dispose()
-    return crm, erp_url
+from backlog_pipeline_tests.support import POSTGRES_URL
 
 
 def _postgres_available() -> bool:

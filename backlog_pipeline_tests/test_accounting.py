@@ -14,7 +14,7 @@ from backlog_pipeline.accounting.reconcile import (
     identity_discrepancies,
 )
 from backlog_pipeline.periods import month_label, parse_month
-from backlog_pipeline_tests.conftest import change, contract, frames, recognized
+from backlog_pipeline_tests.support import change, contract, frames, recognized
 
 FIGURES = ("opening", "new_bookings", "converted", "lost", "increases", "decreases", "closing")
 

@@ -6,9 +6,11 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 
 BIN = Path(sys.executable).parent
+pytestmark = pytest.mark.slow
 
 
 def run(command: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:

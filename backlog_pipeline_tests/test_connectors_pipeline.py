@@ -6,25 +6,22 @@ from decimal import Decimal
 
 import dagster as dg
 import pytest
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
-from dagster._serdes import serialize_value
 
 from backlog_pipeline.config import SettingsError, load_settings
-from backlog_pipeline.definitions import build_definitions
 from backlog_pipeline.defs.resources import HubSpotCrm, NetSuiteErp, SalesforceCrm
 from backlog_pipeline.sources.canonical import CHANGE_COLUMNS, parse_contract_changes
 from backlog_pipeline_tests.fake_api import Reply
-from backlog_pipeline_tests.test_connectors_salesforce import (
+from backlog_pipeline_tests.support import (
     NEXT_PATH,
     QUERY_PATH,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    load_definitions,
     opportunity,
     page,
+    table,
 )
-from backlog_pipeline_tests.test_connectors_salesforce import page as sf_page
-from backlog_pipeline_tests.test_pipeline import table
+from backlog_pipeline_tests.support import page as sf_page
 
 SECRETS = {
     "BACKLOG_SALESFORCE_ACCESS_TOKEN": "00Dstale-TOKEN-aaaa",
@@ -108,19 +105,20 @@ def script_close(api) -> None:
     )
 
 
+@pytest.mark.slow
 def test_the_close_runs_on_salesforce_and_netsuite_and_no_token_leaks(
     fake_api, tmp_path, monkeypatch, caplog, capfd
 ):
     for name, value in environment(tmp_path, fake_api.url).items():
         monkeypatch.setenv(name, value)
     script_close(fake_api)
-    defs = build_definitions(load_settings())
+    defs = load_definitions()
     instance = dg.DagsterInstance.ephemeral()
     with caplog.at_level(logging.DEBUG):
         result = defs.resolve_job_def("monthly_close").execute_in_process(
             tags={
-                ASSET_PARTITION_RANGE_START_TAG: "2024-01-01",
-                ASSET_PARTITION_RANGE_END_TAG: "2024-03-01",
+                RANGE_START_TAG: "2024-01-01",
+                RANGE_END_TAG: "2024-03-01",
             },
             instance=instance,
             raise_on_error=False,
@@ -154,7 +152,7 @@ def test_the_close_runs_on_salesforce_and_netsuite_and_no_token_leaks(
     assert fake_api.paths().count("POST /services/oauth2/token") == 2
 
     captured = capfd.readouterr()
-    event_log = [serialize_value(entry) for entry in instance.all_logs(result.run_id)]
+    event_log = [dg.serialize_value(entry) for entry in instance.all_logs(result.run_id)]
     assert any("Salesforce: page 1, 2 records" in entry for entry in event_log)
     assert any("access token refreshed" in entry for entry in event_log)
     haystacks = {
@@ -168,6 +166,7 @@ def test_the_close_runs_on_salesforce_and_netsuite_and_no_token_leaks(
             assert secret not in text, f"{secret} found in {where}"
 
 
+@pytest.mark.slow
 def test_a_daily_limit_fails_the_source_asset_with_a_clear_message_and_no_token(
     fake_api, tmp_path, monkeypatch
 ):
@@ -175,7 +174,7 @@ def test_a_daily_limit_fails_the_source_asset_with_a_clear_message_and_no_token(
         monkeypatch.setenv(name, value)
     limit = [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]
     fake_api.script("GET", QUERY_PATH, Reply(403, limit), Reply(403, limit))
-    defs = build_definitions(load_settings())
+    defs = load_definitions()
     instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize(
         [defs.get_assets_def("crm_contracts")],
@@ -193,7 +192,7 @@ def test_a_daily_limit_fails_the_source_asset_with_a_clear_message_and_no_token(
     )
     assert "; HTTP 403; body: [{" in message
     assert len(fake_api.seen) == 1
-    event_log = "\n".join(serialize_value(entry) for entry in instance.all_logs(result.run_id))
+    event_log = "\n".join(dg.serialize_value(entry) for entry in instance.all_logs(result.run_id))
     assert all(secret not in event_log for secret in SECRETS.values())
     assert not (tmp_path / "data" / "sources" / "salesforce-Opportunity.pkl").exists()
 
@@ -201,7 +200,7 @@ def test_a_daily_limit_fails_the_source_asset_with_a_clear_message_and_no_token(
 def test_resources_are_chosen_by_setting_with_secrets_as_env_vars(tmp_path, monkeypatch):
     for name, value in environment(tmp_path, "https://acme.my.salesforce.com").items():
         monkeypatch.setenv(name, value)
-    resources = build_definitions(load_settings()).resources
+    resources = load_definitions().resources
     assert isinstance(resources["crm"], SalesforceCrm)
     assert isinstance(resources["erp"], NetSuiteErp)
     assert resources["crm"].access_token == dg.EnvVar("BACKLOG_SALESFORCE_ACCESS_TOKEN")
@@ -210,7 +209,7 @@ def test_resources_are_chosen_by_setting_with_secrets_as_env_vars(tmp_path, monk
     monkeypatch.setenv("BACKLOG_CRM_KIND", "hubspot")
     monkeypatch.setenv("BACKLOG_HUBSPOT_TOKEN", "pat-HUBSPOT-ffff")
     monkeypatch.setenv("BACKLOG_HUBSPOT_PROPERTIES", "tcv=contract_value,start_date=start")
-    crm = build_definitions(load_settings()).resources["crm"]
+    crm = load_definitions().resources["crm"]
     assert isinstance(crm, HubSpotCrm) and crm.token == dg.EnvVar("BACKLOG_HUBSPOT_TOKEN")
     assert (crm.properties["tcv"], crm.properties["start_date"]) == ("contract_value", "start")
     assert crm.base_url == "https://api.hubapi.com"

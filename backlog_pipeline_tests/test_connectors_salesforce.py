@@ -10,37 +10,11 @@ from backlog_pipeline.sources.canonical import parse_contract_changes, parse_con
 from backlog_pipeline.sources.http import ConnectorError, HttpPolicy
 from backlog_pipeline.sources.local_copy import LocalCopy
 from backlog_pipeline_tests.fake_api import Reply
+from backlog_pipeline_tests.support import NEXT_PATH, QUERY_PATH, opportunity, page
 
-QUERY_PATH = "/services/data/v62.0/query"
-NEXT_PATH = "/services/data/v62.0/query/01gD0000002HU6KIAW-2000"
 OLD_TOKEN, NEW_TOKEN, REFRESH = "00Dold!SECRET", "00Dnew!SECRET", "5Aep-refresh-SECRET"
 POLICY = HttpPolicy(timeout=2.0, max_attempts=3, backoff=0.01, max_wait=1.0)
 LOG = logging.getLogger("test.salesforce")
-
-
-def opportunity(record_id: str, amount: object, won: bool = True, **fields) -> dict:
-    return {
-        "attributes": {
-            "type": "Opportunity",
-            "url": f"/services/data/v62.0/sobjects/Opportunity/{record_id}",
-        },
-        "Id": record_id,
-        "AccountId": f"001{record_id}",
-        "Account": {"attributes": {}, "Name": f"Acme {record_id}"},
-        "CloseDate": "2024-01-10",
-        "Amount": amount,
-        "CurrencyIsoCode": "USD",
-        "IsWon": won,
-        "SystemModstamp": "2024-02-01T09:30:00.000+0000",
-        **fields,
-    }
-
-
-def page(records: list[dict], next_url: str | None = None) -> dict:
-    body = {"totalSize": 3, "done": next_url is None, "records": records}
-    if next_url:
-        body["nextRecordsUrl"] = next_url
-    return body
 
 
 def make_client(api, access_token: str | None = OLD_TOKEN) -> salesforce.SalesforceClient:

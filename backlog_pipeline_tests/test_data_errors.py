@@ -5,7 +5,7 @@ import pandas as pd
 from backlog_pipeline.accounting import data_errors
 from backlog_pipeline.accounting.flow import compute_backlog
 from backlog_pipeline.periods import month_label, parse_month
-from backlog_pipeline_tests.conftest import change, contract, frames, recognized
+from backlog_pipeline_tests.support import change, contract, frames, recognized
 
 M = parse_month
 CLEAN = (

@@ -4,11 +4,13 @@ import dagster as dg
 import pytest
 
 from backlog_pipeline.config import SettingsError, load_settings
-from backlog_pipeline.definitions import build_definitions
+from backlog_pipeline_tests.support import load_definitions
 
 
-def defs_for(tmp_path, **environ: str) -> dg.Definitions:
-    return build_definitions(load_settings({"BACKLOG_DATA_DIR": str(tmp_path), **environ}))
+def defs_for(tmp_path, monkeypatch, **environ: str) -> dg.Definitions:
+    for name, value in {"BACKLOG_DATA_DIR": str(tmp_path), **environ}.items():
+        monkeypatch.setenv(name, value)
+    return load_definitions()
 
 
 def test_the_module_loads_with_every_asset_check_and_schedule():
@@ -50,13 +52,14 @@ def test_the_module_loads_with_every_asset_check_and_schedule():
     assert defs.resolve_job_def("monthly_close") is not None
 
 
-def test_the_close_schedule_runs_on_day_3_at_6_and_is_settable(tmp_path):
-    schedule = defs_for(tmp_path).resolve_schedule_def("monthly_close_schedule")
+def test_the_close_schedule_runs_on_day_3_at_6_and_is_settable(tmp_path, monkeypatch):
+    schedule = defs_for(tmp_path, monkeypatch).resolve_schedule_def("monthly_close_schedule")
     assert schedule.cron_schedule == "0 6 3 * *"
     assert schedule.execution_timezone == "UTC"
     assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
     moved = defs_for(
         tmp_path,
+        monkeypatch,
         BACKLOG_CLOSE_DAY_OF_MONTH="5",
         BACKLOG_CLOSE_HOUR="7",
         BACKLOG_CLOSE_TIMEZONE="Europe/Paris",
@@ -64,8 +67,8 @@ def test_the_close_schedule_runs_on_day_3_at_6_and_is_settable(tmp_path):
     assert (moved.cron_schedule, moved.execution_timezone) == ("0 7 5 * *", "Europe/Paris")
 
 
-def test_demo_months_are_the_partitions_by_default(tmp_path):
-    job = defs_for(tmp_path).resolve_job_def("monthly_close")
+def test_demo_months_are_the_partitions_by_default(tmp_path, monkeypatch):
+    job = defs_for(tmp_path, monkeypatch).resolve_job_def("monthly_close")
     keys = job.partitions_def.get_partition_keys()
     assert (keys[0], keys[-1], len(keys)) == ("2024-01-01", "2025-12-01", 24)
 

@@ -22,27 +22,28 @@ import dagster as dg
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from dagster._core.events import DagsterEventType
 
-from backlog_pipeline.config import load_settings
-from backlog_pipeline.definitions import build_definitions
-from backlog_pipeline_tests.conftest import write_sources
 from backlog_pipeline_tests.fake_api import Reply
-from backlog_pipeline_tests.test_pipeline import (
+from backlog_pipeline_tests.support import (
+    AFTER_LATE_LINE,
     CHANGES,
     CONTRACTS,
     EXPECTED,
+    LATE_LINE,
     RECOGNITION,
+    add_late_line,
     build,
     close,
+    closings,
+    load_definitions,
     money,
+    read,
+    write_sources,
 )
 
+pytestmark = pytest.mark.slow
+
 SUITEQL_PATH = "/services/rest/query/v1/suiteql"
-LATE_LINE = {"line_id": "C2-2024-04-late", "contract_id": "C2", "period": "2024-04",
-             "amount": "100.00"}  # fmt: skip
-# The late line converts 100 more in April: every closing from April on is 100 lower.
-AFTER_LATE_LINE = {"2024-04": "3400.25", "2024-05": "3050.25", "2024-06": "3050.25"}
 MONTHS = [f"2024-0{m}" for m in range(1, 7)]
 
 
@@ -51,19 +52,6 @@ def expected_closings(late: bool) -> dict[str, object]:
     if late:
         closings.update(AFTER_LATE_LINE)
     return {month: money(value) for month, value in closings.items()}
-
-
-def read(url: str, query: str) -> pd.DataFrame:
-    engine = sa.create_engine(url)
-    with engine.connect() as connection:
-        frame = pd.read_sql(sa.text(query), connection)
-    engine.dispose()
-    return frame
-
-
-def closings(url: str) -> dict[str, object]:
-    flow = read(url, "SELECT period, closing FROM backlog_flow")
-    return {row.period: money(row.closing) for row in flow.itertuples()}
 
 
 def published(url: str) -> dict[str, pd.DataFrame]:
@@ -117,7 +105,7 @@ def test_a_source_dropping_mid_page_keeps_copy_and_publication_and_a_retry_conve
         monkeypatch.setenv(name, value)
     lines = [_suiteql_line(line, "2024-05-01T00:00:00") for line in RECOGNITION]
     fake_api.script("POST", SUITEQL_PATH, _page(lines[:3], True), _page(lines[3:], False))
-    assert close(build_definitions(load_settings()), "2024-01", "2024-06").success
+    assert close(load_definitions(), "2024-01", "2024-06").success
     assert closings(url) == expected_closings(late=False)
     copies = {path: path.read_bytes() for path in (tmp_path / "data" / "sources").iterdir()}
     before = published(url)
@@ -126,7 +114,7 @@ def test_a_source_dropping_mid_page_keeps_copy_and_publication_and_a_retry_conve
     late = _suiteql_line(LATE_LINE, "2024-07-02T00:00:00")
     monkeypatch.setenv("BACKLOG_STEP_RETRIES", "0")
     fake_api.script("POST", SUITEQL_PATH, _page([late], True), Reply(body={}, truncate=True))
-    result = close(build_definitions(load_settings()), "2024-01", "2024-06")
+    result = close(load_definitions(), "2024-01", "2024-06")
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
     assert failure.step_key == "erp_recognition"
@@ -145,12 +133,12 @@ def test_a_source_dropping_mid_page_keeps_copy_and_publication_and_a_retry_conve
         _page([late], True),
         _page([], False),
     )
-    result = close(build_definitions(load_settings()), "2024-01", "2024-06")
+    result = close(load_definitions(), "2024-01", "2024-06")
     assert result.success
     retried = [
         e.step_key
         for e in result.all_events
-        if e.event_type_value == DagsterEventType.STEP_UP_FOR_RETRY.value
+        if e.event_type_value == dg.DagsterEventType.STEP_UP_FOR_RETRY.value
     ]
     assert retried == ["erp_recognition"]
     assert closings(url) == expected_closings(late=True)
@@ -214,12 +202,6 @@ def _gone(url: str, pid: int) -> None:
     _poll(url, query, {"pid": pid}, lambda alive: not alive, f"backend {pid} ending", 60.0)
 
 
-def _add_late_line(tmp_path: Path) -> None:
-    erp = sa.create_engine(f"sqlite:///{tmp_path / 'sources' / 'erp.sqlite'}")
-    pd.DataFrame([LATE_LINE]).to_sql("recognition", erp, index=False, if_exists="append")
-    erp.dispose()
-
-
 def _start_close(*extra_env: tuple[str, str]) -> subprocess.Popen:
     return subprocess.Popen(
         [
@@ -243,7 +225,7 @@ def test_a_run_killed_mid_publication_leaves_the_previous_publication_whole(
 ):
     assert close(build(tmp_path, monkeypatch, postgres_url), "2024-01", "2024-06").success
     before = published(postgres_url)
-    _add_late_line(tmp_path)
+    add_late_line(tmp_path)
 
     _hold(held_publication)
     process = _start_close()
@@ -259,7 +241,7 @@ def test_a_run_killed_mid_publication_leaves_the_previous_publication_whole(
     assert closings(postgres_url) == expected_closings(late=False)
 
     # A rerun converges on the figures with the late line, as versions 2 of April to June.
-    assert close(build_definitions(load_settings()), "2024-01", "2024-06").success
+    assert close(load_definitions(), "2024-01", "2024-06").success
     assert closings(postgres_url) == expected_closings(late=True)
     versions = published(postgres_url)["versions"]
     assert sorted(versions[versions["version"] == 2]["period"]) == list(AFTER_LATE_LINE)
@@ -270,7 +252,7 @@ def test_a_dropped_warehouse_connection_is_retried_and_publishes_whole(
 ):
     assert close(build(tmp_path, monkeypatch, postgres_url), "2024-01", "2024-06").success
     before = published(postgres_url)
-    _add_late_line(tmp_path)
+    add_late_line(tmp_path)
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
@@ -294,7 +276,7 @@ def test_a_dropped_warehouse_connection_is_retried_and_publishes_whole(
     with dg.DagsterInstance.from_config(str(home)) as instance:
         retried = [
             record.step_key
-            for record in instance.all_logs(run_id, of_type=DagsterEventType.STEP_UP_FOR_RETRY)
+            for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY)
         ]
     assert retried == ["publish_warehouse_tables"]
     assert closings(postgres_url) == expected_closings(late=True)
@@ -309,7 +291,7 @@ def _retried_steps(result: dg.ExecuteInProcessResult) -> list[str]:
     return [
         e.step_key
         for e in result.all_events
-        if e.event_type_value == DagsterEventType.STEP_UP_FOR_RETRY.value
+        if e.event_type_value == dg.DagsterEventType.STEP_UP_FOR_RETRY.value
     ]
 
 

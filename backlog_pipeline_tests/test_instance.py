@@ -20,11 +20,10 @@ import dagster as dg
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from dagster._core.events import DagsterEventType
-from dagster._core.run_coordinator import QueuedRunCoordinator
 
-from backlog_pipeline_tests.conftest import POSTGRES_URL
-from backlog_pipeline_tests.test_pipeline import EXPECTED, build, money
+from backlog_pipeline_tests.support import EXPECTED, POSTGRES_URL, build, money
+
+pytestmark = pytest.mark.slow
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 CLOSE = [sys.executable, "-m", "backlog_pipeline.cli.close"]
@@ -93,7 +92,7 @@ def test_the_shipped_instance_keeps_runs_and_checks_across_a_restart(
     with dg.DagsterInstance.get() as instance:
         storage = type(instance.run_storage).__name__
         assert ("Postgres" in storage) == (shipped == "dagster-postgres.yaml"), storage
-        assert isinstance(instance.run_coordinator, QueuedRunCoordinator)
+        assert isinstance(instance.run_coordinator, dg.QueuedRunCoordinator)
         limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
         per_month = next(limit for limit in limits if limit["key"] == "dagster/partition")
         assert per_month["limit"] == 1
@@ -104,7 +103,7 @@ def test_the_shipped_instance_keeps_runs_and_checks_across_a_restart(
         run = instance.get_run_by_id(run_id)
         assert run is not None and run.status == dg.DagsterRunStatus.SUCCESS
         assert run.tags["dagster/max_retries"] == "1"
-        checks = instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
+        checks = instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
         assert len(checks) == 17
         flow_key = dg.AssetKey(["warehouse", "backlog_flow"])
         materialized = instance.get_materialized_partitions(flow_key)
@@ -193,7 +192,7 @@ def test_the_close_runs_under_the_multiprocess_executor(tmp_path, monkeypatch):
     run_pids = {
         e.dagster_event.pid
         for e in events
-        if e.dagster_event and e.dagster_event.event_type == DagsterEventType.RUN_SUCCESS
+        if e.dagster_event and e.dagster_event.event_type == dg.DagsterEventType.RUN_SUCCESS
     }
     assert len(step_pids) >= 5 and not step_pids & run_pids
     assert _closings(url) == {m: money(EXPECTED[m][6]) for m in ("2024-01", "2024-02", "2024-03")}

@@ -4,21 +4,28 @@ from decimal import Decimal
 
 import dagster as dg
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 
-from backlog_pipeline.config import load_settings
-from backlog_pipeline.definitions import build_resources
 from backlog_pipeline.periods import parse_month
 from backlog_pipeline.warehouse.locks import lock_month, unlock_month
-from backlog_pipeline_tests.test_faults import AFTER_LATE_LINE, _add_late_line, closings
-from backlog_pipeline_tests.test_pipeline import build, close, money
+from backlog_pipeline_tests.support import (
+    AFTER_LATE_LINE,
+    add_late_line,
+    build,
+    close,
+    closings,
+    money,
+)
+
+pytestmark = pytest.mark.slow
 
 
 def evaluate(defs: dg.Definitions, cursor: str | None = None) -> dg.SensorResult:
     sensor = defs.resolve_sensor_def("late_data_sensor")
     with dg.build_sensor_context(
         cursor=cursor,
-        resources=build_resources(load_settings()),
+        resources=defs.resources,
         instance=dg.DagsterInstance.ephemeral(),
     ) as context:
         result = sensor(context)
@@ -46,7 +53,7 @@ def test_unchanged_sources_skip_and_a_late_line_requests_the_months_it_changes(
     assert not unchanged.run_requests
     assert "not changed" in unchanged.skip_reason.skip_message
 
-    _add_late_line(tmp_path)
+    add_late_line(tmp_path)
     late = evaluate(defs)
     assert ranges(late) == [("2024-04", "2024-06")]
     request = late.run_requests[0]
@@ -68,7 +75,7 @@ def test_a_locked_month_is_flagged_not_rerun(tmp_path, monkeypatch):
     assert close(defs, "2024-01", "2024-06").success
     engine = sa.create_engine(url)
     lock_month(engine, parse_month("2024-05"), "controller", "May board pack sent")
-    _add_late_line(tmp_path)
+    add_late_line(tmp_path)
 
     result = evaluate(defs)
     # April is rerun; June would open off May's new closing, so it waits with May.
@@ -117,7 +124,7 @@ def test_a_later_close_on_the_new_sources_does_not_hide_older_stale_months(tmp_p
     url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
     defs = build(tmp_path, monkeypatch, url)
     assert close(defs, "2024-01", "2024-06").success
-    _add_late_line(tmp_path)
+    add_late_line(tmp_path)
     # The next close covers only June; April and May stay as first published.
     assert close(defs, "2024-06").success
     assert ranges(evaluate(defs)) == [("2024-04", "2024-05")]

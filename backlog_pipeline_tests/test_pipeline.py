@@ -11,97 +11,24 @@ import dagster as dg
 import pandas as pd
 import pytest
 import simplejson
-import sqlalchemy as sa
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
+
+from backlog_pipeline_tests.support import (
+    CONTRACTS,
+    EXPECTED,
+    RECOGNITION,
+    build,
+    check_results,
+    close,
+    contract,
+    load_definitions,
+    money,
+    table,
 )
 
-from backlog_pipeline.config import load_settings
-from backlog_pipeline.definitions import build_definitions
-from backlog_pipeline_tests.conftest import change, contract, recognized, write_sources
+pytestmark = pytest.mark.slow
 
-CONTRACTS = [
-    contract("C1", "2024-01-10", "12000.00"),
-    contract("C2", "2024-02-03", "2400.50"),
-    contract("C3", "2024-03-31", "1000.00", currency="USD"),
-]
-CHANGES = [
-    change("X1", "C2", "2024-03-01", "increase", "600.00"),
-    change("X2", "C1", "2024-04-15", "cancellation"),
-    change("X3", "C3", "2024-05-20", "cancellation", "250.00"),
-    change("X4", "C3", "2024-05-21", "decrease", "100.00"),
-]
-RECOGNITION = recognized(
-    "C1",
-    ("2024-01", "1000.00"),
-    ("2024-02", "1000.00"),
-    ("2024-03", "1000.00"),
-    ("2024-04", "1000.00"),
-) + recognized("C2", ("2024-02", "200.25"), ("2024-03", "300.00"))
-# period: opening, new, converted, lost, increases, decreases, closing, net change %
-EXPECTED = {
-    "2024-01": ("0", "12000", "1000", "0", "0", "0", "11000", None),
-    "2024-02": ("11000", "2400.50", "1200.25", "0", "0", "0", "12200.25", "10.91"),
-    "2024-03": ("12200.25", "1000", "1300", "0", "600", "0", "12500.25", "2.46"),
-    # C1 terminated: 9,000 open, 1,000 recognized in April, the remaining 8,000 lost.
-    "2024-04": ("12500.25", "0", "1000", "8000", "0", "0", "3500.25", "-72.00"),
-    "2024-05": ("3500.25", "0", "0", "250", "0", "100", "3150.25", "-10.00"),
-    "2024-06": ("3150.25", "0", "0", "0", "0", "0", "3150.25", "0.00"),
-}
 SEED = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "kpi-bookings_backlog_total.json"
 FIGURES = ("opening", "new_bookings", "converted", "lost", "increases", "decreases", "closing")
-
-
-def build(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    warehouse_url: str,
-    name: str = "sources",
-    **sources: list,
-) -> dg.Definitions:
-    """Sources written under ``name``; the data folder and warehouse stay the same across calls."""
-    crm_dir, erp_url = write_sources(
-        tmp_path / name,
-        sources.get("contracts", CONTRACTS),
-        sources.get("changes", CHANGES),
-        sources.get("recognition", RECOGNITION),
-    )
-    for key, value in {
-        "BACKLOG_DATA_DIR": str(tmp_path / "data"),
-        "BACKLOG_CRM_DIR": str(crm_dir),
-        "BACKLOG_ERP_URL": erp_url,
-        "BACKLOG_WAREHOUSE_URL": warehouse_url,
-        "BACKLOG_START_MONTH": "2024-01",
-        "BACKLOG_END_MONTH": "2024-06",
-    }.items():
-        monkeypatch.setenv(key, value)
-    return build_definitions(load_settings())
-
-
-def close(defs: dg.Definitions, first: str, last: str | None = None) -> dg.ExecuteInProcessResult:
-    """One run of the monthly close job over ``first``..``last`` (a single-run backfill)."""
-    return defs.resolve_job_def("monthly_close").execute_in_process(
-        tags={
-            ASSET_PARTITION_RANGE_START_TAG: f"{first}-01",
-            ASSET_PARTITION_RANGE_END_TAG: f"{last or first}-01",
-        },
-        instance=dg.DagsterInstance.ephemeral(),
-        raise_on_error=False,
-    )
-
-
-def table(url: str, name: str) -> pd.DataFrame:
-    engine = sa.create_engine(url)
-    with engine.connect() as connection:
-        frame = pd.read_sql(sa.text(f"SELECT * FROM {name}"), connection)
-    engine.dispose()
-    keys = [key for key in ("period", "contract_id", "id") if key in frame]
-    return frame.sort_values(keys).reset_index(drop=True)
-
-
-def money(value: object) -> Decimal:
-    return Decimal(str(value)).quantize(Decimal("0.01"))
 
 
 SOURCE_KEYS = ("crm_contracts", "crm_contract_changes", "erp_recognition")
@@ -112,14 +39,6 @@ def _materialized_keys(result: dg.ExecuteInProcessResult) -> set[dg.AssetKey]:
         event.asset_key
         for event in result.all_events
         if event.event_type_value == "ASSET_MATERIALIZATION"
-    }
-
-
-def check_results(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
-    return {
-        event.asset_check_evaluation_data.check_name: event.asset_check_evaluation_data
-        for event in result.all_events
-        if event.event_type_value == "ASSET_CHECK_EVALUATION"
     }
 
 
@@ -204,7 +123,7 @@ def test_a_range_in_one_run_equals_month_by_month_runs(tmp_path, monkeypatch, de
         }.items():
             monkeypatch.setenv(name, value)
         (tmp_path / folder).mkdir()
-        return build_definitions(load_settings())
+        return load_definitions()
 
     ranged = demo_defs("ranged")
     assert close(ranged, "2025-01", "2025-06").success

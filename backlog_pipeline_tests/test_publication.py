@@ -17,8 +17,7 @@ from backlog_pipeline.periods import parse_month
 from backlog_pipeline.warehouse import locks
 from backlog_pipeline.warehouse import versions as publication
 from backlog_pipeline.warehouse.engine import create_warehouse_engine
-from backlog_pipeline_tests.conftest import frames
-from backlog_pipeline_tests.test_pipeline import CHANGES, CONTRACTS, RECOGNITION, money
+from backlog_pipeline_tests.support import CHANGES, CONTRACTS, RECOGNITION, frames, money
 
 M = parse_month
 MONTHS = [M("2024-01"), M("2024-02"), M("2024-03")]

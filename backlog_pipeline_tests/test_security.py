@@ -4,15 +4,15 @@ folders and periods from settings or the warehouse cannot lead writes elsewhere.
 import dagster as dg
 import pytest
 import sqlalchemy as sa
-from dagster._serdes import serialize_value
 
 from backlog_pipeline.config import SettingsError, load_settings
 from backlog_pipeline.kpi.documents import month_folder
-from backlog_pipeline_tests.test_pipeline import build
+from backlog_pipeline_tests.support import build
 
 PASSWORD = "S3cr3t-pa55word"
 
 
+@pytest.mark.slow
 def test_a_password_in_the_warehouse_url_is_never_written_anywhere(
     tmp_path, monkeypatch, postgres_url, caplog
 ):
@@ -26,13 +26,13 @@ def test_a_password_in_the_warehouse_url_is_never_written_anywhere(
     assert result.success
     records = instance.get_records_for_run(result.run_id).records
     assert len(records) > 50
-    event_log = "\n".join(serialize_value(record.event_log_entry) for record in records)
+    event_log = "\n".join(dg.serialize_value(record.event_log_entry) for record in records)
     assert "***" in event_log  # the masked URL is there, so the search below is meaningful
     assert PASSWORD not in event_log
     assert PASSWORD not in caplog.text
     # Nothing in the run's configuration or tags either.
     run = instance.get_run_by_id(result.run_id)
-    assert PASSWORD not in serialize_value(run)
+    assert PASSWORD not in dg.serialize_value(run)
 
 
 @pytest.mark.parametrize(

@@ -5,15 +5,21 @@ import time
 
 import dagster as dg
 import pandas as pd
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
+import pytest
 
 from backlog_pipeline.defs.io_manager import MonthlyFrameIOManager
-from backlog_pipeline_tests.test_pipeline import EXPECTED, build, close, money, table
+from backlog_pipeline_tests.support import (
+    EXPECTED,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    build,
+    close,
+    money,
+    table,
+)
 
 
+@pytest.mark.slow
 def test_a_run_reads_its_own_staging_when_another_run_replaces_the_latest(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
     defs = build(tmp_path, monkeypatch, url)
@@ -35,6 +41,7 @@ def test_a_run_reads_its_own_staging_when_another_run_replaces_the_latest(tmp_pa
     }
 
 
+@pytest.mark.slow
 def test_a_run_that_does_not_recompute_an_asset_reads_the_latest(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
     defs = build(tmp_path, monkeypatch, url)
@@ -50,8 +57,8 @@ def test_a_run_that_does_not_recompute_an_asset_reads_the_latest(tmp_path, monke
     )
     result = job.execute_in_process(
         tags={
-            ASSET_PARTITION_RANGE_START_TAG: "2024-02-01",
-            ASSET_PARTITION_RANGE_END_TAG: "2024-02-01",
+            RANGE_START_TAG: "2024-02-01",
+            RANGE_END_TAG: "2024-02-01",
         },
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,

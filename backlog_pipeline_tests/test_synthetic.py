@@ -3,11 +3,10 @@
 import sqlite3
 
 import pandas as pd
+import pytest
 
-from backlog_pipeline.config import load_settings
-from backlog_pipeline.definitions import build_definitions
 from backlog_pipeline.demo.synthetic import SIZES, company_digest, generate_company
-from backlog_pipeline_tests.test_pipeline import check_results, close, table
+from backlog_pipeline_tests.support import check_results, close, load_definitions, table
 
 
 def test_the_same_seed_writes_the_same_company_and_another_seed_another(tmp_path):
@@ -40,6 +39,7 @@ def test_the_company_has_every_kind_of_event_in_exact_cents(tmp_path):
     assert any(amount.startswith("-") for amount in amounts)  # reversals
 
 
+@pytest.mark.slow
 def test_every_check_passes_on_a_close_of_all_its_months(tmp_path, monkeypatch):
     company = generate_company(tmp_path / "company", SIZES["small"])
     warehouse = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
@@ -52,7 +52,7 @@ def test_every_check_passes_on_a_close_of_all_its_months(tmp_path, monkeypatch):
         "BACKLOG_END_MONTH": company.last_month,
     }.items():
         monkeypatch.setenv(key, value)
-    result = close(build_definitions(load_settings()), company.first_month, company.last_month)
+    result = close(load_definitions(), company.first_month, company.last_month)
     assert result.success
     evaluations = check_results(result)
     assert len(evaluations) == 17

@@ -12,17 +12,21 @@ import pytest
 import simplejson
 
 from backlog_pipeline.cli import months
-from backlog_pipeline_tests.conftest import change, contract, recognized
-from backlog_pipeline_tests.test_pipeline import (
+from backlog_pipeline_tests.support import (
     CHANGES,
     CONTRACTS,
     RECOGNITION,
     build,
+    change,
     check_results,
     close,
+    contract,
     money,
+    recognized,
     table,
 )
+
+pytestmark = pytest.mark.slow
 
 WARN_CHECKS = {
     "changes_have_contracts", "recognition_has_contracts", "recognition_after_signing",

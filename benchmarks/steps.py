@@ -55,11 +55,8 @@ def main() -> None:
     threading.Thread(target=sample, daemon=True).start()
     warnings.filterwarnings("ignore")
     import dagster as dg
-    from dagster._core.storage.tags import (
-        ASSET_PARTITION_RANGE_END_TAG,
-        ASSET_PARTITION_RANGE_START_TAG,
-    )
 
+    from backlog_pipeline.defs.jobs import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
     from backlog_pipeline.periods import parse_month, partition_key
 
     instance = dg.DagsterInstance.ephemeral()
@@ -69,8 +66,8 @@ def main() -> None:
         instance=instance,
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         tags={
-            ASSET_PARTITION_RANGE_START_TAG: partition_key(parse_month(arguments.first)),
-            ASSET_PARTITION_RANGE_END_TAG: partition_key(parse_month(arguments.last)),
+            PARTITION_RANGE_START_TAG: partition_key(parse_month(arguments.first)),
+            PARTITION_RANGE_END_TAG: partition_key(parse_month(arguments.last)),
         },
         raise_on_error=False,
     )

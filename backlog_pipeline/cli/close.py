@@ -6,27 +6,23 @@ and shows up in ``dagster dev``; without it the run lives in a temporary instanc
 """
 
 import argparse
-import dataclasses
 import os
 import sys
 import warnings
 from collections.abc import Sequence
 
 import dagster as dg
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
-from backlog_pipeline.config import WAREHOUSE_URL, SettingsError, load_settings
-from backlog_pipeline.defs.policies import ensure_pools
+from backlog_pipeline.config_checks import SettingsError
 from backlog_pipeline.periods import month_label, parse_month, partition_key
 from backlog_pipeline.warehouse.engine import create_warehouse_engine, redacted
 from backlog_pipeline.warehouse.reads import read_flow
 
+JOB = "monthly_close"
+
 
 def _month_bounds(defs: dg.Definitions) -> tuple[int, int]:
-    keys = defs.resolve_job_def("monthly_close").partitions_def.get_partition_keys()
+    keys = defs.resolve_job_def(JOB).partitions_def.get_partition_keys()
     if not keys:
         raise SettingsError("there is no complete month to close between the start and end month")
     return parse_month(keys[0]), parse_month(keys[-1])
@@ -39,10 +35,16 @@ def close_job() -> dg.JobDefinition:
     ``execute_in_process`` would keep every step's output in memory for the result, which
     at a million contracts holds gigabytes of frames until the run ends.
     """
-    from backlog_pipeline.definitions import build_definitions
+    from backlog_pipeline.definitions import defs
 
-    settings = dataclasses.replace(load_settings(), executor="in_process")
-    return build_definitions(settings).resolve_job_def("monthly_close")
+    in_process = dg.Definitions(
+        assets=defs.assets,
+        asset_checks=defs.asset_checks,
+        jobs=defs.jobs,
+        resources=defs.resources,
+        executor=dg.in_process_executor,
+    )
+    return in_process.resolve_job_def(JOB)
 
 
 def _failures(result: dg.JobExecutionResult) -> list[str]:
@@ -62,56 +64,43 @@ def _failures(result: dg.JobExecutionResult) -> list[str]:
     return messages
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="backlog-close",
-        description="Run the bookings-backlog close for a range of months in one Dagster run.",
-    )
-    parser.add_argument("--from", dest="first", help="first month, YYYY-MM (default: the first)")
-    parser.add_argument("--to", dest="last", help="last month, YYYY-MM (default: the last)")
-    args = parser.parse_args(argv)
-    # Dagster's notices about beta and preview parameters are for developers, not the close.
-    warnings.filterwarnings("ignore", category=dg.BetaWarning)
-    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
-    # Imported here, after the filters: importing the code location builds its definitions.
-    from backlog_pipeline.definitions import build_definitions
+def _months(args: argparse.Namespace) -> tuple[int, int]:
+    """The months asked for, within the code location's partitions by default.
 
-    try:
-        settings = load_settings()
-        defs = build_definitions(settings)
-        first, last = _month_bounds(defs)
-        first = parse_month(args.first) if args.first else first
-        last = parse_month(args.last) if args.last else last
-    except (SettingsError, ValueError) as error:
-        print(f"backlog-close: {error}", file=sys.stderr)
-        return 2
-    if first > last:
-        print("backlog-close: --from is after --to", file=sys.stderr)
-        return 2
+    Reads the settings and builds the definitions: a bad setting raises SettingsError.
+    """
+    from backlog_pipeline.definitions import defs
 
-    print(f"Closing {month_label(first)}..{month_label(last)} in one run", flush=True)
+    first, last = _month_bounds(defs)
+    first = parse_month(args.first) if args.first else first
+    last = parse_month(args.last) if args.last else last
+    return first, last
+
+
+def _run(first: int, last: int) -> dg.JobExecutionResult:
+    from backlog_pipeline.defs.jobs import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
+    from backlog_pipeline.defs.policies import ensure_pools
+
     if os.environ.get("DAGSTER_HOME"):
         instance = dg.DagsterInstance.get()
         ensure_pools(instance)
     else:
         instance = dg.DagsterInstance.ephemeral()
-    result = dg.execute_job(
+    return dg.execute_job(
         dg.build_reconstructable_job("backlog_pipeline.cli.close", "close_job"),
         instance=instance,
         run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         tags={
-            ASSET_PARTITION_RANGE_START_TAG: partition_key(first),
-            ASSET_PARTITION_RANGE_END_TAG: partition_key(last),
+            PARTITION_RANGE_START_TAG: partition_key(first),
+            PARTITION_RANGE_END_TAG: partition_key(last),
         },
         raise_on_error=False,
     )
-    if not result.success:
-        print(
-            f"The close failed (run {result.run_id}); nothing new was published:", file=sys.stderr
-        )
-        for message in _failures(result):
-            print(f"  - {message}", file=sys.stderr)
-        return 1
+
+
+def _report(result: dg.JobExecutionResult, first: int, last: int) -> None:
+    """The published flow of the months, the checks that need a look, and where it all is."""
+    from backlog_pipeline.config import WAREHOUSE_URL, settings
 
     warehouse_url = (
         os.environ[WAREHOUSE_URL]
@@ -137,6 +126,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         "backlog_exceptions, source_quarantine; `backlog-months versions` lists versions)"
     )
     print(f"KPI documents: {settings.output_dir}/<YYYY-MM>/")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="backlog-close",
+        description="Run the bookings-backlog close for a range of months in one Dagster run.",
+    )
+    parser.add_argument("--from", dest="first", help="first month, YYYY-MM (default: the first)")
+    parser.add_argument("--to", dest="last", help="last month, YYYY-MM (default: the last)")
+    args = parser.parse_args(argv)
+    # Dagster's notices about beta and preview parameters are for developers, not the close.
+    # Set before the code location is imported: importing it builds its definitions.
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+    try:
+        first, last = _months(args)
+    except (SettingsError, ValueError) as error:
+        print(f"backlog-close: {error}", file=sys.stderr)
+        return 2
+    if first > last:
+        print("backlog-close: --from is after --to", file=sys.stderr)
+        return 2
+
+    print(f"Closing {month_label(first)}..{month_label(last)} in one run", flush=True)
+    result = _run(first, last)
+    if not result.success:
+        print(
+            f"The close failed (run {result.run_id}); nothing new was published:", file=sys.stderr
+        )
+        for message in _failures(result):
+            print(f"  - {message}", file=sys.stderr)
+        return 1
+    _report(result, first, last)
     return 0
 
 

@@ -20,7 +20,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from backlog_pipeline.accounting.rollforward import FLOW_COLUMNS
-from backlog_pipeline.config import WAREHOUSE_URL, SettingsError, load_settings
+from backlog_pipeline.config_checks import SettingsError
 from backlog_pipeline.periods import month_label, parse_month
 from backlog_pipeline.warehouse.engine import create_warehouse_engine, redacted
 from backlog_pipeline.warehouse.locks import PublicationError, lock_month, unlock_month
@@ -62,7 +62,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _engine() -> sa.Engine:
-    settings = load_settings()
+    """The warehouse; reads (and checks) the settings, so a bad one raises SettingsError."""
+    from backlog_pipeline.config import WAREHOUSE_URL, settings
+
     url = os.environ.get(WAREHOUSE_URL, "").strip() or settings.default_warehouse_url
     engine = create_warehouse_engine(url)
     print(f"warehouse: {redacted(url)}")

@@ -9,8 +9,8 @@ from backlog_pipeline.accounting import rollforward
 from backlog_pipeline.accounting.activity import contract_activity
 from backlog_pipeline.accounting.flow import period_flow, with_month_labels
 from backlog_pipeline.accounting.rollforward import FLOW_COLUMNS
-from backlog_pipeline.defs.partitions import months_in_run
-from backlog_pipeline.defs.sources import OWNERS, ROLL_FORWARD_INS, SINGLE_RUN
+from backlog_pipeline.defs.partitions import SINGLE_RUN, monthly_partitions, months_in_run
+from backlog_pipeline.defs.sources import OWNERS, ROLL_FORWARD_INS
 from backlog_pipeline.money import cents_to_decimal
 from backlog_pipeline.periods import month_label, partition_key
 
@@ -27,81 +27,75 @@ def flow_metadata(row: pd.Series) -> dict[str, dg.MetadataValue]:
     }
 
 
-def build_backlog_assets(
-    partitions_def: dg.MonthlyPartitionsDefinition,
-) -> list[dg.AssetsDefinition]:
-    @dg.asset(
-        partitions_def=partitions_def,
-        backfill_policy=SINGLE_RUN,
-        group_name="backlog",
-        kinds={"pandas"},
-        owners=OWNERS,
-        ins=ROLL_FORWARD_INS,
-        description=(
-            "Opening, new, converted, lost, increases, decreases and closing backlog per "
-            "contract and month: every figure of the flow drills down to these rows. A contract "
-            "has a row in a month when it has activity then or carries backlog."
-        ),
+@dg.asset(
+    partitions_def=monthly_partitions,
+    backfill_policy=SINGLE_RUN,
+    group_name="backlog",
+    kinds={"pandas"},
+    owners=OWNERS,
+    ins=ROLL_FORWARD_INS,
+    description=(
+        "Opening, new, converted, lost, increases, decreases and closing backlog per "
+        "contract and month: every figure of the flow drills down to these rows. A contract "
+        "has a row in a month when it has activity then or carries backlog."
+    ),
+)
+def contract_backlog(
+    context: dg.AssetExecutionContext,
+    contracts: pd.DataFrame,
+    changes: pd.DataFrame,
+    recognition: pd.DataFrame,
+) -> pd.DataFrame:
+    first, last = months_in_run(context)
+    started = time.monotonic()
+    context.log.info(
+        f"Rolling forward {len(contracts)} contracts, {len(changes)} changes and "
+        f"{len(recognition)} recognition lines for {month_label(first)}..{month_label(last)}"
     )
-    def contract_backlog(
-        context: dg.AssetExecutionContext,
-        contracts: pd.DataFrame,
-        changes: pd.DataFrame,
-        recognition: pd.DataFrame,
-    ) -> pd.DataFrame:
-        first, last = months_in_run(context)
-        started = time.monotonic()
-        context.log.info(
-            f"Rolling forward {len(contracts)} contracts, {len(changes)} changes and "
-            f"{len(recognition)} recognition lines for {month_label(first)}..{month_label(last)}"
-        )
-        ledger = rollforward.roll_forward(contract_activity(contracts, changes, recognition))
-        context.log.info(
-            f"{len(ledger)} contract-months of activity rolled forward in "
-            f"{time.monotonic() - started:.1f}s"
-        )
-        rows = rollforward.contract_backlog(ledger, first, last)
-        counts = rows.groupby("period").size()
-        for month in range(first, last + 1):
-            context.add_asset_metadata(
-                {"rows": dg.MetadataValue.int(int(counts.get(month, 0)))},
-                partition_key=partition_key(month),
-            )
-        context.log.info(f"{len(rows)} contract rows for {last - first + 1} month(s)")
-        return rows
-
-    @dg.asset(
-        partitions_def=partitions_def,
-        backfill_policy=SINGLE_RUN,
-        group_name="backlog",
-        kinds={"pandas"},
-        owners=OWNERS,
-        ins={"contract_rows": dg.AssetIn("contract_backlog")},
-        description=(
-            "The bookings-backlog flow per month: opening + new − converted − lost + "
-            "increases − decreases = closing, with an explicit cancellation (lost) line."
-        ),
+    ledger = rollforward.roll_forward(contract_activity(contracts, changes, recognition))
+    context.log.info(
+        f"{len(ledger)} contract-months of activity rolled forward in "
+        f"{time.monotonic() - started:.1f}s"
     )
-    def backlog_flow(
-        context: dg.AssetExecutionContext, contract_rows: pd.DataFrame
-    ) -> pd.DataFrame:
-        first, last = months_in_run(context)
-        flow = period_flow(contract_rows, list(range(first, last + 1)))
-        for _, row in flow.iterrows():
-            context.add_asset_metadata(
-                {
-                    **flow_metadata(row),
-                    "flow": dg.MetadataValue.md(
-                        with_month_labels(flow[flow["period"] == row["period"]])
-                        .pipe(_money_table)
-                        .to_markdown(index=False, disable_numparse=True)
-                    ),
-                },
-                partition_key=partition_key(int(row["period"])),
-            )
-        return flow
+    rows = rollforward.contract_backlog(ledger, first, last)
+    counts = rows.groupby("period").size()
+    for month in range(first, last + 1):
+        context.add_asset_metadata(
+            {"rows": dg.MetadataValue.int(int(counts.get(month, 0)))},
+            partition_key=partition_key(month),
+        )
+    context.log.info(f"{len(rows)} contract rows for {last - first + 1} month(s)")
+    return rows
 
-    return [contract_backlog, backlog_flow]
+
+@dg.asset(
+    partitions_def=monthly_partitions,
+    backfill_policy=SINGLE_RUN,
+    group_name="backlog",
+    kinds={"pandas"},
+    owners=OWNERS,
+    ins={"contract_rows": dg.AssetIn("contract_backlog")},
+    description=(
+        "The bookings-backlog flow per month: opening + new − converted − lost + "
+        "increases − decreases = closing, with an explicit cancellation (lost) line."
+    ),
+)
+def backlog_flow(context: dg.AssetExecutionContext, contract_rows: pd.DataFrame) -> pd.DataFrame:
+    first, last = months_in_run(context)
+    flow = period_flow(contract_rows, list(range(first, last + 1)))
+    for _, row in flow.iterrows():
+        context.add_asset_metadata(
+            {
+                **flow_metadata(row),
+                "flow": dg.MetadataValue.md(
+                    with_month_labels(flow[flow["period"] == row["period"]])
+                    .pipe(_money_table)
+                    .to_markdown(index=False, disable_numparse=True)
+                ),
+            },
+            partition_key=partition_key(int(row["period"])),
+        )
+    return flow
 
 
 def _money_table(flow: pd.DataFrame) -> pd.DataFrame:

@@ -7,173 +7,28 @@ evaluation replaces the check's rows in ``backlog_exceptions`` with what it find
 table always holds the evidence behind the latest red check, with the run that found it.
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from functools import cache
+from collections.abc import Iterator
 
 import dagster as dg
 import pandas as pd
-import pycountry
 
 from backlog_pipeline.accounting import data_errors
-from backlog_pipeline.defs.checks import evidence_metadata, guarded
-from backlog_pipeline.defs.partitions import months_in_run
+from backlog_pipeline.defs.check_results import evidence_metadata, guarded
+from backlog_pipeline.defs.data_check_specs import (
+    BACKLOG_CHECKS,
+    CHANGE_CHECKS,
+    CONTRACT_CHECKS,
+    ERROR,
+    RECOGNITION_CHECKS,
+    DataErrorCheck,
+)
+from backlog_pipeline.defs.partitions import monthly_partitions, months_in_run
 from backlog_pipeline.defs.resources import Warehouse
 from backlog_pipeline.warehouse.evidence import quarantined_record_ids, replace_exceptions
-
-ERROR = dg.AssetCheckSeverity.ERROR
-WARN = dg.AssetCheckSeverity.WARN
-Finder = Callable[[dict[str, pd.DataFrame]], pd.DataFrame]
-
-
-@dataclass(frozen=True)
-class DataErrorCheck:
-    """A data error: the asset it is checked on, how bad it is, and how it is found."""
-
-    name: str
-    severity: dg.AssetCheckSeverity
-    description: str
-    find: Finder
-    # "history": every month up to the run's last (a source error carries forward);
-    # "run": only the run's months (findings about the computed months themselves).
-    scope: str = "history"
-
-
-@cache
-def iso_currencies() -> frozenset[str]:
-    return frozenset(currency.alpha_3 for currency in pycountry.currencies)
 
 
 def _quarantined_contracts(warehouse: Warehouse) -> set[str]:
     return quarantined_record_ids(warehouse.engine, "contracts")
-
-
-def _contract_checks(currency: str) -> list[DataErrorCheck]:
-    return [
-        DataErrorCheck(
-            "contract_ids_unique",
-            ERROR,
-            "Each contract_id appears once; a repeated contract would be booked twice.",
-            lambda f: data_errors.duplicate_ids(
-                f["contracts"], "contract_id", "crm_contracts", "signed_month", "tcv"
-            ),
-        ),
-        DataErrorCheck(
-            "tcv_not_negative",
-            ERROR,
-            "No contract has a negative total contract value.",
-            lambda f: data_errors.negative_tcv(f["contracts"], "crm_contracts"),
-        ),
-        DataErrorCheck(
-            "currency_known",
-            ERROR,
-            f"Every contract is in an ISO 4217 currency, and in {currency}: amounts in other "
-            "currencies are not converted yet and cannot be summed.",
-            lambda f: data_errors.unknown_currencies(
-                f["contracts"], "crm_contracts", currency, iso_currencies()
-            ),
-        ),
-    ]
-
-
-def _change_checks() -> list[DataErrorCheck]:
-    return [
-        DataErrorCheck(
-            "change_ids_unique",
-            ERROR,
-            "Each change_id appears once; a repeated change would be applied twice.",
-            lambda f: data_errors.duplicate_ids(
-                f["changes"], "change_id", "crm_contract_changes", "effective_month", "amount"
-            ),
-        ),
-        DataErrorCheck(
-            "changes_have_contracts",
-            WARN,
-            "Every change belongs to a known contract (orphans are left out of the figures).",
-            lambda f: data_errors.orphans(
-                f["changes"],
-                f["contracts"],
-                "crm_contract_changes",
-                "change_id",
-                "effective_month",
-                f["quarantined"],
-            ),
-        ),
-    ]
-
-
-def _recognition_checks() -> list[DataErrorCheck]:
-    return [
-        DataErrorCheck(
-            "line_ids_unique",
-            ERROR,
-            "Each recognition line_id appears once; a repeated line would convert twice.",
-            lambda f: data_errors.duplicate_ids(
-                f["recognition"], "line_id", "erp_recognition", "period", "amount"
-            ),
-        ),
-        DataErrorCheck(
-            "recognition_has_contracts",
-            WARN,
-            "Every recognition line belongs to a known contract (orphans are not converted).",
-            lambda f: data_errors.orphans(
-                f["recognition"],
-                f["contracts"],
-                "erp_recognition",
-                "line_id",
-                "period",
-                f["quarantined"],
-                f["lookup"],
-            ),
-        ),
-        DataErrorCheck(
-            "recognition_after_signing",
-            WARN,
-            "No revenue is recognized in a month before its contract was signed.",
-            lambda f: data_errors.recognition_before_signing(
-                f["recognition"], f["contracts"], "erp_recognition", f["lookup"]
-            ),
-        ),
-        DataErrorCheck(
-            "recognition_before_termination",
-            WARN,
-            "No revenue is recognized after the month its contract was terminated.",
-            lambda f: data_errors.recognition_after_termination(
-                f["recognition"], f["changes"], "erp_recognition", f["lookup"]
-            ),
-        ),
-    ]
-
-
-def _backlog_checks() -> list[DataErrorCheck]:
-    return [
-        DataErrorCheck(
-            "cancellations_within_backlog",
-            ERROR,
-            "No partial cancellation takes off more than the contract had left that month.",
-            lambda f: data_errors.oversized_cancellations(
-                f["contract_rows"], f["changes"], "crm_contract_changes"
-            ),
-            scope="run",
-        ),
-        DataErrorCheck(
-            "no_over_recognition",
-            WARN,
-            "No contract's backlog is negative (recognized to date above its value). Negative "
-            "backlog is published as it is, never clamped.",
-            lambda f: data_errors.over_recognition(f["contract_rows"], "contract_backlog"),
-            scope="run",
-        ),
-        DataErrorCheck(
-            "no_phantom_backlog",
-            WARN,
-            "No contract holds backlog a whole month past its end date without a cancellation.",
-            lambda f: data_errors.phantom_backlog(
-                f["contract_rows"], f["contracts"], f["changes"], "contract_backlog"
-            ),
-            scope="run",
-        ),
-    ]
 
 
 def _evaluate(
@@ -212,10 +67,7 @@ def _evaluate(
 
 
 def _specs(
-    asset: str,
-    checks: list[DataErrorCheck],
-    partitions_def: dg.PartitionsDefinition,
-    reads: tuple[str, ...] = (),
+    asset: str, checks: list[DataErrorCheck], reads: tuple[str, ...] = ()
 ) -> list[dg.AssetCheckSpec]:
     return [
         dg.AssetCheckSpec(
@@ -223,116 +75,99 @@ def _specs(
             asset=asset,
             description=f"{check.description} ({check.severity.value})",
             blocking=check.severity == ERROR,
-            partitions_def=partitions_def,
+            partitions_def=monthly_partitions,
             additional_deps=list(reads),
         )
         for check in checks
     ]
 
 
-def build_data_error_checks(
-    partitions_def: dg.MonthlyPartitionsDefinition, reporting_currency: str
-) -> list[dg.AssetChecksDefinition]:
-    """The checks per asset, each asset's in one step so its inputs are loaded once."""
-    contract_checks = _contract_checks(reporting_currency)
-    change_checks = _change_checks()
-    recognition_checks = _recognition_checks()
-    backlog_checks = _backlog_checks()
-
-    @dg.multi_asset_check(
-        specs=_specs("crm_contracts", contract_checks, partitions_def),
-        ins={"contracts": dg.AssetIn("crm_contracts")},
-        name="crm_contracts_data_errors",
+@dg.multi_asset_check(
+    specs=_specs("crm_contracts", CONTRACT_CHECKS),
+    ins={"contracts": dg.AssetIn("crm_contracts")},
+    name="crm_contracts_data_errors",
+)
+def contracts_data_errors(
+    context: dg.AssetCheckExecutionContext,
+    contracts: pd.DataFrame,
+    warehouse: Warehouse,
+) -> Iterator[dg.AssetCheckResult]:
+    yield from _evaluate(
+        context, "crm_contracts", CONTRACT_CHECKS, {"contracts": contracts}, warehouse
     )
-    def contracts_data_errors(
-        context: dg.AssetCheckExecutionContext,
-        contracts: pd.DataFrame,
-        warehouse: Warehouse,
-    ):
-        yield from _evaluate(
-            context, "crm_contracts", contract_checks, {"contracts": contracts}, warehouse
-        )
 
-    @dg.multi_asset_check(
-        specs=_specs(
-            "crm_contract_changes", change_checks, partitions_def, reads=("crm_contracts",)
-        ),
-        ins={
-            "changes": dg.AssetIn("crm_contract_changes"),
-            "contracts": dg.AssetIn("crm_contracts"),
-        },
-        name="crm_contract_changes_data_errors",
-    )
-    def changes_data_errors(
-        context: dg.AssetCheckExecutionContext,
-        changes: pd.DataFrame,
-        contracts: pd.DataFrame,
-        warehouse: Warehouse,
-    ):
-        frames = {
-            "changes": changes,
-            "contracts": contracts,
-            "quarantined": _quarantined_contracts(warehouse),
-        }
-        yield from _evaluate(context, "crm_contract_changes", change_checks, frames, warehouse)
 
-    @dg.multi_asset_check(
-        specs=_specs(
-            "erp_recognition",
-            recognition_checks,
-            partitions_def,
-            reads=("crm_contracts", "crm_contract_changes"),
-        ),
-        ins={
-            "recognition": dg.AssetIn("erp_recognition"),
-            "contracts": dg.AssetIn("crm_contracts"),
-            "changes": dg.AssetIn("crm_contract_changes"),
-        },
-        name="erp_recognition_data_errors",
-    )
-    def recognition_data_errors(
-        context: dg.AssetCheckExecutionContext,
-        recognition: pd.DataFrame,
-        contracts: pd.DataFrame,
-        changes: pd.DataFrame,
-        warehouse: Warehouse,
-    ):
-        frames = {
-            "recognition": recognition,
-            "contracts": contracts,
-            "changes": changes,
-            "quarantined": _quarantined_contracts(warehouse),
-            "lookup": data_errors.ContractLookup.of(recognition, contracts),
-        }
-        yield from _evaluate(context, "erp_recognition", recognition_checks, frames, warehouse)
+@dg.multi_asset_check(
+    specs=_specs("crm_contract_changes", CHANGE_CHECKS, reads=("crm_contracts",)),
+    ins={
+        "changes": dg.AssetIn("crm_contract_changes"),
+        "contracts": dg.AssetIn("crm_contracts"),
+    },
+    name="crm_contract_changes_data_errors",
+)
+def changes_data_errors(
+    context: dg.AssetCheckExecutionContext,
+    changes: pd.DataFrame,
+    contracts: pd.DataFrame,
+    warehouse: Warehouse,
+) -> Iterator[dg.AssetCheckResult]:
+    frames = {
+        "changes": changes,
+        "contracts": contracts,
+        "quarantined": _quarantined_contracts(warehouse),
+    }
+    yield from _evaluate(context, "crm_contract_changes", CHANGE_CHECKS, frames, warehouse)
 
-    @dg.multi_asset_check(
-        specs=_specs(
-            "contract_backlog",
-            backlog_checks,
-            partitions_def,
-            reads=("crm_contracts", "crm_contract_changes"),
-        ),
-        ins={
-            "contract_rows": dg.AssetIn("contract_backlog"),
-            "contracts": dg.AssetIn("crm_contracts"),
-            "changes": dg.AssetIn("crm_contract_changes"),
-        },
-        name="contract_backlog_data_errors",
-    )
-    def backlog_data_errors(
-        context: dg.AssetCheckExecutionContext,
-        contract_rows: pd.DataFrame,
-        contracts: pd.DataFrame,
-        changes: pd.DataFrame,
-        warehouse: Warehouse,
-    ):
-        frames = {"contract_rows": contract_rows, "contracts": contracts, "changes": changes}
-        yield from _evaluate(context, "contract_backlog", backlog_checks, frames, warehouse)
 
-    return [
-        contracts_data_errors,
-        changes_data_errors,
-        recognition_data_errors,
-        backlog_data_errors,
-    ]
+@dg.multi_asset_check(
+    specs=_specs(
+        "erp_recognition",
+        RECOGNITION_CHECKS,
+        reads=("crm_contracts", "crm_contract_changes"),
+    ),
+    ins={
+        "recognition": dg.AssetIn("erp_recognition"),
+        "contracts": dg.AssetIn("crm_contracts"),
+        "changes": dg.AssetIn("crm_contract_changes"),
+    },
+    name="erp_recognition_data_errors",
+)
+def recognition_data_errors(
+    context: dg.AssetCheckExecutionContext,
+    recognition: pd.DataFrame,
+    contracts: pd.DataFrame,
+    changes: pd.DataFrame,
+    warehouse: Warehouse,
+) -> Iterator[dg.AssetCheckResult]:
+    frames = {
+        "recognition": recognition,
+        "contracts": contracts,
+        "changes": changes,
+        "quarantined": _quarantined_contracts(warehouse),
+        "lookup": data_errors.ContractLookup.of(recognition, contracts),
+    }
+    yield from _evaluate(context, "erp_recognition", RECOGNITION_CHECKS, frames, warehouse)
+
+
+@dg.multi_asset_check(
+    specs=_specs(
+        "contract_backlog",
+        BACKLOG_CHECKS,
+        reads=("crm_contracts", "crm_contract_changes"),
+    ),
+    ins={
+        "contract_rows": dg.AssetIn("contract_backlog"),
+        "contracts": dg.AssetIn("crm_contracts"),
+        "changes": dg.AssetIn("crm_contract_changes"),
+    },
+    name="contract_backlog_data_errors",
+)
+def backlog_data_errors(
+    context: dg.AssetCheckExecutionContext,
+    contract_rows: pd.DataFrame,
+    contracts: pd.DataFrame,
+    changes: pd.DataFrame,
+    warehouse: Warehouse,
+) -> Iterator[dg.AssetCheckResult]:
+    frames = {"contract_rows": contract_rows, "contracts": contracts, "changes": changes}
+    yield from _evaluate(context, "contract_backlog", BACKLOG_CHECKS, frames, warehouse)

@@ -2,22 +2,22 @@
 
 import dagster as dg
 
-from backlog_pipeline.config import Settings
+from backlog_pipeline.config import settings
 from backlog_pipeline.periods import first_day, parse_month
 
-
-def monthly_partitions(settings: Settings) -> dg.MonthlyPartitionsDefinition:
-    """Months from the start month to the end month (or the last complete month)."""
-    end = (
+# Months from the start month to the end month (or the last complete month).
+monthly_partitions = dg.MonthlyPartitionsDefinition(
+    start_date=first_day(parse_month(settings.start_month)).isoformat(),
+    end_date=(
         first_day(parse_month(settings.end_month) + 1).isoformat()
         if settings.end_month is not None
         else None
-    )
-    return dg.MonthlyPartitionsDefinition(
-        start_date=first_day(parse_month(settings.start_month)).isoformat(),
-        end_date=end,
-        timezone=settings.close_timezone,
-    )
+    ),
+    timezone=settings.close_timezone,
+)
+
+# A range of months runs as one run (sources read once) and gives the month-by-month figures.
+SINGLE_RUN = dg.BackfillPolicy.single_run()
 
 
 def months_in_run(

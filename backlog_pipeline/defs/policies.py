@@ -14,7 +14,7 @@ from typing import TypeVar
 import dagster as dg
 import sqlalchemy as sa
 
-from backlog_pipeline.config import Settings
+from backlog_pipeline.config import settings
 from backlog_pipeline.sources.http import ConnectorError
 
 # Steps in one pool run one at a time across all runs of the instance (`concurrency.pools`
@@ -27,30 +27,25 @@ POOLS = (SOURCES_POOL, PUBLISH_POOL)
 T = TypeVar("T")
 
 
-def transient_retry_policy(settings: Settings) -> dg.RetryPolicy | None:
-    """``BACKLOG_STEP_RETRIES`` step retries, doubling from ``BACKLOG_STEP_RETRY_DELAY``.
-
-    For the steps that call outside systems: the sources and the publishers.
-    """
-    if settings.step_retries == 0:
-        return None
-    return dg.RetryPolicy(
+# ``BACKLOG_STEP_RETRIES`` step retries, doubling from ``BACKLOG_STEP_RETRY_DELAY``, for the
+# steps that call outside systems: the sources and the publishers. None: no retries.
+transient_retry_policy = (
+    dg.RetryPolicy(
         max_retries=settings.step_retries,
         delay=settings.step_retry_delay,
         backoff=dg.Backoff.EXPONENTIAL,
         jitter=dg.Jitter.PLUS_MINUS,
     )
+    if settings.step_retries
+    else None
+)
 
-
-def run_retry_tags(settings: Settings) -> dict[str, str]:
-    """Dagster run retries for a crashed run worker; failed checks and bad data do not retry.
-
-    The instance must have ``run_retries: enabled: true`` (both shipped dagster.yaml do).
-    """
-    return {
-        "dagster/max_retries": str(settings.run_retries),
-        "dagster/retry_on_asset_or_op_failure": "false",
-    }
+# Dagster run retries for a crashed run worker; failed checks and bad data do not retry.
+# The instance must have ``run_retries: enabled: true`` (both shipped dagster.yaml do).
+run_retry_tags = {
+    "dagster/max_retries": str(settings.run_retries),
+    "dagster/retry_on_asset_or_op_failure": "false",
+}
 
 
 def is_transient(error: BaseException) -> bool:

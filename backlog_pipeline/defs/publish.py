@@ -3,9 +3,13 @@ documents read back from them.
 
 The figures are validated once more right before they are written, so a run that skips
 the checks (a partial selection, say) still cannot publish a flow that does not add up; and
-the lock on a signed-off month is enforced inside the publishing transaction itself.
+the lock on a signed-off month is enforced inside the publishing transaction itself. Both
+publishers sit in one pool (one at a time across runs) and retry transient faults: a retry
+is safe, since the warehouse transaction wrote a month whole or not at all, and the
+documents are rewritten from the warehouse.
 """
 
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,16 +24,20 @@ from backlog_pipeline.accounting.reconcile import (
     identity_discrepancies,
 )
 from backlog_pipeline.defs.backlog import flow_metadata
-from backlog_pipeline.defs.partitions import months_in_run
-from backlog_pipeline.defs.policies import PUBLISH_POOL, retried_only_if_transient
+from backlog_pipeline.defs.partitions import SINGLE_RUN, monthly_partitions, months_in_run
+from backlog_pipeline.defs.policies import (
+    PUBLISH_POOL,
+    retried_only_if_transient,
+    transient_retry_policy,
+)
 from backlog_pipeline.defs.resources import DocumentFolder, Reporting, Warehouse
-from backlog_pipeline.defs.sources import OWNERS, SINGLE_RUN
+from backlog_pipeline.defs.sources import OWNERS
 from backlog_pipeline.kpi.documents import write_documents
 from backlog_pipeline.periods import month_label, parse_month, partition_key
 from backlog_pipeline.provenance import code_version, source_mark
 from backlog_pipeline.warehouse.locks import PublicationError
 from backlog_pipeline.warehouse.reads import current_versions, read_flow
-from backlog_pipeline.warehouse.versions import RunStamp, publish_versions
+from backlog_pipeline.warehouse.versions import MonthOutcome, RunStamp, publish_versions
 
 FLOW_TABLE = dg.AssetKey(["warehouse", "backlog_flow"])
 CONTRACT_TABLE = dg.AssetKey(["warehouse", "contract_backlog"])
@@ -37,13 +45,108 @@ SOURCE_RECORDS_TABLE = dg.AssetKey(["warehouse", "backlog_source_records"])
 VERSIONS_TABLE = dg.AssetKey(["warehouse", "publication_versions"])
 CHANGES_DOCUMENT = dg.AssetKey(["kpi", "bookings_backlog_changes"])
 TOTAL_DOCUMENT = dg.AssetKey(["kpi", "bookings_backlog_total"])
-
+TABLES = (FLOW_TABLE, CONTRACT_TABLE, SOURCE_RECORDS_TABLE, VERSIONS_TABLE)
 
 SOURCES = {
     "contracts": "crm_contracts",
     "changes": "crm_contract_changes",
     "recognition": "erp_recognition",
 }
+
+
+def _published(key: dg.AssetKey, deps: list, description: str, kind: str) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        key, deps=deps, description=description, kinds={kind}, owners=OWNERS, group_name="published"
+    )
+
+
+@dg.multi_asset(
+    name="publish_warehouse_tables",
+    pool=PUBLISH_POOL,
+    retry_policy=transient_retry_policy,
+    specs=[
+        _published(
+            FLOW_TABLE,
+            ["backlog_flow", "contract_backlog"],
+            "Published flow, one row per month (NUMERIC(18,2) money).",
+            "sql",
+        ),
+        _published(
+            CONTRACT_TABLE,
+            ["backlog_flow", "contract_backlog"],
+            "Published contract-level backlog per month, summing to the flow.",
+            "sql",
+        ),
+        _published(
+            SOURCE_RECORDS_TABLE,
+            ["contract_backlog", *SOURCES.values()],
+            "The source records (contract, change, recognition line) behind each "
+            "contract's figures per month and version: the audit trail's last step.",
+            "sql",
+        ),
+        _published(
+            VERSIONS_TABLE,
+            ["backlog_flow"],
+            "Every published version of every month: its figures, the run, the code "
+            "version and the sources' high-water marks. Unchanged reruns add nothing.",
+            "sql",
+        ),
+    ],
+    ins={
+        "flow": dg.AssetIn("backlog_flow"),
+        "contract_rows": dg.AssetIn("contract_backlog"),
+        **{name: dg.AssetIn(key) for name, key in SOURCES.items()},
+    },
+    partitions_def=monthly_partitions,
+    backfill_policy=SINGLE_RUN,
+)
+def publish_warehouse_tables(
+    context: dg.AssetExecutionContext,
+    flow: pd.DataFrame,
+    contract_rows: pd.DataFrame,
+    contracts: pd.DataFrame,
+    changes: pd.DataFrame,
+    recognition: pd.DataFrame,
+    warehouse: Warehouse,
+    reporting: Reporting,
+) -> Iterator[dg.MaterializeResult]:
+    first, last = months_in_run(context)
+    months = list(range(first, last + 1))
+    _refuse_unreconciled(flow, contract_rows)
+    frames = {"contracts": contracts, "changes": changes, "recognition": recognition}
+    stamp = RunStamp(
+        run_id=context.run.run_id,
+        code_version=code_version(),
+        source_marks={SOURCES[name]: source_mark(frame) for name, frame in frames.items()},
+        published_at=datetime.now(UTC),
+    )
+
+    def publish() -> list[MonthOutcome]:
+        try:
+            return publish_versions(
+                warehouse.engine,
+                months,
+                flow,
+                contract_rows,
+                MonthlySourceRecords(contracts, changes, recognition, months),
+                reporting.currency,
+                stamp,
+            )
+        except (PublicationError, sa.exc.IntegrityError, sa.exc.OperationalError) as error:
+            raise _publication_failure(error, warehouse, first, last) from None
+
+    # A bug or bad data fails at once; a warehouse fault is retried by the RetryPolicy.
+    outcomes = retried_only_if_transient(publish)
+    _log_outcomes(context, outcomes, warehouse)
+    _add_month_metadata(context, flow, contract_rows, outcomes)
+    where = {
+        "warehouse": dg.MetadataValue.text(warehouse.describe()),
+        "run_code_version": dg.MetadataValue.text(stamp.code_version),
+    }
+    for asset_key in TABLES:
+        yield dg.MaterializeResult(
+            asset_key=asset_key, metadata={**where, "table": asset_key.path[-1]}
+        )
 
 
 def _refuse_unreconciled(flow: pd.DataFrame, contract_rows: pd.DataFrame) -> None:
@@ -62,221 +165,133 @@ def _refuse_unreconciled(flow: pd.DataFrame, contract_rows: pd.DataFrame) -> Non
         )
 
 
-def build_publish_assets(
-    partitions_def: dg.MonthlyPartitionsDefinition, retry_policy: dg.RetryPolicy | None = None
-) -> list[dg.AssetsDefinition]:
-    """Both publishers sit in one pool (one at a time across runs) and retry transient faults.
-
-    A retry is safe: the warehouse transaction either wrote a month whole or not at all,
-    and the documents are rewritten from the warehouse.
-    """
-
-    @dg.multi_asset(
-        name="publish_warehouse_tables",
-        pool=PUBLISH_POOL,
-        retry_policy=retry_policy,
-        specs=[
-            dg.AssetSpec(
-                FLOW_TABLE,
-                deps=["backlog_flow", "contract_backlog"],
-                description="Published flow, one row per month (NUMERIC(18,2) money).",
-                kinds={"sql"},
-                owners=OWNERS,
-                group_name="published",
-            ),
-            dg.AssetSpec(
-                CONTRACT_TABLE,
-                deps=["backlog_flow", "contract_backlog"],
-                description="Published contract-level backlog per month, summing to the flow.",
-                kinds={"sql"},
-                owners=OWNERS,
-                group_name="published",
-            ),
-            dg.AssetSpec(
-                SOURCE_RECORDS_TABLE,
-                deps=["contract_backlog", *SOURCES.values()],
-                description=(
-                    "The source records (contract, change, recognition line) behind each "
-                    "contract's figures per month and version: the audit trail's last step."
-                ),
-                kinds={"sql"},
-                owners=OWNERS,
-                group_name="published",
-            ),
-            dg.AssetSpec(
-                VERSIONS_TABLE,
-                deps=["backlog_flow"],
-                description=(
-                    "Every published version of every month: its figures, the run, the code "
-                    "version and the sources' high-water marks. Unchanged reruns add nothing."
-                ),
-                kinds={"sql"},
-                owners=OWNERS,
-                group_name="published",
-            ),
-        ],
-        ins={
-            "flow": dg.AssetIn("backlog_flow"),
-            "contract_rows": dg.AssetIn("contract_backlog"),
-            **{name: dg.AssetIn(key) for name, key in SOURCES.items()},
-        },
-        partitions_def=partitions_def,
-        backfill_policy=SINGLE_RUN,
+def _publication_failure(
+    error: Exception, warehouse: Warehouse, first: int, last: int
+) -> dg.Failure:
+    """A publication error as a Dagster failure that says what happened to the warehouse."""
+    if isinstance(error, PublicationError):
+        return dg.Failure(description=str(error), allow_retries=False)
+    if isinstance(error, sa.exc.IntegrityError):
+        return dg.Failure(
+            description=(
+                f"Another run published {month_label(first)}..{month_label(last)} at "
+                "the same time; this run wrote nothing. A retry converges on the same "
+                "figures."
+            )
+        )
+    reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+    return dg.Failure(
+        description=(
+            f"The warehouse {warehouse.describe()} failed during publication "
+            f"({reason}); the transaction was rolled back and nothing was written."
+        )
     )
-    def publish_warehouse_tables(
-        context: dg.AssetExecutionContext,
-        flow: pd.DataFrame,
-        contract_rows: pd.DataFrame,
-        contracts: pd.DataFrame,
-        changes: pd.DataFrame,
-        recognition: pd.DataFrame,
-        warehouse: Warehouse,
-        reporting: Reporting,
-    ):
-        first, last = months_in_run(context)
-        months = list(range(first, last + 1))
-        _refuse_unreconciled(flow, contract_rows)
-        frames = {"contracts": contracts, "changes": changes, "recognition": recognition}
-        stamp = RunStamp(
-            run_id=context.run.run_id,
-            code_version=code_version(),
-            source_marks={SOURCES[name]: source_mark(frame) for name, frame in frames.items()},
-            published_at=datetime.now(UTC),
-        )
 
-        def publish() -> list:
-            try:
-                return publish_versions(
-                    warehouse.engine,
-                    months,
-                    flow,
-                    contract_rows,
-                    MonthlySourceRecords(contracts, changes, recognition, months),
-                    reporting.currency,
-                    stamp,
-                )
-            except PublicationError as error:
-                raise dg.Failure(description=str(error), allow_retries=False) from None
-            except sa.exc.IntegrityError:
-                raise dg.Failure(
-                    description=(
-                        f"Another run published {month_label(first)}..{month_label(last)} at "
-                        "the same time; this run wrote nothing. A retry converges on the same "
-                        "figures."
-                    )
-                ) from None
-            except sa.exc.OperationalError as error:
-                reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-                raise dg.Failure(
-                    description=(
-                        f"The warehouse {warehouse.describe()} failed during publication "
-                        f"({reason}); the transaction was rolled back and nothing was written."
-                    )
-                ) from None
 
-        # A bug or bad data fails at once; a warehouse fault is retried by the RetryPolicy.
-        outcomes = retried_only_if_transient(publish)
-        for outcome in outcomes:
-            context.log.info(
-                f"{month_label(outcome.month)}: {outcome.status}, version {outcome.version}"
-                + (f" (restates version {outcome.restates})" if outcome.restates else "")
-            )
+def _log_outcomes(
+    context: dg.AssetExecutionContext, outcomes: list[MonthOutcome], warehouse: Warehouse
+) -> None:
+    for outcome in outcomes:
         context.log.info(
-            f"Published {sum(o.status != 'unchanged' for o in outcomes)} of {len(outcomes)} "
-            f"month(s) to {warehouse.describe()}; the others were unchanged"
+            f"{month_label(outcome.month)}: {outcome.status}, version {outcome.version}"
+            + (f" (restates version {outcome.restates})" if outcome.restates else "")
         )
-        rows_per_month = contract_rows.groupby("period").size()
-        by_month = {outcome.month: outcome for outcome in outcomes}
-        for _, row in flow.iterrows():
-            key = partition_key(int(row["period"]))
-            outcome = by_month[int(row["period"])]
-            version = {
-                "version": dg.MetadataValue.int(outcome.version),
-                "publication": dg.MetadataValue.text(outcome.status),
-            }
+    context.log.info(
+        f"Published {sum(o.status != 'unchanged' for o in outcomes)} of {len(outcomes)} "
+        f"month(s) to {warehouse.describe()}; the others were unchanged"
+    )
+
+
+def _add_month_metadata(
+    context: dg.AssetExecutionContext,
+    flow: pd.DataFrame,
+    contract_rows: pd.DataFrame,
+    outcomes: list[MonthOutcome],
+) -> None:
+    """Each month's figures, rows and version on each table's partition."""
+    rows_per_month = contract_rows.groupby("period").size()
+    by_month = {outcome.month: outcome for outcome in outcomes}
+    for _, row in flow.iterrows():
+        key = partition_key(int(row["period"]))
+        outcome = by_month[int(row["period"])]
+        version = {
+            "version": dg.MetadataValue.int(outcome.version),
+            "publication": dg.MetadataValue.text(outcome.status),
+        }
+        context.add_asset_metadata(
+            {**flow_metadata(row), **version}, asset_key=FLOW_TABLE, partition_key=key
+        )
+        context.add_asset_metadata(
+            {"rows": dg.MetadataValue.int(int(rows_per_month.get(row["period"], 0))), **version},
+            asset_key=CONTRACT_TABLE,
+            partition_key=key,
+        )
+        for asset_key in (SOURCE_RECORDS_TABLE, VERSIONS_TABLE):
+            context.add_asset_metadata(version, asset_key=asset_key, partition_key=key)
+
+
+@dg.multi_asset(
+    name="publish_kpi_documents",
+    pool=PUBLISH_POOL,
+    retry_policy=transient_retry_policy,
+    specs=[
+        _published(
+            CHANGES_DOCUMENT,
+            [FLOW_TABLE],
+            "sales.bookings_backlog_changes: the typed flow object, per month.",
+            "json",
+        ),
+        _published(
+            TOTAL_DOCUMENT,
+            [FLOW_TABLE],
+            "sales.bookings_backlog_total: the KPI document with the month value.",
+            "json",
+        ),
+    ],
+    partitions_def=monthly_partitions,
+    backfill_policy=SINGLE_RUN,
+)
+def publish_kpi_documents(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, documents: DocumentFolder
+) -> Iterator[dg.MaterializeResult]:
+    first, last = months_in_run(context)
+    # A warehouse fault is retried; a bug or a refused folder fails at once.
+    records = retried_only_if_transient(_documents_writer(warehouse, documents, first, last))
+    for record in records:
+        key = partition_key(parse_month(record["period"]))
+        for asset_key, path in zip(
+            (CHANGES_DOCUMENT, TOTAL_DOCUMENT), record["files"], strict=True
+        ):
             context.add_asset_metadata(
-                {**flow_metadata(row), **version}, asset_key=FLOW_TABLE, partition_key=key
-            )
-            context.add_asset_metadata(
-                {
-                    "rows": dg.MetadataValue.int(int(rows_per_month.get(row["period"], 0))),
-                    **version,
-                },
-                asset_key=CONTRACT_TABLE,
+                {"path": dg.MetadataValue.path(str(path))},
+                asset_key=asset_key,
                 partition_key=key,
             )
-            for asset_key in (SOURCE_RECORDS_TABLE, VERSIONS_TABLE):
-                context.add_asset_metadata(version, asset_key=asset_key, partition_key=key)
-        where = {
-            "warehouse": dg.MetadataValue.text(warehouse.describe()),
-            "run_code_version": dg.MetadataValue.text(stamp.code_version),
-        }
-        for asset_key in (FLOW_TABLE, CONTRACT_TABLE, SOURCE_RECORDS_TABLE, VERSIONS_TABLE):
-            yield dg.MaterializeResult(
-                asset_key=asset_key, metadata={**where, "table": asset_key.path[-1]}
+    context.log.info(f"Wrote KPI documents for {len(records)} month(s) under {documents.path}")
+    yield dg.MaterializeResult(asset_key=CHANGES_DOCUMENT)
+    yield dg.MaterializeResult(asset_key=TOTAL_DOCUMENT)
+
+
+def _documents_writer(
+    warehouse: Warehouse, documents: DocumentFolder, first: int, last: int
+) -> Callable[[], list[dict]]:
+    """Writes the months' documents from the published flow; returns the records written."""
+
+    def write() -> list[dict]:
+        labels = {month_label(month) for month in range(first, last + 1)}
+        published = read_flow(warehouse.engine)
+        records = [r for r in published.to_dict("records") if r["period"] in labels]
+        if len(records) != len(labels):
+            missing = sorted(labels - {r["period"] for r in records})
+            raise dg.Failure(
+                description=f"Months not in the warehouse, nothing written: {missing}",
+                allow_retries=False,
             )
-
-    @dg.multi_asset(
-        name="publish_kpi_documents",
-        pool=PUBLISH_POOL,
-        retry_policy=retry_policy,
-        specs=[
-            dg.AssetSpec(
-                CHANGES_DOCUMENT,
-                deps=[FLOW_TABLE],
-                description="sales.bookings_backlog_changes: the typed flow object, per month.",
-                kinds={"json"},
-                owners=OWNERS,
-                group_name="published",
-            ),
-            dg.AssetSpec(
-                TOTAL_DOCUMENT,
-                deps=[FLOW_TABLE],
-                description="sales.bookings_backlog_total: the KPI document with the month value.",
-                kinds={"json"},
-                owners=OWNERS,
-                group_name="published",
-            ),
-        ],
-        partitions_def=partitions_def,
-        backfill_policy=SINGLE_RUN,
-    )
-    def publish_kpi_documents(
-        context: dg.AssetExecutionContext, warehouse: Warehouse, documents: DocumentFolder
-    ):
-        first, last = months_in_run(context)
-
-        def write() -> list[dict]:
-            labels = {month_label(month) for month in range(first, last + 1)}
-            published = read_flow(warehouse.engine)
-            records = [r for r in published.to_dict("records") if r["period"] in labels]
-            if len(records) != len(labels):
-                missing = sorted(labels - {r["period"] for r in records})
-                raise dg.Failure(
-                    description=f"Months not in the warehouse, nothing written: {missing}",
-                    allow_retries=False,
-                )
-            with warehouse.engine.connect() as connection:
-                versions = current_versions(connection, range(first, last + 1))
-            for record in records:
-                record["version"] = versions[parse_month(record["period"])].version
-                record["files"] = write_documents(Path(documents.path), record)
-            return records
-
-        # A warehouse fault is retried; a bug or a refused folder fails at once.
-        records = retried_only_if_transient(write)
+        with warehouse.engine.connect() as connection:
+            versions = current_versions(connection, range(first, last + 1))
         for record in records:
-            key = partition_key(parse_month(record["period"]))
-            for asset_key, path in zip(
-                (CHANGES_DOCUMENT, TOTAL_DOCUMENT), record["files"], strict=True
-            ):
-                context.add_asset_metadata(
-                    {"path": dg.MetadataValue.path(str(path))},
-                    asset_key=asset_key,
-                    partition_key=key,
-                )
-        context.log.info(f"Wrote KPI documents for {len(records)} month(s) under {documents.path}")
-        yield dg.MaterializeResult(asset_key=CHANGES_DOCUMENT)
-        yield dg.MaterializeResult(asset_key=TOTAL_DOCUMENT)
+            record["version"] = versions[parse_month(record["period"])].version
+            record["files"] = write_documents(Path(documents.path), record)
+        return records
 
-    return [publish_warehouse_tables, publish_kpi_documents]
+    return write

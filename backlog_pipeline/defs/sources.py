@@ -11,8 +11,14 @@ import dagster as dg
 import pandas as pd
 
 from backlog_pipeline.accounting.activity import ROLL_FORWARD_INPUTS
+from backlog_pipeline.config import settings
 from backlog_pipeline.defs.io_manager import SNAPSHOT, columns_in
-from backlog_pipeline.defs.policies import SOURCES_POOL, retried_only_if_transient
+from backlog_pipeline.defs.partitions import SINGLE_RUN, monthly_partitions
+from backlog_pipeline.defs.policies import (
+    SOURCES_POOL,
+    retried_only_if_transient,
+    transient_retry_policy,
+)
 from backlog_pipeline.defs.resources import (
     CrmSource,
     ErpSource,
@@ -31,7 +37,6 @@ from backlog_pipeline.warehouse.evidence import replace_quarantine
 from backlog_pipeline.warehouse.schema import source_quarantine_table
 
 OWNERS = ["team:finance", "team:sales"]
-SINGLE_RUN = dg.BackfillPolicy.single_run()
 _PREVIEW_ROWS = 10
 # The sources as the roll-forward and the as-of route read them: only the columns they use.
 ROLL_FORWARD_INS = {
@@ -99,73 +104,66 @@ def _landed(
     )
 
 
-def build_source_assets(
-    partitions_def: dg.MonthlyPartitionsDefinition,
-    crm_kind: str = "csv",
-    erp_kind: str = "sql",
-    retry_policy: dg.RetryPolicy | None = None,
-) -> list[dg.AssetsDefinition]:
-    """Source assets share the monthly partitions so a range runs as one run, UI included.
+# A source partition means "the source as read for closing that month"; what is read is
+# the whole source, once per run, whatever the number of months (see ``SNAPSHOT``). The
+# sources share the monthly partitions so a range runs as one run, UI included.
+source_asset = functools.partial(
+    dg.asset,
+    group_name="sources",
+    partitions_def=monthly_partitions,
+    metadata={SNAPSHOT: True},
+    owners=OWNERS,
+    backfill_policy=SINGLE_RUN,
+    retry_policy=transient_retry_policy,
+    pool=SOURCES_POOL,
+)
 
-    A source partition means "the source as read for closing that month"; what is read is
-    the whole source, once per run, whatever the number of months (see ``SNAPSHOT``).
-    """
-    source_asset = functools.partial(
-        dg.asset,
-        group_name="sources",
-        partitions_def=partitions_def,
-        metadata={SNAPSHOT: True},
-        owners=OWNERS,
-        backfill_policy=SINGLE_RUN,
-        retry_policy=retry_policy,
-        pool=SOURCES_POOL,
-    )
 
-    @source_asset(
-        kinds={crm_kind},
-        description="Signed contracts from the CRM: the bookings, at total contract value.",
-    )
-    def crm_contracts(
-        context: dg.AssetExecutionContext,
-        crm: CrmSource,
-        warehouse: Warehouse,
-        reporting: Reporting,
-    ) -> dg.Output[pd.DataFrame]:
-        def land() -> dg.Output[pd.DataFrame]:
-            read = crm.read("contracts", context.log)
-            parsed = parse_contracts(read.raw, crm.describe(), reporting.currency)
-            return _landed(context, warehouse, "contracts", crm, parsed, read)
+@source_asset(
+    kinds={settings.crm_kind},
+    description="Signed contracts from the CRM: the bookings, at total contract value.",
+)
+def crm_contracts(
+    context: dg.AssetExecutionContext,
+    crm: CrmSource,
+    warehouse: Warehouse,
+    reporting: Reporting,
+) -> dg.Output[pd.DataFrame]:
+    def land() -> dg.Output[pd.DataFrame]:
+        read = crm.read("contracts", context.log)
+        parsed = parse_contracts(read.raw, crm.describe(), reporting.currency)
+        return _landed(context, warehouse, "contracts", crm, parsed, read)
 
-        # The whole body: a bug in the mapping fails at once rather than being retried.
-        return retried_only_if_transient(land)
+    # The whole body: a bug in the mapping fails at once rather than being retried.
+    return retried_only_if_transient(land)
 
-    @source_asset(
-        kinds={crm_kind},
-        description="Amendments and cancellations of contracts from the CRM.",
-    )
-    def crm_contract_changes(
-        context: dg.AssetExecutionContext, crm: CrmSource, warehouse: Warehouse
-    ) -> dg.Output[pd.DataFrame]:
-        def land() -> dg.Output[pd.DataFrame]:
-            read = crm.read("contract_changes", context.log)
-            parsed = parse_contract_changes(read.raw, crm.describe())
-            return _landed(context, warehouse, "contract_changes", crm, parsed, read)
 
-        return retried_only_if_transient(land)
+@source_asset(
+    kinds={settings.crm_kind},
+    description="Amendments and cancellations of contracts from the CRM.",
+)
+def crm_contract_changes(
+    context: dg.AssetExecutionContext, crm: CrmSource, warehouse: Warehouse
+) -> dg.Output[pd.DataFrame]:
+    def land() -> dg.Output[pd.DataFrame]:
+        read = crm.read("contract_changes", context.log)
+        parsed = parse_contract_changes(read.raw, crm.describe())
+        return _landed(context, warehouse, "contract_changes", crm, parsed, read)
 
-    @source_asset(
-        kinds={erp_kind},
-        description="Revenue recognized per contract and month, from the ERP.",
-    )
-    def erp_recognition(
-        context: dg.AssetExecutionContext, erp: ErpSource, warehouse: Warehouse
-    ) -> dg.Output[pd.DataFrame]:
-        def land() -> dg.Output[pd.DataFrame]:
-            read, parsed = erp.read_parsed(
-                context.log, lambda raw: parse_recognition(raw, erp.describe())
-            )
-            return _landed(context, warehouse, "recognition", erp, parsed, read)
+    return retried_only_if_transient(land)
 
-        return retried_only_if_transient(land)
 
-    return [crm_contracts, crm_contract_changes, erp_recognition]
+@source_asset(
+    kinds={settings.erp_kind},
+    description="Revenue recognized per contract and month, from the ERP.",
+)
+def erp_recognition(
+    context: dg.AssetExecutionContext, erp: ErpSource, warehouse: Warehouse
+) -> dg.Output[pd.DataFrame]:
+    def land() -> dg.Output[pd.DataFrame]:
+        read, parsed = erp.read_parsed(
+            context.log, lambda raw: parse_recognition(raw, erp.describe())
+        )
+        return _landed(context, warehouse, "recognition", erp, parsed, read)
+
+    return retried_only_if_transient(land)

@@ -1,0 +1,138 @@
+"""The resources this code location uses, chosen once from the settings.
+
+The embedded demo and a SQLite warehouse by default; the environment's CRM, ERP and
+warehouse when they are set. URLs and secrets are handed over as ``dg.EnvVar``, resolved
+only inside a run, never here.
+"""
+
+import dagster as dg
+
+from backlog_pipeline.config import (
+    ERP_URL,
+    HUBSPOT_TOKEN,
+    NETSUITE_TOKEN,
+    SALESFORCE_ACCESS_TOKEN,
+    SALESFORCE_CLIENT_ID,
+    SALESFORCE_CLIENT_SECRET,
+    SALESFORCE_REFRESH_TOKEN,
+    WAREHOUSE_URL,
+    settings,
+)
+from backlog_pipeline.defs.io_manager import MonthlyFrameIOManager
+from backlog_pipeline.defs.resources import (
+    CrmExport,
+    CrmSource,
+    DocumentFolder,
+    ErpDatabase,
+    ErpSource,
+    HubSpotCrm,
+    NetSuiteErp,
+    Reporting,
+    SalesforceCrm,
+    Warehouse,
+)
+
+
+def _secret(variable: str, is_set: bool) -> dg.EnvVar | None:
+    """A secret as an ``EnvVar``, resolved only inside the run; None if it is not set."""
+    return dg.EnvVar(variable) if is_set else None
+
+
+def _http_fields() -> dict[str, object]:
+    return {
+        "copy_dir": str(settings.sources_dir),
+        "full_refresh": settings.full_refresh,
+        "http_timeout": settings.http_timeout,
+        "http_max_attempts": settings.http_max_attempts,
+        "http_backoff": settings.http_backoff,
+        "http_max_wait": settings.http_max_wait,
+        "max_quarantine_share": settings.max_quarantine_share,
+    }
+
+
+def _salesforce_crm() -> SalesforceCrm:
+    sf = settings.salesforce
+    return SalesforceCrm(
+        instance_url=sf.instance_url,
+        api_version=sf.api_version,
+        token_url=sf.token_url,
+        object_name=sf.query.object_name,
+        fields=dict(sf.query.fields),
+        signed_values=list(sf.query.signed_values),
+        cancelled_values=list(sf.query.cancelled_values),
+        changes_dir=str(settings.crm_dir) if settings.crm_dir is not None else None,
+        access_token=_secret(SALESFORCE_ACCESS_TOKEN, settings.salesforce_access_token_is_set),
+        refresh_token=_secret(SALESFORCE_REFRESH_TOKEN, settings.salesforce_refresh_token_is_set),
+        client_id=_secret(SALESFORCE_CLIENT_ID, settings.salesforce_client_id_is_set),
+        client_secret=_secret(SALESFORCE_CLIENT_SECRET, settings.salesforce_client_secret_is_set),
+        **_http_fields(),
+    )
+
+
+def _crm() -> CrmSource:
+    """The CSV export folder (the demo's by default), Salesforce or HubSpot, by setting."""
+    if settings.salesforce is not None:
+        return _salesforce_crm()
+    if settings.hubspot is not None:
+        return HubSpotCrm(
+            base_url=settings.hubspot.base_url,
+            properties=dict(settings.hubspot.query.properties),
+            won_stages=list(settings.hubspot.query.won_stages),
+            changes_dir=str(settings.crm_dir) if settings.crm_dir is not None else None,
+            token=dg.EnvVar(HUBSPOT_TOKEN),
+            **_http_fields(),
+        )
+    share = settings.max_quarantine_share
+    if settings.crm_dir is not None:
+        return CrmExport(directory=str(settings.crm_dir), max_quarantine_share=share)
+    return CrmExport(
+        directory=str(settings.demo_dir / "crm"),
+        demo_data_dir=str(settings.data_dir),
+        max_quarantine_share=share,
+    )
+
+
+def _erp() -> ErpSource:
+    """A SQL database (the demo's SQLite by default) or NetSuite, by setting."""
+    if settings.netsuite is not None:
+        return NetSuiteErp(
+            base_url=settings.netsuite.base_url,
+            query=settings.netsuite.query,
+            token=dg.EnvVar(NETSUITE_TOKEN),
+            **_http_fields(),
+        )
+    if settings.erp_url_is_set:
+        return ErpDatabase(
+            url=dg.EnvVar(ERP_URL),
+            table=settings.erp_table,
+            query=settings.erp_query,
+            columns=settings.erp_columns,
+            max_quarantine_share=settings.max_quarantine_share,
+        )
+    return ErpDatabase(
+        url=f"sqlite:///{settings.demo_dir}/erp.sqlite",
+        demo_data_dir=str(settings.data_dir),
+        max_quarantine_share=settings.max_quarantine_share,
+    )
+
+
+crm = _crm()
+erp = _erp()
+warehouse = Warehouse(
+    url=dg.EnvVar(WAREHOUSE_URL)
+    if settings.warehouse_url_is_set
+    else settings.default_warehouse_url
+)
+documents = DocumentFolder(path=str(settings.output_dir))
+reporting = Reporting(currency=settings.reporting_currency)
+io_manager = MonthlyFrameIOManager(base_dir=str(settings.data_dir / "staging"))
+settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+resources = {
+    "crm": crm,
+    "erp": erp,
+    "warehouse": warehouse,
+    "documents": documents,
+    "reporting": reporting,
+    "io_manager": io_manager,
+}
