@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from backlog_pipeline.config_checks import (
     PREFIX,
@@ -23,9 +23,6 @@ from backlog_pipeline.config_checks import (
 from backlog_pipeline.sources import hubspot, salesforce
 from backlog_pipeline.sources.canonical import CONTRACT_REQUIRED
 
-if TYPE_CHECKING:
-    from backlog_pipeline.config import Settings
-
 _SALESFORCE_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _SALESFORCE_PATH = rf"{_SALESFORCE_NAME}(\.{_SALESFORCE_NAME})*"
 SALESFORCE_FIELDS = f"{PREFIX}SALESFORCE_FIELDS"
@@ -37,6 +34,28 @@ SALESFORCE_CLIENT_SECRET = f"{PREFIX}SALESFORCE_CLIENT_SECRET"
 HUBSPOT_TOKEN = f"{PREFIX}HUBSPOT_TOKEN"
 NETSUITE_TOKEN = f"{PREFIX}NETSUITE_TOKEN"
 SALESFORCE_CANCELLED_VALUES = f"{PREFIX}SALESFORCE_CANCELLED_VALUES"
+
+
+class Settings(Protocol):
+    """The connector variables as ``config.Settings`` holds them, raw and unchecked."""
+
+    salesforce_instance_url: str
+    salesforce_api_version: str
+    salesforce_token_url: str
+    salesforce_object: str
+    salesforce_fields: str
+    salesforce_signed_values: str
+    salesforce_cancelled_values: str
+    salesforce_access_token_is_set: bool
+    salesforce_refresh_token_is_set: bool
+    salesforce_client_id_is_set: bool
+    hubspot_base_url: str
+    hubspot_properties: str
+    hubspot_won_stages: str
+    hubspot_token_is_set: bool
+    netsuite_base_url: str
+    netsuite_query: str
+    netsuite_token_is_set: bool
 
 
 @dataclass(frozen=True)

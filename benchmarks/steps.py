@@ -28,6 +28,30 @@ def _rss_mib() -> float:
     return float("nan")
 
 
+def _step_rows(
+    entries: list, samples: list[tuple[float, float]], started: float
+) -> list[tuple[float, float, float, str]]:
+    """(start, duration, peak RSS, step) of each step, from the run's event log."""
+    starts: dict[str, float] = {}
+    rows = []
+    for entry in entries:
+        event = entry.dagster_event
+        if event is None:
+            continue
+        if event.event_type_value == "STEP_START":
+            starts[event.step_key] = entry.timestamp
+        elif (
+            event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and event.step_key in starts
+        ):
+            begin = starts[event.step_key]
+            # A step shorter than the sampling interval gets the samples beside it.
+            window = (begin - _SAMPLE_SECONDS, entry.timestamp + _SAMPLE_SECONDS)
+            peak = max((rss for at, rss in samples if window[0] <= at <= window[1]), default=0)
+            failed = " FAILED" if event.event_type_value == "STEP_FAILURE" else ""
+            rows.append((begin - started, entry.timestamp - begin, peak, event.step_key + failed))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.steps", description=__doc__)
     parser.add_argument("company", type=Path)
@@ -72,23 +96,7 @@ def main() -> None:
         raise_on_error=False,
     )
     total = time.time() - started
-    starts: dict[str, float] = {}
-    rows = []
-    for entry in instance.all_logs(result.run_id):
-        event = entry.dagster_event
-        if event is None:
-            continue
-        if event.event_type_value == "STEP_START":
-            starts[event.step_key] = entry.timestamp
-        elif (
-            event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and event.step_key in starts
-        ):
-            begin = starts[event.step_key]
-            # A step shorter than the sampling interval gets the samples beside it.
-            window = (begin - _SAMPLE_SECONDS, entry.timestamp + _SAMPLE_SECONDS)
-            peak = max((rss for at, rss in samples if window[0] <= at <= window[1]), default=0)
-            failed = " FAILED" if event.event_type_value == "STEP_FAILURE" else ""
-            rows.append((begin - started, entry.timestamp - begin, peak, event.step_key + failed))
+    rows = _step_rows(instance.all_logs(result.run_id), samples, started)
     print(f"{'start s':>8} {'took s':>8} {'peak RSS MiB':>13}  step")
     for begin, took, peak, step in sorted(rows):
         print(f"{begin:8.1f} {took:8.1f} {peak:13,.0f}  {step}")

@@ -1,9 +1,10 @@
-"""Late data: source records that change months already published.
+"""Late data: what changes when source records move months already published.
 
-The sources are recomputed over the published months and each month's content digest is
-compared with the digest of its current version, the same digest publication uses to
-decide whether a month changed. A month that differs was closed on data that has since
-moved (a late recognition line, a back-dated change, a corrected contract).
+The late-data sensor recomputes the published months from the sources and compares each
+month's content digest with its current version's (``defs/sensors.py``). A month that
+differs was closed on data that has since moved (a late recognition line, a back-dated
+change, a corrected contract); :class:`LateData` says which months to rerun and which to
+flag, since a locked month, and every month after it, waits for an unlock.
 """
 
 from __future__ import annotations

@@ -134,8 +134,7 @@ def _simulate(contract: _Contract, last_month: int, quiet_month: int, rng: rando
             return
 
 
-def generate_demo(target: Path, seed: int = DEMO_SEED) -> DemoPaths:
-    """Write the demo company under ``target`` (``crm/`` CSV files and ``erp.sqlite``)."""
+def _draw_contracts(seed: int) -> list[_Contract]:
     rng = random.Random(seed)
     first, last = parse_month(DEMO_FIRST_MONTH), parse_month(DEMO_LAST_MONTH)
     quiet = parse_month(QUIET_MONTH)
@@ -145,8 +144,10 @@ def generate_demo(target: Path, seed: int = DEMO_SEED) -> DemoPaths:
             contract = _new_contract(len(contracts) + 1, month, rng)
             _simulate(contract, last, quiet, rng)
             contracts.append(contract)
+    return contracts
 
-    crm_dir = target / "crm"
+
+def _write_crm(contracts: list[_Contract], crm_dir: Path) -> None:
     crm_dir.mkdir(parents=True, exist_ok=True)
     with open(crm_dir / "contracts.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
@@ -173,7 +174,8 @@ def generate_demo(target: Path, seed: int = DEMO_SEED) -> DemoPaths:
                 [f"CHG-{number:05d}", contract_id, ch["effective_date"], ch["kind"], ch["amount"]]
             )
 
-    erp_path = target / "erp.sqlite"
+
+def _write_erp(contracts: list[_Contract], erp_path: Path) -> None:
     erp_path.unlink(missing_ok=True)
     engine = sa.create_engine(f"sqlite:///{erp_path}")
     metadata = sa.MetaData()
@@ -204,7 +206,14 @@ def generate_demo(target: Path, seed: int = DEMO_SEED) -> DemoPaths:
             ],
         )
     engine.dispose()
-    return DemoPaths(crm_dir=crm_dir, erp_url=f"sqlite:///{erp_path}")
+
+
+def generate_demo(target: Path, seed: int = DEMO_SEED) -> DemoPaths:
+    """Write the demo company under ``target`` (``crm/`` CSV files and ``erp.sqlite``)."""
+    contracts = _draw_contracts(seed)
+    _write_crm(contracts, target / "crm")
+    _write_erp(contracts, target / "erp.sqlite")
+    return DemoPaths(crm_dir=target / "crm", erp_url=f"sqlite:///{target / 'erp.sqlite'}")
 
 
 def ensure_demo(data_dir: Path) -> DemoPaths:

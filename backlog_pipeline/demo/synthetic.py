@@ -72,6 +72,10 @@ class CompanyPaths:
     recognition_lines: int
 
 
+_CHANGE_FIELDS = ("change_contract", "change_month", "change_day", "change_kind", "change_amount")
+_LINE_FIELDS = ("line_contract", "line_month", "line_amount")
+
+
 @dataclass
 class _Ledger:
     """The drawn company, every column a numpy array."""
@@ -103,8 +107,8 @@ def _day_in(months: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return (rng.random(len(months)) * _days_in(months)).astype(np.int64)
 
 
-def _draw(n: int, first: int, months: int, rng: np.random.Generator) -> _Ledger:
-    last = first + months - 1
+def _draw_contracts(n: int, first: int, last: int, rng: np.random.Generator) -> dict:
+    """The contracts' columns, sorted by signing."""
     signed_month = np.sort(rng.integers(first, last + 1, n))
     signed_day = _day_in(signed_month, rng)
     order = np.lexsort((signed_day, signed_month))
@@ -117,20 +121,31 @@ def _draw(n: int, first: int, months: int, rng: np.random.Generator) -> _Ledger:
         term[chosen] = rng.choice(np.array(lengths), size=int(chosen.sum()))
         delay[chosen] = rng.choice(np.array(delays), size=int(chosen.sum()))
     start_month = signed_month + delay
-    end_month = start_month + term - 1
     fee = rng.choice(_MONTHLY_FEES, size=n)
     one_off = term_kind == _ONE_OFF
     one_off_value = units_to_cents(rng.integers(5_000, 60_000, n)) + rng.choice(
         [0, 25, 50, 99], size=n
     )
-    tcv = np.where(one_off, one_off_value, fee * term)
-    customer = rng.integers(1, max(n // 8, 2), n)
-    product = np.where(one_off, 2, rng.integers(0, 2, n))
-    segment = rng.integers(0, 3, n)
-    region = rng.integers(0, 3, n)
+    return {
+        "signed_month": signed_month,
+        "signed_day": signed_day,
+        "start_month": start_month,
+        "end_month": start_month + term - 1,
+        "tcv": np.where(one_off, one_off_value, fee * term),
+        "customer": rng.integers(1, max(n // 8, 2), n),
+        "product": np.where(one_off, 2, rng.integers(0, 2, n)),
+        "segment": rng.integers(0, 3, n),
+        "region": rng.integers(0, 3, n),
+    }
 
-    remaining = tcv.copy()
-    terminated = np.zeros(n, dtype=bool)
+
+def _simulate(contracts: dict, first: int, last: int, rng: np.random.Generator) -> tuple:
+    """Month by month over all contracts: the changes drawn and the lines recognized."""
+    signed_month, start_month, end_month = (
+        contracts["signed_month"], contracts["start_month"], contracts["end_month"]
+    )  # fmt: skip
+    remaining = contracts["tcv"].copy()
+    terminated = np.zeros(len(remaining), dtype=bool)
     changes: list[tuple[np.ndarray, ...]] = []
     lines: list[tuple[np.ndarray, ...]] = []
     for month in range(first, last + 1):
@@ -159,13 +174,20 @@ def _draw(n: int, first: int, months: int, rng: np.random.Generator) -> _Ledger:
         remaining[serving] -= recognized
         lines.append((serving, np.full(len(serving), month), recognized))
         terminated[drawn[kind == 3]] = True
+    return (
+        tuple(np.concatenate(column) for column in zip(*changes, strict=True)),
+        tuple(np.concatenate(column) for column in zip(*lines, strict=True)),
+    )
 
-    change_contract, change_month, change_day, change_kind, change_amount = (
-        np.concatenate(column) for column in zip(*changes, strict=True)
-    )
-    line_contract, line_month, line_amount = (
-        np.concatenate(column) for column in zip(*lines, strict=True)
-    )
+
+def _split_and_correct(
+    line_contract: np.ndarray,
+    line_month: np.ndarray,
+    line_amount: np.ndarray,
+    n: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bundles in two lines a month, and some lines posted larger and reversed in part."""
     # Bundles recognize each month's amount in two lines, one per performance obligation.
     bundle = rng.random(n) < _BUNDLE_RATE
     split = np.flatnonzero(bundle[line_contract] & (line_amount >= 2))
@@ -183,11 +205,19 @@ def _draw(n: int, first: int, months: int, rng: np.random.Generator) -> _Ledger:
     line_contract = np.insert(line_contract, at, line_contract[corrected])
     line_month = np.insert(line_month, at, line_month[corrected])
     line_amount = np.insert(line_amount, at, -reversal)
+    return line_contract, line_month, line_amount
+
+
+def _draw(n: int, first: int, months: int, rng: np.random.Generator) -> _Ledger:
+    last = first + months - 1
+    contracts = _draw_contracts(n, first, last, rng)
+    changes, lines = _simulate(contracts, first, last, rng)
+    lines = _split_and_correct(*lines, n, rng)
     return _Ledger(
-        signed_month, signed_day, start_month, end_month, tcv, customer, product, segment,
-        region, change_contract, change_month, change_day, change_kind, change_amount,
-        line_contract, line_month, line_amount,
-    )  # fmt: skip
+        **contracts,
+        **dict(zip(_CHANGE_FIELDS, changes, strict=True)),
+        **dict(zip(_LINE_FIELDS, lines, strict=True)),
+    )
 
 
 def _ids(prefix: str, numbers: np.ndarray, width: int) -> np.ndarray:

@@ -1,0 +1,1 @@
+"""The KPI documents: the code that writes them (``documents``) and their definition (JSON)."""

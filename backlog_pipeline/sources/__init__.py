@@ -1,6 +1,8 @@
-"""Source connectors: CRM and ERP systems mapped into SPEC's canonical shape.
+"""Sources: every system's records turned into SPEC's canonical shape, one module per system.
 
-Nothing here knows Dagster. Each connector returns all-text frames with SPEC's column
-names, so :mod:`backlog_pipeline.sources.canonical` does the strict parsing and the quarantine
-for every source alike; the Dagster resources in ``defs/resources.py`` wire them up.
+Nothing here knows Dagster. Each connector (``csv_export``, ``sql``, ``salesforce``,
+``hubspot``, ``netsuite``, with ``http`` and ``local_copy`` for the HTTP ones) returns
+all-text frames with SPEC's column names, so :mod:`backlog_pipeline.sources.canonical`
+(with the strict parsers of ``parsing``) maps them and quarantines bad rows for every
+source alike; the Dagster resources in ``defs/resources.py`` wire them up.
 """
