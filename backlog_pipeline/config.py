@@ -84,8 +84,13 @@ def _set(variable: str) -> Any:
 class Settings(BaseSettings):
     """The settings, in the order they are checked; ``BACKLOG_`` + the upper-case name."""
 
+    # Every value reaches its check as the text of the variable (no JSON decoding).
     model_config = SettingsConfigDict(
-        env_prefix=PREFIX, env_ignore_empty=True, extra="ignore", validate_default=False
+        env_prefix=PREFIX,
+        env_ignore_empty=True,
+        enable_decoding=False,
+        extra="ignore",
+        validate_default=False,
     )
 
     data_dir: Annotated[Path, folder] = Field(Path("backlog_data"), validate_default=True)

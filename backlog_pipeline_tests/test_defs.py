@@ -1,5 +1,7 @@
 """The code location loads as an operator's ``dagster dev`` would load it."""
 
+import os
+
 import dagster as dg
 import pytest
 
@@ -87,3 +89,29 @@ def test_demo_months_are_the_partitions_by_default(tmp_path, monkeypatch):
 def test_a_bad_setting_is_refused_with_its_name(tmp_path, name, value, message):
     with pytest.raises(SettingsError, match=message.replace("(", r"\(")):
         load_settings({"BACKLOG_DATA_DIR": str(tmp_path), name: value})
+
+
+def test_the_process_environment_and_a_mapping_give_the_same_settings(tmp_path, monkeypatch):
+    # The process environment goes through pydantic-settings' environment source, a mapping
+    # through load_settings(environ): the same text must give the same settings, key=name
+    # lists and comma lists included (not decoded as JSON).
+    environ = {
+        "BACKLOG_DATA_DIR": str(tmp_path),
+        "BACKLOG_CRM_DIR": str(tmp_path),
+        "BACKLOG_ERP_URL": f"sqlite:///{tmp_path / 'erp.sqlite'}",
+        "BACKLOG_ERP_COLUMNS": "line_id=id, amount=amt",
+        "BACKLOG_CLOSE_HOUR": " 7 ",
+        "BACKLOG_FULL_REFRESH": "yes",
+        "BACKLOG_HTTP_TIMEOUT": "2.5",
+        "BACKLOG_EXECUTOR": "IN_PROCESS",
+        "BACKLOG_END_MONTH": "   ",
+    }
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    from_process = load_settings()
+    assert from_process.erp_columns == {"line_id": "id", "amount": "amt"}
+    assert (from_process.close_hour, from_process.full_refresh) == (7, True)
+    assert (from_process.http_timeout, from_process.executor) == (2.5, "in_process")
+    assert from_process.end_month is None  # blank is unset; not the demo, so no default
+    mapping = {name: value for name, value in os.environ.items() if name.startswith("BACKLOG_")}
+    assert from_process.model_dump() == load_settings(mapping).model_dump()
