@@ -88,7 +88,7 @@ def closing_figure(
                 label="Closing backlog",
                 zorder=3,
             )
-            marker.set_gid(f"{chart_id}-closing-{point.period}")
+            marker.set_gid(f"{chart_id}-marker-{point.period}")
     last = points[-1]
     label = axes.annotate(
         money_text(last.closing, currency),
