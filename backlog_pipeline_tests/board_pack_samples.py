@@ -58,16 +58,7 @@ DEMO_FLOW = """
 2025-11 4117726.81 563641.49 446983.27      0.00   2730.00  12160.00 4224955.03  107228.22 2.60
 2025-12 4224955.03 404127.50 419527.68  87000.00  22309.08  21254.60 4123609.33 -101345.70 -2.40
 """
-_KEYS = (
-    "opening",
-    "new_bookings",
-    "converted",
-    "lost",
-    "increases",
-    "decreases",
-    "closing",
-    "net_change",
-)
+_KEYS = tuple(key for key in MonthFlow.AMOUNTS if key != "fx_revaluation")  # as printed
 
 
 def demo_flows() -> dict[str, MonthFlow]:

@@ -65,6 +65,12 @@ def test_a_flow_that_does_not_reconcile_draws_no_bridge():
         MonthFlow("2025-06", **{**JUNE, "closing": D("3946899.41")})
 
 
+def test_a_net_change_that_is_not_closing_less_opening_is_refused():
+    # 3,946,899.40 − 3,964,861.75 = −17,962.35, not −17,962.53.
+    with pytest.raises(PackError, match=r"net_change -17962\.53 is not closing"):
+        MonthFlow("2025-06", **{**JUNE, "net_change": D("-17962.53")})
+
+
 def test_bridge_bars_stand_where_the_published_figures_put_them():
     bars = bridge_bars(MonthFlow("2025-06", **JUNE))
     assert [bar.key for bar in bars] == [

@@ -9,7 +9,8 @@ and fail in CI.
 import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
@@ -137,6 +138,26 @@ def test_the_cancellation_bar_is_drawn_at_zero(browser, tmp_path):
     )
     assert drawn_text(page, "#bridge-label-lost") == "USD 0.00"
     assert drawn_text(page, "#bridge-label-closing") == "USD 1,960,391.99"
+
+
+def test_fx_revaluation_has_its_own_bar(browser, tmp_path):
+    # A 1,250.00 loss on revaluation: 3,946,899.40 − 1,250.00 = 3,945,649.40 closing and
+    # 3,945,649.40 − 3,964,861.75 = −19,212.35 net change.
+    flow = replace(
+        demo_flows()["2025-06"],
+        fx_revaluation=D("-1250.00"),
+        closing=D("3945649.40"),
+        net_change=D("-19212.35"),
+    )
+    page = open_page(
+        browser, write_month_pack(MonthPack("USD", flow, VersionInfo(1, "r")), tmp_path)[0]
+    ).page
+    assert drawn_text(page, "#bridge-label-fx_revaluation") == "USD -1,250.00"
+    assert drawn_text(page, "#bridge-label-closing") == "USD 3,945,649.40"
+    heights = bar_heights(page, ("fx_revaluation", "opening"))
+    # 1,250.00 against 3,964,861.75 on the same linear scale.
+    expected = heights["opening"] * 1250.00 / 3964861.75
+    assert heights["fx_revaluation"] == pytest.approx(expected, abs=0.01)
 
 
 def test_every_part_of_the_month_is_drawn_and_labelled(browser, tmp_path):

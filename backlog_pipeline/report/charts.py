@@ -8,6 +8,7 @@ its table. Every drawn element that a test or a reader may look for carries an i
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import NamedTuple
 
 from matplotlib import ticker
 from matplotlib.axes import Axes
@@ -135,39 +136,60 @@ def _headroom(axes: Axes, values: list[float], factor: float) -> None:
         axes.set_ylim(top=top * factor)
 
 
+class Bar(NamedTuple):
+    """One labelled bar: its element id, axis label, published amount, colour and label text."""
+
+    gid: str
+    label: str
+    amount: Decimal
+    colour: str
+    text: str
+
+
+def _labelled_bars(axes: Axes, bars: list[Bar], horizontal: bool, rotation: int = 0) -> None:
+    """Draw the bars with their label at the end of each (``<gid>`` and ``<gid>-label``)."""
+    for position, bar in enumerate(bars):
+        end = max(float(bar.amount), 0.0)
+        if horizontal:
+            (patch,) = axes.barh(position, float(bar.amount), height=0.62, color=bar.colour)
+            where, offset, align = (end, position), (4, 0), {"va": "center"}
+        else:
+            (patch,) = axes.bar(position, float(bar.amount), width=0.7, color=bar.colour)
+            where, offset, align = (position, end), (0, 3), {"ha": "center", "va": "bottom"}
+        patch.set_gid(bar.gid)
+        label = axes.annotate(bar.text, where, xytext=offset, textcoords="offset points",
+                              rotation=rotation, fontsize=8, **align)  # fmt: skip
+        label.set_gid(f"{bar.gid}-label")
+    ticks = axes.set_yticks if horizontal else axes.set_xticks
+    ticks(range(len(bars)), [bar.label for bar in bars])
+    if horizontal:
+        axes.invert_yaxis()  # the first bar on top
+
+
 def timing_figure(timing: TimingSchedule, currency: str, title: str) -> Figure:
     """Each of the next 12 months, then the 12-month bands, after 36 months and undated."""
-    bars = [
-        (f"timing-{part.period}", short_month(part.period), part.amount, figures.CURRENT)
-        for part in timing.next_months
-    ]
-    bars += [
+    parts = [(f"timing-{part.period}", short_month(part.period), part.amount, figures.CURRENT)
+             for part in timing.next_months]  # fmt: skip
+    parts += [
         ("timing-13-24", "13–24 months", timing.months_13_to_24, figures.NON_CURRENT),
         ("timing-25-36", "25–36 months", timing.months_25_to_36, figures.NON_CURRENT),
         ("timing-after-36", "After 36 months", timing.after_36_months, figures.NON_CURRENT),
         ("timing-undated", "Undated", timing.undated, figures.UNDATED),
     ]
     if timing.not_spread is not None:
-        bars.append(("timing-not-spread", "Negative (not spread)", timing.not_spread, figures.FALL))
+        parts.append(
+            ("timing-not-spread", "Negative (not spread)", timing.not_spread, figures.FALL)
+        )
+    bars = [Bar(gid, label, amount, colour, amount_text(amount))
+            for gid, label, amount, colour in parts]  # fmt: skip
     figure = figures.new_figure(11, 4.2)
     axes = figure.add_subplot()
-    for position, (gid, _, amount, colour) in enumerate(bars):
-        (patch,) = axes.bar(position, float(amount), width=0.7, color=colour)
-        patch.set_gid(gid)
-        label = axes.annotate(
-            amount_text(amount),
-            (position, max(float(amount), 0.0)),
-            xytext=(0, 3),
-            textcoords="offset points",
-            ha="center",
-            va="bottom",
-            rotation=90,
-            fontsize=7.5,
-        )
-        label.set_gid(f"{gid}-label")
-    axes.set_xticks(range(len(bars)), [bar[1] for bar in bars], rotation=45, ha="right")
+    _labelled_bars(axes, bars, horizontal=False, rotation=90)
+    axes.tick_params(axis="x", labelrotation=45)
+    for tick in axes.get_xticklabels():
+        tick.set_horizontalalignment("right")
     _money_axis(axes, currency)
-    _headroom(axes, [float(bar[2]) for bar in bars], 1.35)
+    _headroom(axes, [float(bar.amount) for bar in bars], 1.35)
     axes.set_title(title)
     return figure
 
@@ -175,30 +197,17 @@ def timing_figure(timing: TimingSchedule, currency: str, title: str) -> Figure:
 def coverage_figure(coverage: PlanCoverage, currency: str, title: str) -> Figure:
     """The next 12 months' revenue budget beside the backlog that covers it."""
     rows = [
-        (
-            "coverage-budget",
-            "Revenue budget, next 12 months",
-            coverage.budget_next_12_months,
-            figures.UNDATED,
-        ),
-        ("coverage-within", "Backlog within 12 months", coverage.within_12_months, figures.CURRENT),
+        ("coverage-budget", "Revenue budget, next 12 months", coverage.budget_next_12_months,
+         figures.UNDATED),
+        ("coverage-within", "Backlog within 12 months", coverage.within_12_months,
+         figures.CURRENT),
         ("coverage-closing", "Closing backlog", coverage.closing, figures.TOTAL),
-    ]
+    ]  # fmt: skip
+    bars = [Bar(gid, label, amount, colour, money_text(amount, currency))
+            for gid, label, amount, colour in rows]  # fmt: skip
     figure = figures.new_figure(11, 2.6)
     axes = figure.add_subplot()
-    for position, (gid, _, amount, colour) in enumerate(rows):
-        (patch,) = axes.barh(position, float(amount), height=0.6, color=colour)
-        patch.set_gid(gid)
-        label = axes.annotate(
-            money_text(amount, currency),
-            (max(float(amount), 0.0), position),
-            xytext=(4, 0),
-            textcoords="offset points",
-            va="center",
-        )
-        label.set_gid(f"{gid}-label")
-    axes.set_yticks(range(len(rows)), [row[1] for row in rows])
-    axes.invert_yaxis()
+    _labelled_bars(axes, bars, horizontal=True)
     axes.margins(x=0.2)
     _money_axis(axes, currency, axis="x")
     covered = ratio_text(coverage.coverage, RatioUnit.MULTIPLE)
@@ -210,23 +219,14 @@ def coverage_figure(coverage: PlanCoverage, currency: str, title: str) -> Figure
 def customers_figure(concentration: Concentration, currency: str, title: str) -> Figure:
     """The largest customers' closing backlog, with each one's share of the total."""
     customers = concentration.top_customers
+    bars = [
+        Bar(f"customer-{rank}", customer.label, customer.closing, figures.CURRENT,
+            f"{money_text(customer.closing, currency)} · {percent_text(customer.share_pct)}")
+        for rank, customer in enumerate(customers, start=1)
+    ]  # fmt: skip
     figure = figures.new_figure(11, 0.9 + 0.32 * max(len(customers), 1))
     axes = figure.add_subplot()
-    for position, customer in enumerate(customers):
-        (patch,) = axes.barh(position, float(customer.closing), height=0.65, color=figures.CURRENT)
-        patch.set_gid(f"customer-{position + 1}")
-        text = f"{money_text(customer.closing, currency)} · {percent_text(customer.share_pct)}"
-        label = axes.annotate(
-            text,
-            (max(float(customer.closing), 0.0), position),
-            xytext=(4, 0),
-            textcoords="offset points",
-            va="center",
-            fontsize=8,
-        )
-        label.set_gid(f"customer-{position + 1}-label")
-    axes.set_yticks(range(len(customers)), [customer.label for customer in customers])
-    axes.invert_yaxis()
+    _labelled_bars(axes, bars, horizontal=True)
     axes.margins(x=0.3)
     _money_axis(axes, currency, axis="x")
     axes.set_title(

@@ -14,43 +14,16 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from backlog_pipeline.money import CENT, decimal_to_cents
+from backlog_pipeline.money import decimal_to_cents
+from backlog_pipeline.report.values import (
+    PackError,
+    money,
+    optional_money,
+    period,
+    ratio_value,
+)
 
-_PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
-
-
-class PackError(ValueError):
-    """A figure handed to the board pack that it cannot show as published."""
-
-
-def money(value: object, name: str) -> Decimal:
-    """A published amount: a finite ``Decimal`` with at most two places, kept at two places."""
-    if not isinstance(value, Decimal) or not value.is_finite():
-        raise PackError(f"{name} must be a finite Decimal amount, got {value!r}")
-    if value != value.quantize(CENT):
-        raise PackError(f"{name} = {value} has more than two decimals")
-    # "+ 0" turns a negative zero into 0.00, which is how the warehouse prints it.
-    return value.quantize(CENT) + 0
-
-
-def optional_money(value: object, name: str) -> Decimal | None:
-    return None if value is None else money(value, name)
-
-
-def ratio_value(value: object, name: str) -> Decimal | None:
-    """A published ratio or percentage, exactly as stored (its places are kept)."""
-    if value is None:
-        return None
-    if not isinstance(value, Decimal) or not value.is_finite():
-        raise PackError(f"{name} must be a finite Decimal or None, got {value!r}")
-    return value
-
-
-def period(value: object, name: str = "period") -> str:
-    if not isinstance(value, str) or not _PERIOD.match(value):
-        raise PackError(f"{name} must be a YYYY-MM month, got {value!r}")
-    return value
 
 
 def _set(instance: object, name: str, value: object) -> None:
@@ -109,6 +82,11 @@ class MonthFlow:
                 f"{self.period}: the published flow does not reconcile (opening and movements "
                 f"reach {Decimal(reached) / 100:.2f}, closing is {self.closing}); "
                 "no bridge is drawn from figures that disagree"
+            )
+        if cents["net_change"] != cents["closing"] - cents["opening"]:
+            raise PackError(
+                f"{self.period}: the published net_change {self.net_change} is not closing "
+                f"{self.closing} less opening {self.opening}"
             )
 
     @property
