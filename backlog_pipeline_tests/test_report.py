@@ -65,6 +65,15 @@ def test_a_flow_that_does_not_reconcile_draws_no_bridge():
         MonthFlow("2025-06", **{**JUNE, "closing": D("3946899.41")})
 
 
+def test_a_flow_row_from_the_warehouse_becomes_a_month_flow():
+    row = {"period": "2025-06", "currency": "USD", "version": 1, **JUNE}
+    assert MonthFlow.from_row(row) == MonthFlow("2025-06", **JUNE)
+    assert MonthFlow.from_row(row).fx_revaluation == D("0.00")
+    # A float read back (a reader that lost the NUMERIC type) is refused, not drawn.
+    with pytest.raises(PackError, match="2025-06 closing must be a finite Decimal"):
+        MonthFlow.from_row({**row, "closing": 3946899.4})
+
+
 def test_a_net_change_that_is_not_closing_less_opening_is_refused():
     # 3,946,899.40 − 3,964,861.75 = −17,962.35, not −17,962.53.
     with pytest.raises(PackError, match=r"net_change -17962\.53 is not closing"):

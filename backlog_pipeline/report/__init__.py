@@ -20,7 +20,6 @@ from backlog_pipeline.report.model import (
     CustomerShare,
     MonthFlow,
     MonthPack,
-    PackError,
     PeriodAmount,
     PlanCoverage,
     Ratio,
@@ -31,6 +30,7 @@ from backlog_pipeline.report.model import (
     VersionInfo,
 )
 from backlog_pipeline.report.ui_preview import bridge_markdown, bridge_preview_png
+from backlog_pipeline.report.values import PackError
 
 __all__ = [
     "MONTH_PAGE",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -57,6 +58,15 @@ class MonthFlow:
         "closing",
         "net_change",
     )
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, object]) -> MonthFlow:
+        """From a ``backlog_flow`` row (its column names are these fields' names).
+
+        A row without ``fx_revaluation`` (a warehouse before issue 15) has none (0.00).
+        """
+        names = [name for name in cls.__dataclass_fields__ if name in row]
+        return cls(**{name: row[name] for name in names})
 
     def __post_init__(self) -> None:
         period(self.period, "flow period")
