@@ -28,7 +28,8 @@ from backlog_pipeline.accounting.fx_checks import (
     revaluation_discrepancies,
     revaluation_second_route,
 )
-from backlog_pipeline.accounting.fx_rates import blocked_periods, empty_rates, missing_rates
+from backlog_pipeline.accounting.fx_rates import empty_rates
+from backlog_pipeline.accounting.fx_rates_needed import blocked_periods, missing_rates, rates_used
 from backlog_pipeline.accounting.rollforward import FLOW_COLUMNS
 from backlog_pipeline.periods import parse_month
 from backlog_pipeline_tests.fx_frames import (
@@ -163,6 +164,24 @@ def test_the_first_months_opening_needs_the_previous_months_closing_rate():
     ]
     rows = convert_contract_rows(local, EUR_RATES, "USD")
     assert amounts(row_of(rows, "2024-02"), "opening") == decimals(opening="12320")
+
+
+def test_the_rates_each_month_reads_are_listed_to_store_with_the_version():
+    contracts, changes, recognition = eur_company()
+    local, _ = local_rows(contracts, changes, recognition, "2024-01", "2024-03")
+    used = rates_used(local, EUR_RATES, "USD")
+    # January reads January's rates; February its own and January's closing (its
+    # opening); March its own and February's closing.
+    assert [(p, m) for p, m in zip(used["period"], used["month"], strict=True)] == [
+        (parse_month(period), parse_month(month))
+        for period, month in (
+            ("2024-01", "2024-01"), ("2024-02", "2024-01"), ("2024-02", "2024-02"),
+            ("2024-03", "2024-02"), ("2024-03", "2024-03"),
+        )
+    ]  # fmt: skip
+    assert used.columns.tolist() == [
+        "period", "currency", "month", "average_rate", "closing_rate",
+    ]  # fmt: skip
 
 
 def test_a_ledger_amount_in_the_reporting_currency_is_what_converted_ties_to():

@@ -27,7 +27,8 @@ from backlog_pipeline.accounting.fx_checks import (
     revaluation_discrepancies,
     revaluation_second_route,
 )
-from backlog_pipeline.accounting.fx_rates import RATE_SCALE, missing_rates
+from backlog_pipeline.accounting.fx_rates import RATE_SCALE
+from backlog_pipeline.accounting.fx_rates_needed import missing_rates
 from backlog_pipeline.periods import parse_month
 from backlog_pipeline_tests.fx_frames import local_rows
 

@@ -8,7 +8,8 @@ memory, without writing and reading its files, and a share of its contracts (``-
 two thirds EUR, one third GBP) is taken to be in another currency with random rates of ten
 decimals. ``--ledger`` gives every recognition line of those contracts an amount in the
 reporting currency too. After ``compute_backlog`` (not part of the conversion) each step is
-timed and the process's peak RSS printed after it; run under ``/usr/bin/time -v`` for the
+timed (wall and CPU: the CPU time is what it costs on a machine that is not shared)
+and the process's peak RSS printed after it; run under ``/usr/bin/time -v`` for the
 whole process.
 """
 
@@ -39,7 +40,8 @@ from backlog_pipeline.accounting.fx_checks import (
     reporting_identity_discrepancies,
     revaluation_discrepancies,
 )
-from backlog_pipeline.accounting.fx_rates import RATE_SCALE, missing_rates
+from backlog_pipeline.accounting.fx_rates import RATE_SCALE
+from backlog_pipeline.accounting.fx_rates_needed import missing_rates
 from backlog_pipeline.demo import synthetic
 from backlog_pipeline.periods import parse_month
 
@@ -150,11 +152,14 @@ def main() -> None:
         ),
     }
     for name, step in steps.items():
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         results[name] = step()
         problems = results[name] if isinstance(results[name], list) else None
         note = f", {len(problems)} problem(s)" if problems is not None else ""
-        print(f"{name}: {time.perf_counter() - started:.2f}s, peak {_peak_mib():.0f} MiB{note}")
+        print(
+            f"{name}: {time.perf_counter() - started:.2f}s wall, "
+            f"{time.process_time() - cpu:.2f}s CPU, peak {_peak_mib():.0f} MiB{note}"
+        )
     converted = results["convert_contract_rows"]
     print(
         f"{int((converted['currency'] != 'USD').sum())} of {len(converted)} rows in EUR/GBP; "

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from backlog_pipeline.accounting.fx_rates import RateTable, missing_rates
+from backlog_pipeline.accounting.fx_rates import RateTable
+from backlog_pipeline.accounting.fx_rates_needed import missing_rates
 from backlog_pipeline.accounting.fx_rounding import FigureTooLargeError, translate
 from backlog_pipeline.accounting.rollforward import FLOW_COLUMNS
 from backlog_pipeline.money import MAX_ABS_CENTS, format_cents
@@ -152,6 +153,8 @@ def convert_contract_rows(
     with ``fx_revaluation`` before ``closing``; all int64 cents, rows in the same order.
     Raises :class:`MissingRatesError` (call :func:`missing_rates` first to leave out the
     months that cannot be converted) and ``FigureTooLargeError`` naming the contract.
+    The frame shares arrays with ``local_rows`` (and, when no row is in another currency,
+    reporting figures with local ones): treat it as read-only, copy it before changing it.
     """
     problems = missing_rates(local_rows, rates, reporting_currency)
     if problems:

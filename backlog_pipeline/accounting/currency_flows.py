@@ -19,7 +19,7 @@ from backlog_pipeline.accounting.currency import (
     MissingRatesError,
     convert_contract_rows,
 )
-from backlog_pipeline.accounting.fx_rates import constant_rates
+from backlog_pipeline.accounting.fx_rates_needed import constant_rates
 from backlog_pipeline.accounting.rollforward import FLOW_COLUMNS
 from backlog_pipeline.money import cents_to_decimal, percent_change
 from backlog_pipeline.periods import month_label
