@@ -117,7 +117,7 @@ def test_disclosed_is_closing_less_excluded_and_the_register_lists_what_is_left_
     )  # fmt: skip
     exclusions = contract_exclusions(contracts, short_contract_expedient=True)
     assert set(exclusions["contract_id"]) == {"SHORT", "DONE"}
-    result = apply_exclusions(rows, exclusions)
+    result = apply_exclusions(rows, exclusions, contracts)
     # May: closing 700.00 + 19,000.00 + 0 = 19,700.00; excluded 700.00; disclosed 19,000.00.
     # June: 600.00 + 18,000.00 = 18,600.00; excluded 600.00; disclosed 18,000.00.
     assert result.by_month.to_dict("list") == {

@@ -167,3 +167,22 @@ def test_aging_by_signing_year_calendar_and_fiscal():
     ]
     with pytest.raises(ValueError, match="1–12"):
         aging(rows, contracts, fiscal_year_start_month=13)
+
+
+def test_concentration_ties_go_to_the_lower_customer_id_and_negatives_are_null():
+    contracts = contracts_of(
+        ("X", "2024-01-01", "2025-12-31", {"customer_id": "ZED"}),
+        ("Y", "2024-01-01", "2025-12-31", {"customer_id": "ABE"}),
+    )
+    rows = rows_of(
+        ("2024-06", "X", 5_000),
+        ("2024-06", "Y", 5_000),
+        ("2024-07", "X", -10),
+    )
+    result = concentration(rows, contracts).set_index("period")
+    june = result.loc[parse_month("2024-06")]
+    # 5,000 each of 10,000: 50.00% for the largest, ABE before ZED; the top 10 hold 100%.
+    assert (june["largest_customer_id"], june["largest_customer_share_pct"]) == ("ABE", D("50.00"))
+    assert june["top_10_share_pct"] == D("100.00")
+    july = result.loc[parse_month("2024-07")]
+    assert july["concentration_reason"] == "the closing backlog is negative"

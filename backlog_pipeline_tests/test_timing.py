@@ -4,9 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from backlog_pipeline.accounting import timing as timing_module
 from backlog_pipeline.accounting.flow import compute_backlog
-from backlog_pipeline.accounting.lookup import UnknownContractError
-from backlog_pipeline.accounting.revenue_plan import PlanError
+from backlog_pipeline.accounting.lookup import RowContracts, UnknownContractError
+from backlog_pipeline.accounting.revenue_plan import PlanError, _by_row_then_remainder
 from backlog_pipeline.accounting.timing import (
     WATERFALL_LINES,
     split_backlog,
@@ -325,6 +326,9 @@ def test_bad_inputs_are_named():
     contracts = contracts_of(("A", "2024-07-01", "2024-12-31"))
     with pytest.raises(UnknownContractError, match="'GHOST'"):
         split_backlog(rows_of((JUNE, "GHOST", 1)), contracts)
+    other_rows = RowContracts.of(rows_of((JUNE, "A", 1), (JUNE, "A", 2)), contracts)
+    with pytest.raises(ValueError, match="other contract rows"):
+        split_backlog(rows_of((JUNE, "A", 1)), other_rows)
     with pytest.raises(PlanError, match="amount"):
         split_backlog(rows_of((JUNE, "A", 1)), contracts, plan_of().drop(columns="amount"))
     huge = plan_of(
@@ -338,7 +342,19 @@ def test_bad_inputs_are_named():
 
 
 def _reference_schedule(month, amount, start, end, plan_lines):
-    """(offsets → cents, basis) for one contract row, following the rules one by one."""
+    """(offsets → cents, kind, plan report action) for one contract row, following the rules
+    one by one."""
+    schedule, kind = _reference_parts(month, amount, start, end, plan_lines)
+    if amount <= 0 or not plan_lines:
+        return schedule, kind, None
+    after = [cents for period, cents in plan_lines if period > month]
+    usable = after and sum(after) > 0 and min(after) >= 0
+    if not usable:
+        return schedule, kind, "not_used"
+    return schedule, kind, "scaled" if sum(after) != amount else None
+
+
+def _reference_parts(month, amount, start, end, plan_lines):
     if amount <= 0:
         return {}, "over" if amount < 0 else "none"
     after = [(period - month, cents) for period, cents in plan_lines if period > month]
@@ -406,14 +422,21 @@ def _random_case(rng):
             if rng.random() < 0.8:
                 amount = int(rng.integers(-50_000, 5_000_000)) if rng.random() < 0.9 else 0
                 rows.append((month_label(month), cid, amount))
+    plan.append(("GHOST", month_label(months[0] + 1), 1))  # no such contract: left out
     return contracts_of(*specs), rows_of(*rows), plan_of(*plan), months
 
 
 @pytest.mark.parametrize("seed", range(8))
-def test_random_contracts_agree_with_a_month_by_month_schedule(seed):
+def test_random_contracts_agree_with_a_month_by_month_schedule(seed, monkeypatch):
     rng = np.random.default_rng(seed)
     contracts, rows, plan, months = _random_case(rng)
-    timing = split_backlog(rows, contracts, plan if seed % 2 else None)
+    if seed >= 4:  # many small chunks, and the contracts looked up once beforehand
+        monkeypatch.setattr(timing_module, "_CHUNK_ROWS", 17)
+        contracts_given = RowContracts.of(rows, contracts)
+    else:
+        contracts_given = contracts
+    timing = split_backlog(rows, contracts_given, plan if seed % 2 else None)
+    reported = set()
     terms = contracts.set_index("contract_id")
     lines_of = {
         cid: list(zip(g["period"], g["amount"], strict=True))
@@ -422,13 +445,15 @@ def test_random_contracts_agree_with_a_month_by_month_schedule(seed):
     waterfall = {month: dict.fromkeys(WATERFALL_LINES, 0) for month in months}
     for row, got in zip(rows.itertuples(), timing.rows.itertuples(), strict=True):
         start, end = terms.loc[row.contract_id, ["start_date", "end_date"]]
-        schedule, kind = _reference_schedule(
+        schedule, kind, action = _reference_schedule(
             row.period,
             row.closing,
             None if pd.isna(start) else parse_month(start.strftime("%Y-%m")),
             None if pd.isna(end) else parse_month(end.strftime("%Y-%m")),
             lines_of.get(row.contract_id, []) if seed % 2 else [],
         )
+        if action:
+            reported.add((row.period, row.contract_id, action))
         within = sum(c for k, c in schedule.items() if k <= 12)
         after = sum(c for k, c in schedule.items() if k > 12)
         undated = row.closing if kind == "undated" else 0
@@ -449,4 +474,22 @@ def test_random_contracts_agree_with_a_month_by_month_schedule(seed):
         assert sum(waterfall[month].values()) == int(
             rows.loc[rows["period"] == month, "closing"].sum()
         )
+    report = timing.plan_report
+    assert set(zip(report["period"], report["contract_id"], report["action"], strict=True)) == (
+        reported
+    )
+    assert len(report) == len(reported)
     assert timing_discrepancies(timing) == []
+
+
+def test_both_orderings_of_remainders_agree():
+    # The packed single-key sort (totals small enough) and the two-key sort (any total)
+    # must order entries identically: by row, remainder descending, then entry.
+    rng = np.random.default_rng(3)
+    row = np.sort(rng.integers(0, 50, 2_000))
+    remainder = rng.integers(0, 20, 2_000)  # many equal remainders: ties to the earlier entry
+    packed = _by_row_then_remainder(row, remainder, 20)
+    two_keys = _by_row_then_remainder(row, remainder, 2**62)
+    expected = sorted(range(2_000), key=lambda i: (row[i], -remainder[i], i))
+    assert packed.tolist() == expected
+    assert two_keys.tolist() == expected

@@ -32,9 +32,11 @@ import numpy as np
 import pandas as pd
 
 from backlog_pipeline.accounting.lookup import (
+    RowContracts,
     UnknownContractError,
     datetimes,
     month_slots,
+    row_contracts,
     unique_contracts,
 )
 from backlog_pipeline.money import format_cents
@@ -116,6 +118,7 @@ def contract_exclusions(
 def apply_exclusions(
     contract_rows: pd.DataFrame,
     exclusions: pd.DataFrame,
+    contracts: pd.DataFrame | RowContracts,
     *,
     amount_column: str = "closing",
     months: list[int] | None = None,
@@ -123,21 +126,29 @@ def apply_exclusions(
     """Leave the excluded contracts' rows out of the disclosed RPO (the rows stay whole).
 
     ``contract_rows``: ``period, contract_id`` and ``amount_column`` in cents;
-    ``exclusions``: from :func:`contract_exclusions`; ``months``: the months of ``by_month``
-    (default: those of the rows).
+    ``exclusions``: from :func:`contract_exclusions`; ``contracts``: the contracts table, or
+    a ``RowContracts`` of these rows; ``months``: the months of ``by_month`` (default: those
+    of the rows).
     """
+    lookup = row_contracts(contract_rows, contracts)
     period = contract_rows["period"].to_numpy(np.int64)
     amount = contract_rows[amount_column].to_numpy(np.int64)
-    reason_of = pd.Index(exclusions["contract_id"])
-    excluded = contract_rows["contract_id"].isin(reason_of).to_numpy()
+    at = lookup.table.index.get_indexer(exclusions["contract_id"].to_numpy())
+    if (at < 0).any():
+        unknown = exclusions["contract_id"].to_numpy()[at < 0][0]
+        raise UnknownContractError(f"exclusions: no contract {unknown!r} in the contracts table")
+    reason_of_contract = np.full(len(lookup.table), None, dtype=object)
+    reason_of_contract[at] = exclusions["reason"].to_numpy()
+    excluded_contract = np.zeros(len(lookup.table), dtype=bool)
+    excluded_contract[at] = True
+    excluded = excluded_contract[lookup.positions]
     listed = np.flatnonzero(excluded & (amount != 0))
-    ids = contract_rows["contract_id"].to_numpy()[listed]
     register = pd.DataFrame(
         {
             "period": period[listed],
-            "contract_id": ids,
+            "contract_id": contract_rows["contract_id"].to_numpy()[listed],
             "amount": amount[listed],
-            "reason": exclusions["reason"].to_numpy()[reason_of.get_indexer(ids)],
+            "reason": reason_of_contract[lookup.positions[listed]],
         }
     )
     month_array, position = month_slots(period, months, "apply_exclusions")

@@ -23,10 +23,11 @@ import numpy as np
 import pandas as pd
 
 from backlog_pipeline.accounting.lookup import (
+    RowContracts,
     datetimes,
+    group_slots,
     month_slots,
-    row_positions,
-    unique_contracts,
+    row_contracts,
 )
 from backlog_pipeline.periods import month_label
 
@@ -140,7 +141,7 @@ def months_needed(first: int, last: int) -> tuple[int, int]:
 
 def concentration(
     contract_rows: pd.DataFrame,
-    contracts: pd.DataFrame,
+    contracts: pd.DataFrame | RowContracts,
     *,
     amount_column: str = "closing",
     months: list[int] | None = None,
@@ -151,43 +152,50 @@ def concentration(
     """
     period = contract_rows["period"].to_numpy(np.int64)
     month_array, month_position = month_slots(period, months, "concentration")
-    table = unique_contracts(contracts)
-    customer_of_contract, customer_ids = pd.factorize(table["customer_id"], sort=True)
-    customer = customer_of_contract[row_positions(contract_rows, pd.Index(table["contract_id"]))]
+    lookup = row_contracts(contract_rows, contracts)
+    customer_of_contract, customer_ids = pd.factorize(lookup.table["customer_id"], sort=True)
+    customer = customer_of_contract.astype(np.int64)[lookup.positions]
     amount = contract_rows[amount_column].to_numpy(np.int64)
-    keys = month_position * max(len(customer_ids), 1) + customer
-    slots, slot_of = np.unique(keys, return_inverse=True)
+    width = max(len(customer_ids), 1)
+    slots, slot_of = group_slots(month_position * width + customer, len(month_array) * width)
     held = np.zeros(len(slots), dtype=np.int64)
     np.add.at(held, slot_of, amount)
-    slot_month, slot_customer = np.divmod(slots, max(len(customer_ids), 1))
-    order = np.lexsort((slot_customer, -held, slot_month))
-    ranked_month = slot_month[order]
-    rank = np.arange(len(order)) - np.searchsorted(ranked_month, ranked_month)
-    top = np.zeros(len(month_array), dtype=np.int64)
-    np.add.at(top, ranked_month[rank < 10], held[order][rank < 10])
+    slot_month, slot_customer = np.divmod(slots, width)
     total = np.zeros(len(month_array), dtype=np.int64)
     np.add.at(total, month_position, amount)
-    holders = np.bincount(slot_month[held != 0], minlength=len(month_array))
-    first = order[rank == 0]  # each month's largest customer (months with rows only)
-    largest = dict(zip(slot_month[first].tolist(), first.tolist(), strict=True))
+    # Slots are ordered by month, then customer id: each month is one run of them.
+    bounds = np.searchsorted(slot_month, np.arange(len(month_array) + 1))
     rows = []
     for at, period_month in enumerate(month_array.tolist()):
-        closing = int(total[at])
-        reason = None if closing > 0 else "no closing backlog" if closing == 0 else None
-        reason = "the closing backlog is negative" if closing < 0 else reason
-        slot = largest.get(at)
+        run = slice(bounds[at], bounds[at + 1])
         rows.append(
             (
                 period_month,
-                closing,
-                int(holders[at]),
-                customer_ids[slot_customer[slot]] if slot is not None and reason is None else None,
-                exact_percent(int(held[slot]), closing) if reason is None else None,
-                exact_percent(int(top[at]), closing) if reason is None else None,
-                reason,
+                *_month_concentration(held[run], slot_customer[run], customer_ids, int(total[at])),
             )
         )
     return pd.DataFrame(rows, columns=list(CONCENTRATION_COLUMNS))
+
+
+def _month_concentration(
+    held: np.ndarray, customer: np.ndarray, customer_ids: pd.Index, closing: int
+) -> tuple[int, int, object, Decimal | None, Decimal | None, str | None]:
+    """(closing, customers holding backlog, largest customer, its share, the top 10's share,
+    reason) of one month, from each customer's closing (ordered by customer id)."""
+    holders = int(np.count_nonzero(held))
+    if closing <= 0:
+        reason = "no closing backlog" if closing == 0 else "the closing backlog is negative"
+        return closing, holders, None, None, None, reason
+    largest = int(np.argmax(held))  # the first of equal closings: the lowest customer id
+    top = held if len(held) <= 10 else held[np.argpartition(held, len(held) - 10)[-10:]]
+    return (
+        closing,
+        holders,
+        customer_ids[customer[largest]],
+        exact_percent(int(held[largest]), closing),
+        exact_percent(int(top.sum()), closing),
+        None,
+    )
 
 
 def fiscal_years(dates: pd.Series, start_month: int = 1) -> np.ndarray:
@@ -210,7 +218,7 @@ def fiscal_year_label(year: int, start_month: int = 1) -> str:
 
 def aging(
     contract_rows: pd.DataFrame,
-    contracts: pd.DataFrame,
+    contracts: pd.DataFrame | RowContracts,
     *,
     fiscal_year_start_month: int = 1,
     amount_column: str = "closing",
@@ -220,9 +228,8 @@ def aging(
     signed in; years whose backlog nets to 0 are left out. Sums to the month's closing."""
     period = contract_rows["period"].to_numpy(np.int64)
     month_array, month_position = month_slots(period, months, "aging")
-    table = unique_contracts(contracts)
-    signed_year = fiscal_years(table["signed_date"], fiscal_year_start_month)
-    year = signed_year[row_positions(contract_rows, pd.Index(table["contract_id"]))]
+    lookup = row_contracts(contract_rows, contracts)
+    year = fiscal_years(lookup.table["signed_date"], fiscal_year_start_month)[lookup.positions]
     first_year = int(year.min()) if len(year) else 0
     width = int(year.max()) - first_year + 1 if len(year) else 1
     held = np.zeros(len(month_array) * width, dtype=np.int64)

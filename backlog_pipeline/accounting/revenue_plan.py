@@ -29,13 +29,11 @@ class PlanError(ValueError):
 class RevenuePlan:
     """Plan lines of known contracts, ordered by contract position, then month."""
 
-    keys: np.ndarray  # contract position * span + (period - base)
+    first_line: np.ndarray  # per contract position, where its lines start (one longer)
     period: np.ndarray
     amount: np.ndarray
     cumulative: np.ndarray  # prefix sums of amount, one longer
     negatives: np.ndarray  # prefix counts of negative lines, one longer
-    base: int
-    span: int
     unknown_contract_lines: int  # lines naming no known contract, left out
 
     @classmethod
@@ -50,27 +48,40 @@ class RevenuePlan:
         amount = plan["amount"].to_numpy(np.int64)[found]
         contract = contract[found].astype(np.int64)
         base = int(period.min()) if len(period) else 0
-        span = int(period.max()) - base + 2 if len(period) else 2
-        keys = contract * span + (period - base)
-        order = np.argsort(keys, kind="stable")
-        keys, period, amount, contract = keys[order], period[order], amount[order], contract[order]
+        span = int(period.max()) - base + 1 if len(period) else 1
+        order = np.argsort(contract * span + (period - base), kind="stable")
+        period, amount, contract = period[order], amount[order], contract[order]
         _refuse_oversized_totals(contract, amount, known)
-        cumulative = np.concatenate(([0], np.cumsum(amount)))
-        negatives = np.concatenate(([0], np.cumsum(amount < 0)))
-        unknown = int((~found).sum())
-        return cls(keys, period, amount, cumulative, negatives, base, span, unknown)
+        lines = np.bincount(contract, minlength=len(known))
+        return cls(
+            np.concatenate(([0], np.cumsum(lines))),
+            period,
+            amount,
+            np.concatenate(([0], np.cumsum(amount))),
+            np.concatenate(([0], np.cumsum(amount < 0))),
+            int((~found).sum()),
+        )
 
     def remaining(
         self, contract: np.ndarray, month: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For each (contract position, month end): where its plan lines start, and the range
-        ``lo:hi`` of those after the month (``start == hi``: the contract has no plan)."""
-        first = contract * self.span
-        after = np.clip(month - self.base, -1, self.span - 1)
-        start = np.searchsorted(self.keys, first, side="left")
-        lo = np.searchsorted(self.keys, first + after, side="right")
-        hi = np.searchsorted(self.keys, first + self.span - 1, side="right")
-        return start, lo, hi
+        ``lo:hi`` of those after the month (``start == hi``: the contract has no plan).
+
+        A binary search within each contract's own few lines, all rows at once: a handful of
+        steps, instead of a search of the whole plan per row.
+        """
+        start, hi = self.first_line[contract], self.first_line[contract + 1]
+        lo, high = start.copy(), hi.copy()
+        last = max(len(self.period) - 1, 0)
+        while True:
+            open_ = lo < high
+            if not open_.any():
+                return start, lo, hi
+            middle = (lo + high) >> 1
+            later = self.period[np.minimum(middle, last)] > month
+            high = np.where(open_ & later, middle, high)
+            lo = np.where(open_ & ~later, middle + 1, lo)
 
     def totals(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The sum of the lines ``lo:hi``, and how many of them are negative."""
@@ -96,36 +107,46 @@ def _refuse_oversized_totals(contract: np.ndarray, amount: np.ndarray, known: pd
 def spread(
     amount: np.ndarray, total: np.ndarray, weight: np.ndarray, row: np.ndarray
 ) -> np.ndarray:
-    """Each row's ``amount`` split over its entries in proportion to ``weight`` (whose sum per
-    row is ``total`` > 0; weights ≥ 0), exactly: ``amount·weight/total`` rounded down, then the
-    cents left over one each to the largest remainders, ties to the earlier entry.
+    """Each row's ``amount`` (> 0) split over its entries in proportion to ``weight`` (whose
+    sum per row is ``total`` > 0; weights ≥ 0), exactly: ``amount·weight/total`` rounded
+    down, then the cents left over one each to the largest remainders, ties to the earlier
+    entry.
 
     ``row`` (nondecreasing) names each entry's row; a row's entries are in month order.
-    Products above int64 (amounts and weights up to 10^18 cents each) take an exact
-    Python-integer path, entry by entry; the rest is vectorised.
+    A row where ``amount·total`` exceeds int64 (amounts and totals reach 10^18 cents) takes
+    an exact Python-integer path, entry by entry; the rest is vectorised.
     """
-    entry_amount, entry_total = amount[row], total[row]
+    scaled_row = amount != total
+    exact_row = scaled_row & (amount > _INT64_MAX // total)  # weight ≤ total: this suffices
     part = weight.copy()  # exact where the amount is the plan total
     remainder = np.zeros(len(weight), dtype=np.int64)
-    scaled = entry_amount != entry_total
-    fits = scaled & (weight <= _INT64_MAX // np.maximum(entry_amount, 1))
-    product = entry_amount[fits] * weight[fits]
-    part[fits], remainder[fits] = np.divmod(product, entry_total[fits])
-    large = np.flatnonzero(scaled & ~fits)
+    vector = (scaled_row & ~exact_row)[row]
+    entry_total = total[row[vector]]
+    part[vector], remainder[vector] = np.divmod(amount[row[vector]] * weight[vector], entry_total)
+    large = np.flatnonzero(exact_row[row])
     if len(large):
-        exact = entry_amount[large].astype(object) * weight[large].astype(object)
-        part[large] = (exact // entry_total[large].astype(object)).astype(np.int64)
-        remainder[large] = (exact % entry_total[large].astype(object)).astype(np.int64)
+        product = amount[row[large]].astype(object) * weight[large].astype(object)
+        part[large] = (product // total[row[large]].astype(object)).astype(np.int64)
+        remainder[large] = (product % total[row[large]].astype(object)).astype(np.int64)
     placed = np.zeros(len(amount), dtype=np.int64)
     np.add.at(placed, row, part)
     short = amount - placed  # cents still to place: fewer than the row's entries
-    if not short.any():
-        return part
-    order = np.lexsort((-remainder, row))  # stable: equal remainders keep month order
-    segment_start = np.searchsorted(row, row)
-    rank = np.arange(len(row)) - segment_start[order]
-    part[order] += rank < short[row[order]]
+    if short.any():
+        order = _by_row_then_remainder(row, remainder, int(total.max()))
+        entries = np.bincount(row, minlength=len(amount))
+        first_entry = np.cumsum(entries) - entries
+        rank = np.arange(len(row)) - first_entry[row[order]]
+        part[order] += rank < short[row[order]]
     return part
+
+
+def _by_row_then_remainder(row: np.ndarray, remainder: np.ndarray, largest: int) -> np.ndarray:
+    """Entries ordered by row, then remainder descending, then entry (stable)."""
+    row_bits = max(int(row[-1]).bit_length(), 1)
+    if largest <= 1 << (63 - row_bits):  # one packed key: remainders are below the total
+        room = 63 - row_bits
+        return np.argsort((row << room) | ((1 << room) - 1 - remainder), kind="stable")
+    return np.lexsort((-remainder, row))
 
 
 PLAN_REPORT_COLUMNS = (

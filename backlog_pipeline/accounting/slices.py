@@ -12,10 +12,11 @@ import numpy as np
 import pandas as pd
 
 from backlog_pipeline.accounting.lookup import (
+    RowContracts,
+    group_slots,
     month_slots,
-    row_positions,
+    row_contracts,
     text_codes,
-    unique_contracts,
 )
 from backlog_pipeline.money import format_cents
 from backlog_pipeline.periods import month_label
@@ -34,7 +35,7 @@ NONE_SLICE = "(none)"
 
 def backlog_slices(
     contract_rows: pd.DataFrame,
-    contracts: pd.DataFrame,
+    contracts: pd.DataFrame | RowContracts,
     *,
     dimensions: tuple[str, ...] = tuple(DIMENSIONS),
     figures: tuple[str, ...] = FIGURES,
@@ -45,15 +46,16 @@ def backlog_slices(
 
     ``contract_rows``: ``period, contract_id, *figures``; ``contracts``: canonical contracts
     (the attribute columns of ``DIMENSIONS``; a missing column makes every contract
-    ``(none)``). ``months``: the months the rows may fall in (default: their own).
+    ``(none)``), or a ``RowContracts`` of these rows. ``months``: the months the rows may
+    fall in (default: their own).
     """
     unknown = [name for name in dimensions if name not in DIMENSIONS]
     if unknown:
         raise ValueError(f"backlog_slices: no dimension {', '.join(unknown)}; see DIMENSIONS")
     period = contract_rows["period"].to_numpy(np.int64)
     month_array, month_position = month_slots(period, months, "backlog_slices")
-    table = unique_contracts(contracts)
-    contract = row_positions(contract_rows, pd.Index(table["contract_id"]))
+    lookup = row_contracts(contract_rows, contracts)
+    table, contract = lookup.table, lookup.positions
     values = {name: contract_rows[name].to_numpy(np.int64) for name in figures}
     frames = []
     for dimension in dimensions:
@@ -75,8 +77,7 @@ def _summed(
     values: dict[str, np.ndarray],
 ) -> pd.DataFrame:
     width = max(len(distinct), 1)
-    keys = month_position * width + slice_code
-    slots, slot_of = np.unique(keys, return_inverse=True)
+    slots, slot_of = group_slots(month_position * width + slice_code, len(month_array) * width)
     slot_month, slot_slice = np.divmod(slots, width)
     frame = {
         "period": month_array[slot_month],
@@ -87,7 +88,7 @@ def _summed(
         total = np.zeros(len(slots), dtype=np.int64)
         np.add.at(total, slot_of, figure)
         frame[name] = total
-    return pd.DataFrame(frame)
+    return pd.DataFrame(frame, copy=False)
 
 
 def slice_discrepancies(

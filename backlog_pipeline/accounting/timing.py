@@ -27,10 +27,10 @@ import numpy as np
 import pandas as pd
 
 from backlog_pipeline.accounting.lookup import (
+    RowContracts,
     month_slots,
     months_of,
-    row_positions,
-    unique_contracts,
+    row_contracts,
 )
 from backlog_pipeline.accounting.revenue_plan import PLAN_REPORT_COLUMNS, RevenuePlan
 from backlog_pipeline.accounting.timing_chunk import BASES, PARTS, Terms, Waterfall, split_chunk
@@ -67,7 +67,7 @@ class BacklogTiming:
 
 def split_backlog(
     contract_rows: pd.DataFrame,
-    contracts: pd.DataFrame,
+    contracts: pd.DataFrame | RowContracts,
     plan: pd.DataFrame | None = None,
     *,
     amount_column: str = "closing",
@@ -78,25 +78,26 @@ def split_backlog(
     """Schedule each contract row's ``amount_column`` (cents) after its month end.
 
     ``contract_rows``: ``period, contract_id`` and the amount column(s) (as
-    ``rollforward.contract_backlog`` gives them); ``contracts``: canonical contracts
-    (``contract_id, start_date, end_date``); ``plan``: the ERP revenue plan
-    (``contract_id, period, amount``) or None. ``local_amount_column`` (default: the amount
-    column) is the backlog in the plan's currency, the contract's own: the plan is compared
-    with it, and the amount is split in proportion to the plan lines. ``disclosed``: a mask
-    of the rows in the disclosed RPO (default all); ``by_month`` and ``waterfall`` cover those
-    rows only, ``rows`` covers all. ``months``: the months of ``by_month``/``waterfall``
-    (default: those of the rows; a month without rows gets zeros).
+    ``rollforward.contract_backlog`` gives them). ``contracts``: canonical contracts
+    (``contract_id, start_date, end_date``), or a ``RowContracts`` of these rows.
+    ``plan``: the ERP revenue plan (``contract_id, period, amount``) or None.
+    ``local_amount_column`` (default: the amount column) is the backlog in the plan's
+    currency, the contract's own: the plan is compared with it, and the amount is split in
+    proportion to the plan lines. ``disclosed``: a mask of the rows in the disclosed RPO
+    (default all); ``by_month`` and ``waterfall`` cover those rows only, ``rows`` covers all.
+    ``months``: the months of ``by_month``/``waterfall`` (default: those of the rows; a
+    month without rows gets zeros).
     """
-    table = unique_contracts(contracts)
-    known = pd.Index(table["contract_id"])
+    lookup = row_contracts(contract_rows, contracts)
+    table = lookup.table
     start, start_known = months_of(table["start_date"])
     end, end_known = months_of(table["end_date"])
     terms = Terms(start, start_known, end, end_known)
-    revenue_plan = RevenuePlan.of(plan, known) if plan is not None else None
+    revenue_plan = RevenuePlan.of(plan, table.index) if plan is not None else None
     period = contract_rows["period"].to_numpy(np.int64)
     month_array, position = month_slots(period, months, "split_backlog")
     months = month_array.tolist()
-    contract = row_positions(contract_rows, known).astype(np.int64)
+    contract = lookup.positions
     amount = contract_rows[amount_column].to_numpy(np.int64)
     local = contract_rows[local_amount_column or amount_column].to_numpy(np.int64)
     include = np.ones(len(period), bool) if disclosed is None else np.asarray(disclosed, bool)
