@@ -81,28 +81,29 @@ def flow_ratios(flow: pd.DataFrame) -> pd.DataFrame:
     """``FLOW_RATIO_COLUMNS`` per month of ``flow`` (``period, opening, new_bookings,
     converted, lost, closing`` in cents). For months of revenue in a single month's close,
     pass the flow of the two months before it too (the ratio of those is then partial)."""
-    by_month = flow.set_index(flow["period"].astype(int))
+    figures = {
+        name: flow[name].to_numpy(np.int64).tolist()  # Python integers: exact at any size
+        for name in ("period", "opening", "new_bookings", "converted", "lost", "closing")
+    }
+    converted_in = dict(zip(figures["period"], figures["converted"], strict=True))
     rows = []
-    for period, month in by_month.iterrows():
-        opening, lost = int(month["opening"]), int(month["lost"])
-        new, converted = int(month["new_bookings"]), int(month["converted"])
+    for at, period in enumerate(figures["period"]):
+        opening, lost = figures["opening"][at], figures["lost"][at]
+        new, converted = figures["new_bookings"][at], figures["converted"][at]
         share = _ratio_or_reason(
             lost, opening, "the month opened with no backlog", PERCENT_PLACES, 100
         )
         book_to_bill = _ratio_or_reason(
             new, converted, "no revenue converted in the month", RATIO_PLACES
         )
-        window = [m for m in range(period - _AVERAGE_MONTHS + 1, period + 1) if m in by_month.index]
-        converted_sum = int(by_month.loc[window, "converted"].astype("int64").sum())
-        months_of_revenue = _ratio_or_reason(
-            int(month["closing"]) * len(window),
-            converted_sum,
+        window = [m for m in range(period - _AVERAGE_MONTHS + 1, period + 1) if m in converted_in]
+        months_of_revenue, reason = _ratio_or_reason(
+            figures["closing"][at] * len(window),
+            sum(converted_in[m] for m in window),
             f"no revenue converted in the last {len(window)} month(s)",
             RATIO_PLACES,
         )
-        rows.append(
-            (period, *share, *book_to_bill, months_of_revenue[0], len(window), months_of_revenue[1])
-        )
+        rows.append((period, *share, *book_to_bill, months_of_revenue, len(window), reason))
     return pd.DataFrame(rows, columns=list(FLOW_RATIO_COLUMNS))
 
 
@@ -116,12 +117,12 @@ def coverage(closing: pd.Series, within_12_months: pd.Series, budget: pd.DataFra
     for period, closing_cents in closing.items():
         next_year = range(int(period) + 1, int(period) + 13)
         missing = [m for m in next_year if m not in planned.index]
-        total = int(planned.reindex(list(next_year)).fillna(0).sum())
         if missing:
             shown = ", ".join(month_label(m) for m in missing[:3])
             shown += ", …" if len(missing) > 3 else ""
             rows.append((period, None, None, None, None, f"the budget has no figure for {shown}"))
             continue
+        total = sum(int(planned[m]) for m in next_year)
         if total == 0:
             reason = "the budget for the next 12 months is 0"
             rows.append((period, total, None, None, None, reason))

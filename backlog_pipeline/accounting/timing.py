@@ -21,6 +21,7 @@ second, independent route that :func:`timing_discrepancies` holds against the fi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -182,10 +183,26 @@ def _waterfall_frame(waterfall: Waterfall, months: list[int]) -> pd.DataFrame:
     )
 
 
-def timing_discrepancies(timing: BacklogTiming) -> list[dict[str, str]]:
-    """Where the parts do not add up, to the cent: per row (parts ≠ amount), and per month
-    (the waterfall, built by difference arrays, against the rows' closed forms)."""
+def timing_discrepancies(
+    timing: BacklogTiming, disclosed: Mapping[int, int] | None = None
+) -> list[dict[str, str]]:
+    """Where the parts do not add up, to the cent: per row (parts ≠ amount), per month (the
+    waterfall, built by difference arrays, against the rows' closed forms), and, when
+    ``disclosed`` (cents by month, e.g. the exclusions' ``by_month``) is given, the months
+    whose timing does not sum to the disclosed RPO."""
     found: list[dict[str, str]] = []
+    for month in timing.by_month.itertuples(index=False) if disclosed is not None else ():
+        expected = int(disclosed.get(int(month.period), 0))
+        if int(month.amount) != expected:
+            found.append(
+                {
+                    "period": month_label(int(month.period)),
+                    "figure": "disclosed",
+                    "contract_rows": format_cents(int(month.amount)),
+                    "disclosed": format_cents(expected),
+                    "difference": format_cents(int(month.amount) - expected),
+                }
+            )
     rows = timing.rows
     parts_sum = sum(rows[name].to_numpy(np.int64) for name in PARTS)
     off = np.flatnonzero(parts_sum != rows["amount"].to_numpy(np.int64))
