@@ -474,6 +474,7 @@ def test_random_contracts_agree_with_a_month_by_month_schedule(seed, monkeypatch
         assert sum(waterfall[month].values()) == int(
             rows.loc[rows["period"] == month, "closing"].sum()
         )
+    assert timing.plan_lines_without_contract == (1 if seed % 2 else 0)  # GHOST's line
     report = timing.plan_report
     assert set(zip(report["period"], report["contract_id"], report["action"], strict=True)) == (
         reported

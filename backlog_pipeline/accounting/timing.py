@@ -58,12 +58,14 @@ class BacklogTiming:
     ``plan_report``: ``PLAN_REPORT_COLUMNS``, contract rows whose plan was scaled (action
     ``scaled``) or not used (``not_used``: scheduled as if the contract had no plan), with
     the reason, for a WARN; ``difference`` = plan − backlog, in the plan's currency.
+    ``plan_lines_without_contract``: plan lines naming no known contract, left out.
     """
 
     rows: pd.DataFrame
     by_month: pd.DataFrame
     waterfall: pd.DataFrame
     plan_report: pd.DataFrame
+    plan_lines_without_contract: int = 0
 
 
 def split_backlog(
@@ -137,6 +139,7 @@ def split_backlog(
         pd.concat(reports, ignore_index=True)
         if reports
         else pd.DataFrame(columns=list(PLAN_REPORT_COLUMNS)),
+        revenue_plan.unknown_contract_lines if revenue_plan is not None else 0,
     )
 
 
