@@ -7,7 +7,7 @@ import pytest
 from backlog_pipeline.accounting import timing as timing_module
 from backlog_pipeline.accounting.flow import compute_backlog
 from backlog_pipeline.accounting.lookup import RowContracts, UnknownContractError
-from backlog_pipeline.accounting.revenue_plan import PlanError, _by_row_then_remainder
+from backlog_pipeline.accounting.revenue_plan import PlanError, _by_row_then_remainder, describe
 from backlog_pipeline.accounting.timing import (
     WATERFALL_LINES,
     split_backlog,
@@ -226,6 +226,10 @@ def test_a_plan_that_does_not_sum_to_the_backlog_is_scaled_and_reported():
             "reason": "the plan's lines after the month do not sum to the backlog: scaled to it",
         }
     ]
+    assert describe(timing.plan_report.iloc[0]) == (
+        "2024-06 contract S: plan 900.00 vs backlog 1000.00 (difference -100.00): the plan's "
+        "lines after the month do not sum to the backlog: scaled to it"
+    )
 
 
 def test_scaling_gives_the_left_over_cents_to_the_largest_remainders():
