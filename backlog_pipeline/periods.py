@@ -24,6 +24,11 @@ def month_index(year: int, month: int) -> int:
     return year * 12 + month - 1
 
 
+def month_of(day: dt.date) -> int:
+    """The month index of one date (a ``datetime.date`` or ``pandas.Timestamp``)."""
+    return month_index(day.year, day.month)
+
+
 def month_indices(dates: pd.Series) -> pd.Series:
     """The month index of each date of a datetime column (NaN where the date is missing)."""
     return month_index(dates.dt.year, dates.dt.month)
