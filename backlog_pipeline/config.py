@@ -31,6 +31,7 @@ from backlog_pipeline.config_checks import (
     checked_folder,
     choice,
     currency,
+    existing_file,
     existing_folder,
     flag,
     folder,
@@ -58,10 +59,14 @@ from backlog_pipeline.connector_settings import (
     netsuite_settings,
     salesforce_settings,
 )
-from backlog_pipeline.demo.generate import DEMO_FIRST_MONTH, DEMO_LAST_MONTH
+from backlog_pipeline.demo.generate import DEMO_FIRST_MONTH, DEMO_LAST_MONTH, DEMO_RATES_TABLE
 from backlog_pipeline.periods import parse_month
 from backlog_pipeline.sources import hubspot, salesforce, sql
-from backlog_pipeline.sources.canonical import MAX_QUARANTINE_SHARE, RECOGNITION_COLUMNS
+from backlog_pipeline.sources.canonical import (
+    MAX_QUARANTINE_SHARE,
+    RECOGNITION_COLUMNS,
+    RECOGNITION_OPTIONAL,
+)
 from backlog_pipeline.sources.http import HttpPolicy
 
 WAREHOUSE_URL = f"{PREFIX}WAREHOUSE_URL"
@@ -71,7 +76,7 @@ CRM_KINDS = ("csv", "salesforce", "hubspot")
 ERP_KINDS = ("sql", "netsuite")
 EXECUTORS = ("multiprocess", "in_process", "celery")
 _COLUMN = r"[A-Za-z_][A-Za-z0-9_]*"
-_ERP_COLUMN_KEYS = (*RECOGNITION_COLUMNS, sql.MODIFIED)
+_ERP_COLUMN_KEYS = (*RECOGNITION_COLUMNS, *RECOGNITION_OPTIONAL, sql.MODIFIED)
 # The mapping load_settings() reads instead of the process environment, while it reads.
 _ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("environ", default=None)
 
@@ -113,6 +118,11 @@ class Settings(BaseSettings):
         default_factory=dict
     )
     full_refresh: Annotated[bool, flag] = False
+    # FX rates: a CSV file, or a table of the ERP database; neither: one currency, no rates
+    fx_rates_csv: Annotated[Path | None, existing_file] = None
+    fx_rates_table: Annotated[str | None, identifier] = None  # None on the demo: its table
+    fx_constant_month: Annotated[str | None, month] = None  # None: each fiscal year's first
+    fiscal_year_start_month: Annotated[int, whole(1, 12)] = 1  # 1: fiscal years are calendar
     max_quarantine_share: Annotated[float, number(0.0, 1.0)] = MAX_QUARANTINE_SHARE
     http_timeout: Annotated[float, number(0.01, 600.0)] = HttpPolicy.timeout
     http_max_attempts: Annotated[int, whole(1, 20)] = HttpPolicy.max_attempts
@@ -169,6 +179,7 @@ class Settings(BaseSettings):
                 f"{PREFIX}END_MONTH={self.end_month} is before "
                 f"{PREFIX}START_MONTH={self.start_month}"
             )
+        self._check_rates()
         if self.output_dir is None:
             self.output_dir = checked_folder(f"{PREFIX}OUTPUT_DIR", "", self.data_dir / "output")
         if self.crm_kind == "salesforce":
@@ -178,6 +189,20 @@ class Settings(BaseSettings):
         if self.erp_kind == "netsuite":
             self._netsuite = netsuite_settings(self)
         return self
+
+    def _check_rates(self) -> None:
+        """One rates source at most; a table needs the ERP database; the demo has its own."""
+        if self.fx_rates_csv is not None and self.fx_rates_table is not None:
+            raise SettingsError(
+                f"{PREFIX}FX_RATES_CSV and {PREFIX}FX_RATES_TABLE are both set; set one"
+            )
+        if self.fx_rates_table is not None and self.erp_kind != "sql":
+            raise SettingsError(
+                f"{PREFIX}FX_RATES_TABLE is read from the ERP database, which "
+                f"{PREFIX}ERP_KIND={self.erp_kind} does not have; set {PREFIX}FX_RATES_CSV"
+            )
+        if self.uses_demo and self.fx_rates_csv is None and self.fx_rates_table is None:
+            self.fx_rates_table = DEMO_RATES_TABLE
 
     @classmethod
     def settings_customise_sources(

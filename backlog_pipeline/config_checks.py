@@ -59,6 +59,13 @@ def _existing_folder(name: str, text: str) -> Path:
     return path
 
 
+def _existing_file(name: str, text: str) -> Path:
+    path = Path(text).resolve()
+    if not path.is_file():
+        raise SettingsError(f"{name}={text!r} is not a file")
+    return path
+
+
 def _month(name: str, text: str) -> str:
     try:
         parse_month(text)
@@ -183,6 +190,7 @@ def is_select(query: str) -> bool:
 
 folder = BeforeValidator(_folder)
 existing_folder = _text_check(_existing_folder)
+existing_file = _text_check(_existing_file)
 month = _text_check(_month)
 identifier = _text_check(_identifier)
 currency = _text_check(_currency)

@@ -89,3 +89,10 @@ def month_positions(periods: ArrayLike, months: Iterable[int]) -> dict[int, np.n
         month: order[ordered.searchsorted(month, "left") : ordered.searchsorted(month, "right")]
         for month in months
     }
+
+
+def fiscal_year_start(index: int, first_calendar_month: int) -> int:
+    """The first month of the fiscal year that holds month ``index``, for fiscal years
+    starting in calendar month ``first_calendar_month`` (1 = January: calendar years)."""
+    start = month_index(int(index) // 12, first_calendar_month)
+    return start if start <= index else start - 12

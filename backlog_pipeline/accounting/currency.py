@@ -29,13 +29,12 @@ import pandas as pd
 from backlog_pipeline.accounting.fx_rates import RateTable
 from backlog_pipeline.accounting.fx_rates_needed import missing_rates
 from backlog_pipeline.accounting.fx_rounding import FigureTooLargeError, translate
-from backlog_pipeline.accounting.rollforward import FLOW_COLUMNS
+from backlog_pipeline.accounting.rollforward import FLOW_COLUMNS, REPORTING_COLUMNS
 from backlog_pipeline.money import MAX_ABS_CENTS, format_cents
 from backlog_pipeline.periods import month_label
 
 MOVEMENT_SIGNS = {"new_bookings": 1, "converted": -1, "lost": -1, "increases": 1, "decreases": -1}
 LOCAL_COLUMNS = tuple(f"{column}_local" for column in FLOW_COLUMNS)
-REPORTING_COLUMNS = (*FLOW_COLUMNS[:-1], "fx_revaluation", "closing")
 CONVERTED_ROW_COLUMNS = ("period", "contract_id", "currency", *LOCAL_COLUMNS, *REPORTING_COLUMNS)
 
 

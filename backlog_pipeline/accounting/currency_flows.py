@@ -19,6 +19,7 @@ from backlog_pipeline.accounting.currency import (
     MissingRatesError,
     convert_contract_rows,
 )
+from backlog_pipeline.accounting.flow import period_flow
 from backlog_pipeline.accounting.fx_rates_needed import constant_rates
 from backlog_pipeline.accounting.rollforward import FLOW_COLUMNS
 from backlog_pipeline.money import cents_to_decimal, percent_change
@@ -69,10 +70,7 @@ def reporting_flow(converted_rows: pd.DataFrame, months: Sequence[int]) -> pd.Da
     ``fx_revaluation`` is always there (0 in a one-currency company) and
     ``closing = opening + new − converted − lost + increases − decreases + fx_revaluation``.
     """
-    grid = pd.MultiIndex.from_arrays([np.asarray(months, dtype=np.int64)], names=["period"])
-    columns = {column: column for column in REPORTING_COLUMNS}
-    flow = _sums(converted_rows, columns, ["period"], grid)
-    return _with_net_change(flow)[list(REPORTING_FLOW_COLUMNS)]
+    return period_flow(converted_rows, list(months))[list(REPORTING_FLOW_COLUMNS)]
 
 
 def _present(currency: pd.Series) -> list[str]:

@@ -104,25 +104,21 @@ def negative_tcv(contracts: pd.DataFrame, source: str) -> pd.DataFrame:
 
 
 def unknown_currencies(
-    contracts: pd.DataFrame, source: str, reporting_currency: str, known: Collection[str]
+    contracts: pd.DataFrame, source: str, known: Collection[str]
 ) -> pd.DataFrame:
-    """Contracts in a code that is not ISO 4217, or in one the pipeline cannot convert yet."""
-    currency = contracts["currency"]
-    wrong = contracts[currency != reporting_currency]
-    reasons = [
-        f"currency {code!r} is not an ISO 4217 code"
-        if code not in known
-        else f"currency {code} is not the reporting currency {reporting_currency}, "
-        "and conversion is not supported"
-        for code in wrong["currency"]
-    ]
+    """Contracts in a code that is not ISO 4217: their amounts are in no known unit.
+
+    Any ISO currency is converted (with the rates the close reads); the reporting
+    currency needs none.
+    """
+    wrong = contracts[~contracts["currency"].isin(list(known))]
     return _exceptions(
         wrong["signed_month"],
         source,
         wrong["contract_id"],
         wrong["contract_id"],
         wrong["tcv"],
-        reasons,
+        [f"currency {code!r} is not an ISO 4217 code" for code in wrong["currency"]],
     )
 
 

@@ -7,18 +7,28 @@ import pandas as pd
 from backlog_pipeline.accounting.activity import contract_activity
 from backlog_pipeline.accounting.rollforward import (
     FLOW_COLUMNS,
+    REPORTING_COLUMNS,
     contract_backlog,
     roll_forward,
 )
 from backlog_pipeline.money import percent_change
 from backlog_pipeline.periods import month_label
 
-FLOW_TABLE_COLUMNS = ("period", *FLOW_COLUMNS, "net_change", "net_change_pct")
+
+def flow_columns(frame: pd.DataFrame) -> tuple[str, ...]:
+    """The figures a flow or its contract rows hold: with ``fx_revaluation`` when converted
+    to the reporting currency (``REPORTING_COLUMNS``), else ``FLOW_COLUMNS``."""
+    return REPORTING_COLUMNS if "fx_revaluation" in frame.columns else FLOW_COLUMNS
 
 
 def period_flow(contract_rows: pd.DataFrame, months: list[int]) -> pd.DataFrame:
-    """One row per month in ``months`` (zeros where nothing happened), in cents."""
-    sums = contract_rows.groupby("period")[list(FLOW_COLUMNS)].sum()
+    """One row per month in ``months`` (zeros where nothing happened), in cents.
+
+    Rows converted to the reporting currency give the reporting flow, ``fx_revaluation``
+    included; rows in one currency give that currency's flow.
+    """
+    columns = flow_columns(contract_rows)
+    sums = contract_rows.groupby("period")[list(columns)].sum()
     flow = sums.reindex(months, fill_value=0).astype("int64")
     flow.index.name = "period"
     flow = flow.reset_index()
@@ -27,7 +37,7 @@ def period_flow(contract_rows: pd.DataFrame, months: list[int]) -> pd.DataFrame:
         percent_change(change, opening)
         for change, opening in zip(flow["net_change"], flow["opening"], strict=True)
     ]
-    return flow[list(FLOW_TABLE_COLUMNS)]
+    return flow[["period", *columns, "net_change", "net_change_pct"]]
 
 
 def compute_backlog(

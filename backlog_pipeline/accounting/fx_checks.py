@@ -36,6 +36,7 @@ from backlog_pipeline.accounting.reconcile import (
     as_of_discrepancies,
     continuity_discrepancies,
     identity_discrepancies,
+    revaluation_line_problems,
 )
 from backlog_pipeline.money import format_cents
 from backlog_pipeline.periods import month_label
@@ -144,25 +145,8 @@ def revaluation_discrepancies(
 
 def reporting_identity_discrepancies(flow: pd.DataFrame) -> list[Discrepancy]:
     """Months where opening + new − converted − lost + increases − decreases +
-    fx_revaluation ≠ closing, in the reporting flow."""
-    found = []
-    for row in flow.itertuples(index=False):
-        explained = row.opening + sum(
-            sign * getattr(row, column) for column, sign in MOVEMENT_SIGNS.items()
-        )
-        expected = explained + row.fx_revaluation
-        if expected != row.closing:
-            found.append(
-                {
-                    "period": month_label(row.period),
-                    "problem": "opening + new − converted − lost + increases − decreases "
-                    "+ fx_revaluation ≠ closing",
-                    "expected_closing": format_cents(expected),
-                    "closing": format_cents(row.closing),
-                    "difference": format_cents(row.closing - expected),
-                }
-            )
-    return found
+    fx_revaluation ≠ closing, in the reporting flow (a missing revaluation line too)."""
+    return revaluation_line_problems(flow) or identity_discrepancies(flow)
 
 
 def currency_sum_discrepancies(

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from backlog_pipeline.accounting.flow import flow_columns
 from backlog_pipeline.accounting.rollforward import FLOW_COLUMNS
 from backlog_pipeline.money import format_cents
 from backlog_pipeline.periods import month_label
@@ -41,14 +42,31 @@ def cancellation_line_problems(flow: pd.DataFrame) -> list[Discrepancy]:
     return problems
 
 
+def revaluation_line_problems(flow: pd.DataFrame) -> list[Discrepancy]:
+    """The reporting flow carries ``fx_revaluation`` on every row, 0 included (like ``lost``)."""
+    if "fx_revaluation" not in flow.columns:
+        return [{"period": "all", "problem": "the flow has no fx_revaluation column"}]
+    return [
+        {"period": _period(period), "problem": "fx_revaluation is null"}
+        for period, value in zip(flow["period"], flow["fx_revaluation"], strict=True)
+        if value is None or pd.isna(value)
+    ]
+
+
 def identity_discrepancies(flow: pd.DataFrame) -> list[Discrepancy]:
-    """Rows where opening + new − converted − lost + increases − decreases ≠ closing."""
+    """Rows where opening + new − converted − lost + increases − decreases ≠ closing.
+
+    A flow in the reporting currency (one with ``fx_revaluation``) adds its revaluation
+    before the closing; a currency's own flow has none.
+    """
+    columns = flow_columns(flow)
     missing = [column for column in FLOW_COLUMNS if column not in flow.columns]
     if missing:
         return [{"period": "all", "problem": f"the flow has no column(s) {', '.join(missing)}"}]
+    with_fx = "fx_revaluation" in columns
     found = []
     for row in flow.itertuples(index=False):
-        values = [getattr(row, column) for column in FLOW_COLUMNS]
+        values = [getattr(row, column) for column in columns]
         if any(value is None or pd.isna(value) for value in values):
             found.append({"period": _period(row.period), "problem": "a figure is null"})
             continue
@@ -59,12 +77,15 @@ def identity_discrepancies(flow: pd.DataFrame) -> list[Discrepancy]:
             - row.lost
             + row.increases
             - row.decreases
+            + (row.fx_revaluation if with_fx else 0)
         )
         if expected != row.closing:
             found.append(
                 {
                     "period": _period(row.period),
-                    "problem": "opening + new − converted − lost + increases − decreases ≠ closing",
+                    "problem": "opening + new − converted − lost + increases − decreases "
+                    + ("+ fx_revaluation " if with_fx else "")
+                    + "≠ closing",
                     "expected_closing": format_cents(expected),
                     "closing": format_cents(row.closing),
                     "difference": format_cents(row.closing - expected),
@@ -151,12 +172,14 @@ def next_month_discrepancies(
 def contract_sum_discrepancies(
     flow: pd.DataFrame, contract_rows: pd.DataFrame
 ) -> list[Discrepancy]:
-    """Months where a flow figure is not the sum of the contract rows behind it."""
-    sums = contract_rows.groupby("period")[list(FLOW_COLUMNS)].sum()
+    """Months where a flow figure (``fx_revaluation`` included, where the flow has it) is
+    not the sum of the contract rows behind it."""
+    columns = flow_columns(flow)
+    sums = contract_rows.groupby("period")[list(columns)].sum()
     found = []
     for row in flow.itertuples(index=False):
         period = int(row.period)
-        for column in FLOW_COLUMNS:
+        for column in columns:
             behind = int(sums.at[period, column]) if period in sums.index else 0
             figure = int(getattr(row, column))
             if figure != behind:

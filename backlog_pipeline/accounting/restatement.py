@@ -6,9 +6,16 @@ import pandas as pd
 
 from backlog_pipeline.accounting.data_errors import EXCEPTION_COLUMNS
 from backlog_pipeline.accounting.reconcile import Discrepancy
-from backlog_pipeline.accounting.rollforward import FLOW_COLUMNS
+from backlog_pipeline.accounting.rollforward import FLOW_COLUMNS, REPORTING_COLUMNS
 from backlog_pipeline.money import format_cents
 from backlog_pipeline.periods import month_label
+
+# Compared where both sides have them: the reporting figures, and a contract's local ones.
+_COMPARED = (*REPORTING_COLUMNS, *(f"{column}_local" for column in FLOW_COLUMNS))
+
+
+def _compared(recomputed: pd.DataFrame, published: pd.DataFrame) -> list[str]:
+    return [c for c in _COMPARED if c in recomputed.columns and c in published.columns]
 
 
 def _signed(cents: int) -> str:
@@ -16,14 +23,16 @@ def _signed(cents: int) -> str:
 
 
 def flow_differences(recomputed: pd.DataFrame, published: pd.DataFrame) -> list[Discrepancy]:
-    """Each flow figure of each month that the recomputation would change."""
+    """Each flow figure of each month that the recomputation would change (the figures both
+    sides have: a warehouse published before currencies has no ``fx_revaluation``)."""
     before = published.set_index("period")
+    columns = _compared(recomputed, published)
     found = []
     for row in recomputed.itertuples(index=False):
         period = int(row.period)
         if period not in before.index:
             continue
-        for column in FLOW_COLUMNS:
+        for column in columns:
             old, new = int(before.at[period, column]), int(getattr(row, column))
             if old != new:
                 found.append(
@@ -44,11 +53,12 @@ def contract_differences(recomputed: pd.DataFrame, published: pd.DataFrame) -> p
     A contract present on one side only counts as zeros on the other.
     """
     keys = ["period", "contract_id"]
-    merged = recomputed[[*keys, *FLOW_COLUMNS]].merge(
-        published[[*keys, *FLOW_COLUMNS]], on=keys, how="outer", suffixes=("", "_published")
+    columns = _compared(recomputed, published)
+    merged = recomputed[[*keys, *columns]].merge(
+        published[[*keys, *columns]], on=keys, how="outer", suffixes=("", "_published")
     )
     parts = []
-    for column in FLOW_COLUMNS:
+    for column in columns:
         new = merged[column].fillna(0).astype("int64")
         old = merged[f"{column}_published"].fillna(0).astype("int64")
         changed = merged[new != old]

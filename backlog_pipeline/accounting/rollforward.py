@@ -18,6 +18,9 @@ FLOW_COLUMNS = (
     "opening", "new_bookings", "converted", "lost", "increases", "decreases", "closing",
 )  # fmt: skip
 CONTRACT_BACKLOG_COLUMNS = ("period", "contract_id", *FLOW_COLUMNS)
+# The flow in the reporting currency: the same figures and the FX revaluation before the
+# closing (SPEC "Currencies"; 0 where everything is in the reporting currency).
+REPORTING_COLUMNS = (*FLOW_COLUMNS[:-1], "fx_revaluation", "closing")
 
 
 def _first_of_contract(contract_ids: np.ndarray) -> np.ndarray:

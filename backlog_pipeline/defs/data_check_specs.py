@@ -8,14 +8,12 @@ or "run", only the run's months (findings about the computed months themselves).
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
 
 import dagster as dg
 import pandas as pd
-import pycountry
 
 from backlog_pipeline.accounting import data_errors
-from backlog_pipeline.config import settings
+from backlog_pipeline.sources.rates import iso_currencies
 
 ERROR = dg.AssetCheckSeverity.ERROR
 WARN = dg.AssetCheckSeverity.WARN
@@ -31,11 +29,6 @@ class DataErrorCheck:
     description: str
     find: Finder
     scope: str = "history"  # or "run" (see above)
-
-
-@cache
-def iso_currencies() -> frozenset[str]:
-    return frozenset(currency.alpha_3 for currency in pycountry.currencies)
 
 
 CONTRACT_CHECKS = [
@@ -56,11 +49,9 @@ CONTRACT_CHECKS = [
     DataErrorCheck(
         "currency_known",
         ERROR,
-        f"Every contract is in an ISO 4217 currency, and in {settings.reporting_currency}: "
-        "amounts in other currencies are not converted yet and cannot be summed.",
-        lambda f: data_errors.unknown_currencies(
-            f["contracts"], "crm_contracts", settings.reporting_currency, iso_currencies()
-        ),
+        "Every contract is in an ISO 4217 currency: an amount in an unknown code has no "
+        "rate and cannot be converted or summed.",
+        lambda f: data_errors.unknown_currencies(f["contracts"], "crm_contracts", iso_currencies()),
     ),
 ]
 

@@ -3,6 +3,8 @@
 The same seed gives byte-identical files on every machine, so the quick start, the tests
 and a reader's own run all see the same figures. Recognition follows each contract's
 remaining value and term, so the ERP agrees with the CRM the way a clean close would.
+Most contracts are in USD, the reporting currency; a few are in EUR and GBP, with their
+monthly rates in the ERP database's ``fx_rates`` table (see ``demo/fx.py``).
 """
 
 from __future__ import annotations
@@ -18,13 +20,16 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from backlog_pipeline.demo.fx import draw_rates, write_rates
 from backlog_pipeline.money import format_cents, percent_of, units_to_cents
 from backlog_pipeline.periods import first_day, last_day, month_index, month_label, parse_month
 
 DEMO_SEED = 20240101
 DEMO_FIRST_MONTH = "2024-01"
 DEMO_LAST_MONTH = "2025-12"
-DEMO_VERSION = "1"
+DEMO_VERSION = "2"  # 2: EUR and GBP contracts and the fx_rates table
+DEMO_RATES_TABLE = "fx_rates"
+FOREIGN_CURRENCIES = ("EUR", "GBP")
 # No cancellation takes effect in this month, so the demo shows a zero cancellation line.
 QUIET_MONTH = "2024-06"
 
@@ -63,6 +68,7 @@ class _Contract:
     product: str
     segment: str
     region: str
+    currency: str = "USD"
     changes: list[dict[str, str]] = field(default_factory=list)
     recognition: list[tuple[int, int]] = field(default_factory=list)
 
@@ -135,6 +141,8 @@ def _simulate(contract: _Contract, last_month: int, quiet_month: int, rng: rando
 
 
 def _draw_contracts(seed: int) -> list[_Contract]:
+    """The USD contracts, then the EUR and GBP ones from a second draw of their own (so the
+    USD contracts are the same as before the demo had other currencies)."""
     rng = random.Random(seed)
     first, last = parse_month(DEMO_FIRST_MONTH), parse_month(DEMO_LAST_MONTH)
     quiet = parse_month(QUIET_MONTH)
@@ -143,6 +151,13 @@ def _draw_contracts(seed: int) -> list[_Contract]:
         for _ in range(rng.randrange(8, 14)):
             contract = _new_contract(len(contracts) + 1, month, rng)
             _simulate(contract, last, quiet, rng)
+            contracts.append(contract)
+    foreign = random.Random(seed + 1)
+    for month in range(first, last + 1):
+        for _ in range(foreign.randrange(1, 4)):
+            contract = _new_contract(len(contracts) + 1, month, foreign)
+            contract.currency = foreign.choice(FOREIGN_CURRENCIES)
+            _simulate(contract, last, quiet, foreign)
             contracts.append(contract)
     return contracts
 
@@ -160,7 +175,7 @@ def _write_crm(contracts: list[_Contract], crm_dir: Path) -> None:
             writer.writerow(
                 [c.contract_id, c.customer_id, c.customer_name, c.signed.isoformat(),
                  first_day(c.start_month).isoformat(), end.isoformat(), format_cents(c.tcv_cents),
-                 "USD", c.product, c.segment, c.region, f"{c.signed.isoformat()}T09:00:00Z"]
+                 c.currency, c.product, c.segment, c.region, f"{c.signed.isoformat()}T09:00:00Z"]
             )  # fmt: skip
     with open(crm_dir / "contract_changes.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
@@ -213,6 +228,12 @@ def generate_demo(target: Path, seed: int = DEMO_SEED) -> DemoPaths:
     contracts = _draw_contracts(seed)
     _write_crm(contracts, target / "crm")
     _write_erp(contracts, target / "erp.sqlite")
+    write_rates(
+        f"sqlite:///{target / 'erp.sqlite'}",
+        DEMO_RATES_TABLE,
+        draw_rates(seed, FOREIGN_CURRENCIES, parse_month(DEMO_FIRST_MONTH) - 1,
+                   parse_month(DEMO_LAST_MONTH)),
+    )  # fmt: skip
     return DemoPaths(crm_dir=target / "crm", erp_url=f"sqlite:///{target / 'erp.sqlite'}")
 
 

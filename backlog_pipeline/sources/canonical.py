@@ -25,6 +25,8 @@ CHANGE_COLUMNS = ("change_id", "contract_id", "effective_date", "kind", "amount"
 CHANGE_REQUIRED = ("change_id", "contract_id", "effective_date", "kind")
 RECOGNITION_COLUMNS = ("line_id", "contract_id", "period", "amount")
 RECOGNITION_REQUIRED = RECOGNITION_COLUMNS
+# The general ledger's amount in the reporting currency, where the ERP carries it.
+RECOGNITION_OPTIONAL = ("amount_reporting",)
 CHANGE_KINDS = ("increase", "decrease", "cancellation")
 QUARANTINE_COLUMNS = ("source", "table", "row_number", "record_id", "field", "value", "reason")
 _CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
@@ -250,16 +252,28 @@ def parse_recognition(raw: pd.DataFrame, source: str) -> ParsedTable:
     quarantine.add("period", reasons)
     amount, reasons = parse_amounts(raw["amount"])
     quarantine.add("amount", reasons)
-    rows = pd.DataFrame(
-        {
-            "line_id": line_id.astype(object),
-            "contract_id": contract_id.astype(object),
-            "period": period,
-            "amount": amount,
-        }
-    )
-    parsed = quarantine.result(rows)
+    columns = {
+        "line_id": line_id.astype(object),
+        "contract_id": contract_id.astype(object),
+        "period": period,
+        "amount": amount,
+    }
+    if "amount_reporting" in raw:
+        columns["amount_reporting"] = _ledger_amounts(raw["amount_reporting"], quarantine)
+    parsed = quarantine.result(pd.DataFrame(columns))
     recognition = parsed.rows
     recognition["period"] = recognition["period"].astype("int64")
     recognition["amount"] = recognition["amount"].astype("int64")
     return ParsedTable(recognition, parsed.quarantine)
+
+
+def _ledger_amounts(raw: pd.Series, quarantine: _Quarantine) -> pd.Series:
+    """``amount_reporting``: optional per line (blank = none, nullable cents), exact where given.
+
+    The line's amount in the reporting currency as the general ledger booked it; the
+    conversion uses it for ``converted`` instead of the average rate (SPEC "Currencies").
+    """
+    given = parse_text(raw).notna() if raw.dtype == object else raw.notna()
+    cents, reasons = parse_amounts(raw)
+    quarantine.add("amount_reporting", reasons.where(given))
+    return cents.where(given.to_numpy(), pd.NA).astype("Int64")

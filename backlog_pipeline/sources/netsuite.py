@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from backlog_pipeline.sources.canonical import RECOGNITION_COLUMNS
+from backlog_pipeline.sources.canonical import RECOGNITION_COLUMNS, RECOGNITION_OPTIONAL
 from backlog_pipeline.sources.http import ConnectorError, HttpClient, HttpPolicy, Log
 from backlog_pipeline.sources.local_copy import Batch, latest
 
@@ -80,7 +80,9 @@ def fetch(client: NetSuiteClient, query: str, since: str | None) -> Batch:
 
 
 def recognition(records: pd.DataFrame) -> pd.DataFrame:
-    return records[[column for column in RECOGNITION_COLUMNS]].reset_index(drop=True)
+    """The canonical columns, and ``amount_reporting`` when the query returns it."""
+    optional = [column for column in RECOGNITION_OPTIONAL if column in records]
+    return records[[*RECOGNITION_COLUMNS, *optional]].reset_index(drop=True)
 
 
 def signature(query: str) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pycountry
+import sqlalchemy as sa
 
 from backlog_pipeline.accounting.fx_rates import (
     RATE_COLUMNS,
@@ -47,6 +48,7 @@ class RatesError(ValueError):
 
 @cache
 def iso_currencies() -> frozenset[str]:
+    """The ISO 4217 codes (pycountry's list): the one list the package checks codes against."""
     return frozenset(currency.alpha_3 for currency in pycountry.currencies)
 
 
@@ -158,3 +160,29 @@ def read_rates_csv(
     """:func:`parse_rates` over a CSV file (``BACKLOG_FX_RATES_CSV``), read as text."""
     raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[])
     return parse_rates(raw, str(path), reporting_currency, known_currencies)
+
+
+def read_rates_table(url: str, table: str, source: str, reporting_currency: str) -> pd.DataFrame:
+    """:func:`parse_rates` over a table of a database (``BACKLOG_FX_RATES_TABLE`` in the ERP's).
+
+    ``table`` is ``name`` or ``schema.name`` with the canonical columns; it goes through
+    SQLAlchemy as a quoted identifier. Values keep the driver's types (``Decimal`` from a
+    NUMERIC column, text from SQLite), which :func:`rate_units` reads exactly.
+    """
+    schema, _, name = table.rpartition(".")
+    selected = sa.table(
+        name, *(sa.column(column) for column in RATE_COLUMNS), schema=schema or None
+    )
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            result = connection.execute(sa.select(*selected.c))
+            raw = pd.DataFrame(result.all(), columns=list(result.keys()), dtype=object)
+    except (sa.exc.SQLAlchemyError, engine.dialect.loaded_dbapi.Error) as error:
+        message = str(getattr(error, "orig", None) or error).splitlines()[0]
+        raise RatesError(
+            source, [{"row_number": 1, "field": "table", "reason": f"cannot be read: {message}"}]
+        ) from None
+    finally:
+        engine.dispose()
+    return parse_rates(raw, source, reporting_currency)

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from backlog_pipeline.sources.canonical import (
     RECOGNITION_COLUMNS,
+    RECOGNITION_OPTIONAL,
     ParsedTable,
     SourceError,
     parse_in_batches,
@@ -32,10 +33,15 @@ TABLE = "recognition"  # the table read, unless set
 def recognition_select(
     columns: Mapping[str, str], table: str | None = None, query: str | None = None
 ) -> sa.Select:
-    """``SELECT source AS canonical, ...`` over ``schema.table`` or over ``(query)``."""
-    wanted = {key: columns.get(key, key) for key in (*RECOGNITION_COLUMNS, MODIFIED)}
-    if MODIFIED not in columns:
-        del wanted[MODIFIED]
+    """``SELECT source AS canonical, ...`` over ``schema.table`` or over ``(query)``.
+
+    The optional columns (``amount_reporting``, ``last_modified``) are read only when mapped.
+    """
+    wanted = {
+        key: columns.get(key, key)
+        for key in (*RECOGNITION_COLUMNS, *RECOGNITION_OPTIONAL, MODIFIED)
+        if key in RECOGNITION_COLUMNS or key in columns
+    }
     if query is not None:
         source = (
             sa.text(query.strip().rstrip(";"))

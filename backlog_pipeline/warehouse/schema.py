@@ -1,25 +1,39 @@
 """The warehouse tables, on any SQLAlchemy database (SQLite by default, PostgreSQL in CI).
 
 Money is NUMERIC(18,2) and months are ``YYYY-MM`` text, as readers of the warehouse see
-them; the figures are the flow's (see ``accounting.rollforward``).
+them; the figures are the flow's (see ``accounting.rollforward``). Figures are in the
+reporting currency (``currency``) unless a column or table says otherwise: the ``*_local``
+figures of a contract row and ``backlog_flow_by_currency`` are in the contract's own
+currency. Exchange rates are NUMERIC(20,10), exact.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-from backlog_pipeline.accounting.rollforward import FLOW_COLUMNS
+from backlog_pipeline.accounting.rollforward import FLOW_COLUMNS, REPORTING_COLUMNS
 
 MONEY = sa.Numeric(18, 2)
+RATE = sa.Numeric(20, 10)
+LOCAL_COLUMNS = tuple(f"{column}_local" for column in FLOW_COLUMNS)
 metadata = sa.MetaData()
 
 
-def _figure_columns() -> list[sa.Column]:
-    """The flow figures and net change, as every table of figures holds them."""
+def _figure_columns(revaluation: bool = True) -> list[sa.Column]:
+    """The flow figures and net change, as every table of figures holds them: in the
+    reporting currency with the FX revaluation, or in one currency without."""
     return [
-        *(sa.Column(column, MONEY, nullable=False) for column in FLOW_COLUMNS),
+        *(
+            sa.Column(column, MONEY, nullable=False)
+            for column in (REPORTING_COLUMNS if revaluation else FLOW_COLUMNS)
+        ),
         sa.Column("net_change", MONEY, nullable=False),
     ]
+
+
+def _local_columns() -> list[sa.Column]:
+    """A contract row's figures in its own currency (``currency``)."""
+    return [sa.Column(column, MONEY, nullable=False) for column in LOCAL_COLUMNS]
 
 
 backlog_flow_table = sa.Table(
@@ -36,8 +50,9 @@ contract_backlog_table = sa.Table(
     metadata,
     sa.Column("period", sa.String(7), primary_key=True),
     sa.Column("contract_id", sa.String(255), primary_key=True),
-    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),  # the contract's currency
     *_figure_columns(),
+    *_local_columns(),
 )
 
 source_quarantine_table = sa.Table(
@@ -98,6 +113,7 @@ contract_backlog_history_table = sa.Table(
     sa.Column("contract_id", sa.String(255), primary_key=True),
     sa.Column("currency", sa.String(3), nullable=False),
     *_figure_columns(),
+    *_local_columns(),
 )
 
 backlog_source_records_table = sa.Table(
@@ -132,4 +148,35 @@ period_lock_log_table = sa.Table(
     sa.Column("actor", sa.String(255), nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
+backlog_flow_by_currency_table = sa.Table(
+    "backlog_flow_by_currency",
+    metadata,
+    sa.Column("period", sa.String(7), primary_key=True),
+    sa.Column("currency", sa.String(3), primary_key=True),
+    *_figure_columns(revaluation=False),
+    sa.Column("net_change_pct", sa.Numeric(18, 2), nullable=True),
+)
+
+backlog_flow_constant_currency_table = sa.Table(
+    "backlog_flow_constant_currency",
+    metadata,
+    sa.Column("period", sa.String(7), primary_key=True),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("constant_month", sa.String(7), nullable=False),
+    sa.Column("basis", sa.String(64), nullable=False),
+    *_figure_columns(),
+    sa.Column("net_change_pct", sa.Numeric(18, 2), nullable=True),
+)
+
+publication_fx_rates_table = sa.Table(
+    "publication_fx_rates",
+    metadata,
+    sa.Column("period", sa.String(7), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("currency", sa.String(3), primary_key=True),
+    sa.Column("month", sa.String(7), primary_key=True),
+    sa.Column("average_rate", RATE, nullable=False),
+    sa.Column("closing_rate", RATE, nullable=False),
 )

@@ -4,7 +4,9 @@ The current figures live in ``backlog_flow`` and ``contract_backlog`` (what read
 every version of a month is a row of ``publication_versions`` with the run that made it,
 the code version and the source high-water marks; the contract rows a restatement replaced
 move to ``contract_backlog_history``; the source records behind each version's figures are in
-``backlog_source_records``. A locked month (``period_locks``) is never overwritten.
+``backlog_source_records``, and the exchange rates they used in ``publication_fx_rates``
+(the currency tables are ``fx_publication``'s). A locked month (``period_locks``) is never
+overwritten.
 
 Plain SQLAlchemy, no Dagster: the same functions serve the pipeline and the CLI.
 """
@@ -13,22 +15,29 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from backlog_pipeline.accounting.currency_close import CurrencyFigures
 from backlog_pipeline.accounting.rollforward import FLOW_COLUMNS
-from backlog_pipeline.money import cents_to_decimal
 from backlog_pipeline.periods import month_label, month_positions
 from backlog_pipeline.warehouse.bulk import insert_rows
+from backlog_pipeline.warehouse.fx_publication import (
+    FX_HASHED,
+    contract_values,
+    fx_digest,
+    has_foreign_rows,
+    replace_currency_tables,
+)
 from backlog_pipeline.warehouse.locks import PeriodLockedError, locks
 from backlog_pipeline.warehouse.reads import CurrentVersion, current_versions
+from backlog_pipeline.warehouse.records import flow_records
 from backlog_pipeline.warehouse.schema import (
     backlog_flow_table,
     backlog_source_records_table,
@@ -58,8 +67,15 @@ class MonthOutcome:
     restates: int | None = None
 
 
-def month_fingerprints(flow: pd.DataFrame, contract_rows: pd.DataFrame) -> dict[int, str]:
-    """A digest of each month's published content: its flow figures and its contract rows.
+def month_fingerprints(
+    flow: pd.DataFrame,
+    contract_rows: pd.DataFrame,
+    reporting_currency: str | None = None,
+    figures: CurrencyFigures | None = None,
+) -> dict[int, str]:
+    """A digest of each month's published content: its flow figures and its contract rows
+    (and, for a month with a contract in another currency than ``reporting_currency``, its
+    currency content: see ``fx_publication``).
 
     Equal digests mean the same figures to the cent, so a rerun of an unchanged month makes
     no new version. Each month's rows are hashed in contract order with pandas' stable row
@@ -71,39 +87,31 @@ def month_fingerprints(flow: pd.DataFrame, contract_rows: pd.DataFrame) -> dict[
     if len(periods) and not (periods[1:] >= periods[:-1]).all():
         contract_rows = contract_rows.sort_values("period", kind="stable")
         periods = contract_rows["period"].to_numpy(np.int64)
+    revaluations = flow["fx_revaluation"].astype(int).tolist() if "fx_revaluation" in flow else None
     result = {}
-    for month, figures in zip(
-        flow["period"].astype(int).tolist(),
-        flow[list(FLOW_COLUMNS)].itertuples(index=False),
-        strict=True,
+    for at, (month, figures_of_month) in enumerate(
+        zip(
+            flow["period"].astype(int).tolist(),
+            flow[list(FLOW_COLUMNS)].itertuples(index=False),
+            strict=True,
+        )
     ):
-        digest = hashlib.sha256(",".join(str(int(v)) for v in figures).encode())
+        digest = hashlib.sha256(",".join(str(int(v)) for v in figures_of_month).encode())
         start, stop = periods.searchsorted(month, "left"), periods.searchsorted(month, "right")
-        rows = contract_rows.iloc[start:stop][list(_HASHED)].astype({"contract_id": str})
+        month_rows = contract_rows.iloc[start:stop]
+        foreign = has_foreign_rows(month_rows, reporting_currency)
+        hashed_columns = [*_HASHED, *(FX_HASHED if foreign else ())]
+        rows = month_rows[hashed_columns].astype(
+            {"contract_id": str, **({"currency": str} if foreign else {})}
+        )
         if not rows["contract_id"].is_monotonic_increasing:
             rows = rows.sort_values("contract_id", kind="stable")
         hashed = pd.util.hash_pandas_object(rows, index=False, categorize=False).to_numpy()
         digest.update(hashed.tobytes())
+        if foreign:
+            digest.update(fx_digest(month, revaluations[at] if revaluations else 0, figures))
         result[month] = digest.hexdigest()
     return result
-
-
-def _money_records(frame: pd.DataFrame, columns: Iterable[str]) -> dict[str, list[Decimal]]:
-    return {column: [cents_to_decimal(v) for v in frame[column].tolist()] for column in columns}
-
-
-def flow_records(flow: pd.DataFrame, currency: str) -> list[dict[str, object]]:
-    """Flow rows as they are published: two-decimal ``Decimal`` money, ``YYYY-MM`` periods."""
-    money = _money_records(flow, (*FLOW_COLUMNS, "net_change"))
-    return [
-        {
-            "period": month_label(period),
-            "currency": currency,
-            **{column: values[i] for column, values in money.items()},
-            "net_change_pct": flow["net_change_pct"].iloc[i],
-        }
-        for i, period in enumerate(flow["period"].tolist())
-    ]
 
 
 def _contract_rows_frame(rows: pd.DataFrame, label: str, currency: str) -> pd.DataFrame:
@@ -112,9 +120,7 @@ def _contract_rows_frame(rows: pd.DataFrame, label: str, currency: str) -> pd.Da
         {
             "period": label,
             "contract_id": rows["contract_id"].to_numpy(),
-            "currency": currency,
-            **{column: rows[column].to_numpy() for column in FLOW_COLUMNS},
-            "net_change": (rows["closing"] - rows["opening"]).to_numpy(),
+            **contract_values(rows, currency),
         },
         index=pd.RangeIndex(len(rows)),
     )
@@ -243,6 +249,7 @@ def publish_versions(
     source_records: pd.DataFrame | Callable[[int], pd.DataFrame],
     currency: str,
     stamp: RunStamp,
+    figures: CurrencyFigures | None = None,
 ) -> list[MonthOutcome]:
     """Publish the months whose figures changed as new versions, in one transaction.
 
@@ -250,8 +257,10 @@ def publish_versions(
     any changed month is locked, nothing at all is written. Two runs racing to publish the
     same month collide on the version key; the loser's transaction is rolled back whole.
     ``source_records`` is a frame of every month's records, or gives one month's when called.
+    ``figures`` (each currency's flow, the constant-currency view, the rates used) are
+    published with the months' versions; without them those tables are left alone.
     """
-    fingerprints = month_fingerprints(flow, contract_rows)
+    fingerprints = month_fingerprints(flow, contract_rows, currency, figures)
     with engine.begin() as connection:
         current, changed = _changed_months(connection, months, fingerprints)
         outcomes = [
@@ -271,6 +280,7 @@ def publish_versions(
             _records_by_month(source_records, changed),
             currency,
         )
+        replace_currency_tables(connection, versions, figures, currency)
         published = new_flow["period"].astype(int).tolist()
         insert_rows(
             connection,
