@@ -14,6 +14,15 @@ from backlog_pipeline.defs.checks import (
     matches_published,
     opening_continues_previous_close,
 )
+from backlog_pipeline.defs.currency import (
+    backlog_flow_by_currency,
+    backlog_flow_constant_currency,
+    fx_rates,
+)
+from backlog_pipeline.defs.currency_checks import (
+    currencies_sum_to_flow,
+    fx_revaluation_second_route,
+)
 from backlog_pipeline.defs.data_checks import (
     backlog_data_errors,
     changes_data_errors,
@@ -33,8 +42,11 @@ defs = dg.Definitions(
         crm_contracts,
         crm_contract_changes,
         erp_recognition,
+        fx_rates,
         contract_backlog,
         backlog_flow,
+        backlog_flow_by_currency,
+        backlog_flow_constant_currency,
         publish_warehouse_tables,
         publish_kpi_documents,
     ],
@@ -48,6 +60,8 @@ defs = dg.Definitions(
         cancellation_line_present,
         flow_matches_contracts,
         opening_continues_previous_close,
+        currencies_sum_to_flow,
+        fx_revaluation_second_route,
     ],
     jobs=[monthly_close],
     schedules=[monthly_close_schedule],

@@ -189,7 +189,9 @@ def local_flow_discrepancies(
     for code in currencies:
         own = currency_flow[currency_flow["currency"].astype(object) == code]
         own = own.drop(columns="currency").reset_index(drop=True)
-        own_contracts = contracts[contracts["currency"] == code]
+        in_code = (contracts["currency"] == code).to_numpy()
+        # One currency throughout (the common case): the frame as it is, its ids' codes kept.
+        own_contracts = contracts if in_code.all() else contracts[in_code]
         own_lines = recognition if line_currency is None else recognition[line_currency == code]
         months = [int(month) for month in own["period"]]
         as_of = total_closing_as_of_months(own_contracts, changes, own_lines, months)
@@ -233,3 +235,31 @@ def ledger_line_problems(
         }
         for _, line in differ.iterrows()
     ]
+
+
+def reporting_currency_discrepancies(
+    converted_currency_flow: pd.DataFrame, currency_flow: pd.DataFrame, reporting_currency: str
+) -> list[Discrepancy]:
+    """The reporting currency's contracts are converted at 1: their part of the reporting
+    flow (:func:`converted_flow_by_currency`) must equal their own flow
+    (:func:`flow_by_currency`) figure by figure, with no revaluation."""
+    converted = converted_currency_flow[converted_currency_flow["currency"] == reporting_currency]
+    own = currency_flow[currency_flow["currency"] == reporting_currency].set_index("period")
+    found = []
+    for row in converted.itertuples(index=False):
+        expected = {column: own.at[row.period, column] if row.period in own.index else 0
+                    for column in REPORTING_COLUMNS if column != "fx_revaluation"}  # fmt: skip
+        expected["fx_revaluation"] = 0
+        for column, value in expected.items():
+            if int(getattr(row, column)) != int(value):
+                found.append(
+                    {
+                        "period": month_label(row.period),
+                        "currency": reporting_currency,
+                        "figure": column,
+                        "converted": format_cents(int(getattr(row, column))),
+                        "own_flow": format_cents(int(value)),
+                        "difference": format_cents(int(getattr(row, column)) - int(value)),
+                    }
+                )
+    return found

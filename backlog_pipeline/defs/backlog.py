@@ -1,4 +1,9 @@
-"""The monthly backlog: contract rows, then the period flow that sums them."""
+"""The monthly backlog: contract rows, then the period flow that sums them.
+
+Contract rows are rolled forward in each contract's currency, then converted to the
+reporting currency (``defs/currency.py``); the flow sums the converted rows, so it
+carries the FX revaluation line (0.00 when every contract is in the reporting currency).
+"""
 
 import time
 
@@ -8,9 +13,12 @@ import pandas as pd
 from backlog_pipeline.accounting import rollforward
 from backlog_pipeline.accounting.activity import contract_activity
 from backlog_pipeline.accounting.flow import period_flow, with_month_labels
-from backlog_pipeline.accounting.rollforward import FLOW_COLUMNS
+from backlog_pipeline.accounting.rollforward import REPORTING_COLUMNS
+from backlog_pipeline.defs.currency import CONVERSION_INS, converted_rows
+from backlog_pipeline.defs.fx_source import FxRatesSource
 from backlog_pipeline.defs.partitions import SINGLE_RUN, monthly_partitions, months_in_run
-from backlog_pipeline.defs.sources import OWNERS, ROLL_FORWARD_INS
+from backlog_pipeline.defs.resources import Reporting
+from backlog_pipeline.defs.sources import OWNERS
 from backlog_pipeline.money import cents_to_decimal
 from backlog_pipeline.periods import month_label, partition_key
 
@@ -22,7 +30,7 @@ def flow_metadata(row: pd.Series) -> dict[str, dg.MetadataValue]:
     """
     return {
         column: dg.MetadataValue.float(float(cents_to_decimal(row[column])))
-        for column in FLOW_COLUMNS
+        for column in REPORTING_COLUMNS
         if column in row and not pd.isna(row[column])
     }
 
@@ -33,11 +41,12 @@ def flow_metadata(row: pd.Series) -> dict[str, dg.MetadataValue]:
     group_name="backlog",
     kinds={"pandas"},
     owners=OWNERS,
-    ins=ROLL_FORWARD_INS,
+    ins=CONVERSION_INS,
     description=(
-        "Opening, new, converted, lost, increases, decreases and closing backlog per "
-        "contract and month: every figure of the flow drills down to these rows. A contract "
-        "has a row in a month when it has activity then or carries backlog."
+        "Opening, new, converted, lost, increases, decreases, FX revaluation and closing "
+        "backlog per contract and month, in the reporting currency and (``*_local``) in the "
+        "contract's own currency: every figure of the flow drills down to these rows. A "
+        "contract has a row in a month when it has activity then or carries backlog."
     ),
 )
 def contract_backlog(
@@ -45,6 +54,9 @@ def contract_backlog(
     contracts: pd.DataFrame,
     changes: pd.DataFrame,
     recognition: pd.DataFrame,
+    rates: pd.DataFrame,
+    reporting: Reporting,
+    fx_rates_source: FxRatesSource,
 ) -> pd.DataFrame:
     first, last = months_in_run(context)
     started = time.monotonic()
@@ -57,7 +69,10 @@ def contract_backlog(
         f"{len(ledger)} contract-months of activity rolled forward in "
         f"{time.monotonic() - started:.1f}s"
     )
-    rows = rollforward.contract_backlog(ledger, first, last)
+    local = rollforward.contract_backlog(ledger, first, last)
+    rows = converted_rows(
+        local, contracts, recognition, rates, reporting, fx_rates_source.describe()
+    )
     counts = rows.groupby("period").size()
     for month in range(first, last + 1):
         context.add_asset_metadata(
@@ -76,8 +91,9 @@ def contract_backlog(
     owners=OWNERS,
     ins={"contract_rows": dg.AssetIn("contract_backlog")},
     description=(
-        "The bookings-backlog flow per month: opening + new − converted − lost + "
-        "increases − decreases = closing, with an explicit cancellation (lost) line."
+        "The bookings-backlog flow per month in the reporting currency: opening + new − "
+        "converted − lost + increases − decreases + fx_revaluation = closing, with explicit "
+        "cancellation (lost) and FX revaluation lines."
     ),
 )
 def backlog_flow(context: dg.AssetExecutionContext, contract_rows: pd.DataFrame) -> pd.DataFrame:
@@ -100,7 +116,7 @@ def backlog_flow(context: dg.AssetExecutionContext, contract_rows: pd.DataFrame)
 
 def _money_table(flow: pd.DataFrame) -> pd.DataFrame:
     shown = flow.copy()
-    for column in (*FLOW_COLUMNS, "net_change"):
+    for column in (*REPORTING_COLUMNS, "net_change"):
         if column in shown:
             shown[column] = shown[column].map(
                 lambda cents: None if pd.isna(cents) else cents_to_decimal(cents)

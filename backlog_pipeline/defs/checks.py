@@ -7,21 +7,22 @@ path (see ``check_results.guarded``).
 import dagster as dg
 import pandas as pd
 
-from backlog_pipeline.accounting.as_of import total_closing_as_of_months
+from backlog_pipeline.accounting.fx_checks import (
+    local_flow_discrepancies,
+    reporting_identity_discrepancies,
+)
 from backlog_pipeline.accounting.reconcile import (
     Discrepancy,
-    as_of_discrepancies,
     cancellation_line_problems,
     continuity_discrepancies,
     contract_sum_discrepancies,
-    identity_discrepancies,
     next_month_discrepancies,
 )
 from backlog_pipeline.accounting.restatement import contract_differences, flow_differences
 from backlog_pipeline.defs.check_results import check_result, evidence_metadata, guarded
+from backlog_pipeline.defs.currency import CONVERSION_INS, currency_figures
 from backlog_pipeline.defs.partitions import monthly_partitions, months_in_run
-from backlog_pipeline.defs.resources import Warehouse
-from backlog_pipeline.defs.sources import ROLL_FORWARD_INS
+from backlog_pipeline.defs.resources import Reporting, Warehouse
 from backlog_pipeline.periods import month_label
 from backlog_pipeline.warehouse.evidence import replace_exceptions
 from backlog_pipeline.warehouse.locks import locks
@@ -35,32 +36,32 @@ from backlog_pipeline.warehouse.reads import (
 from backlog_pipeline.warehouse.versions import month_fingerprints
 
 CONTRACT_ROWS = {"contract_rows": dg.AssetIn("contract_backlog")}
+_SOURCES = {name: CONVERSION_INS[name] for name in ("contracts", "changes", "recognition")}
 
 
 @dg.asset_check(
     asset="backlog_flow",
     partitions_def=monthly_partitions,
     blocking=True,
-    additional_ins=ROLL_FORWARD_INS,
+    additional_ins={"currency_flow": dg.AssetIn("backlog_flow_by_currency"), **_SOURCES},
     description=(
-        "opening + new − converted − lost + increases − decreases = closing for every month, "
-        "to the cent, and closing equals Σ events to the month end − Σ recognized to date "
-        "computed straight from the sources."
+        "opening + new − converted − lost + increases − decreases + fx_revaluation = closing "
+        "for every month, to the cent; and each currency's own flow, in that currency, "
+        "reconciles by both routes: its identity, and its closing equals Σ events to the "
+        "month end − Σ recognized to date computed straight from the sources."
     ),
 )
 def flow_reconciles(
     backlog_flow: pd.DataFrame,
+    currency_flow: pd.DataFrame,
     contracts: pd.DataFrame,
     changes: pd.DataFrame,
     recognition: pd.DataFrame,
 ) -> dg.AssetCheckResult:
     def evaluate() -> dg.AssetCheckResult:
-        found = identity_discrepancies(backlog_flow)
-        if not found and "closing" in backlog_flow:
-            independent = total_closing_as_of_months(
-                contracts, changes, recognition, [int(m) for m in backlog_flow["period"]]
-            )
-            found = as_of_discrepancies(backlog_flow, independent)
+        found = reporting_identity_discrepancies(backlog_flow)
+        if not found:
+            found = local_flow_discrepancies(currency_flow, contracts, changes, recognition)
         return check_result(
             found,
             "month(s) do not reconcile",
@@ -137,7 +138,11 @@ def opening_continues_previous_close(
     asset="backlog_flow",
     partitions_def=monthly_partitions,
     blocking=True,
-    additional_ins=CONTRACT_ROWS,
+    additional_ins={
+        **CONTRACT_ROWS,
+        "constant": dg.AssetIn("backlog_flow_constant_currency"),
+        "rates": dg.AssetIn("fx_rates"),
+    },
     description=(
         "The recomputed figures equal the published ones. A difference (late or corrected "
         "source data) is listed line by line and published as a new version (WARN); for a "
@@ -148,21 +153,29 @@ def matches_published(
     context: dg.AssetCheckExecutionContext,
     backlog_flow: pd.DataFrame,
     contract_rows: pd.DataFrame,
+    constant: pd.DataFrame,
+    rates: pd.DataFrame,
     warehouse: Warehouse,
+    reporting: Reporting,
 ) -> dg.AssetCheckResult:
-    return guarded(lambda: _restatement(context, backlog_flow, contract_rows, warehouse))
+    def evaluate() -> dg.AssetCheckResult:
+        figures = currency_figures(contract_rows, pd.DataFrame(), constant, rates, reporting)
+        fingerprints = month_fingerprints(backlog_flow, contract_rows, reporting.currency, figures)
+        return _restatement(context, backlog_flow, contract_rows, fingerprints, warehouse)
+
+    return guarded(evaluate)
 
 
 def _restatement(
     context: dg.AssetCheckExecutionContext,
     backlog_flow: pd.DataFrame,
     contract_rows: pd.DataFrame,
+    fingerprints: dict[int, str],
     warehouse: Warehouse,
 ) -> dg.AssetCheckResult:
     """The published months the run would change, figure by figure and contract by contract."""
     first, last = months_in_run(context)
     months = [int(month) for month in backlog_flow["period"]]
-    fingerprints = month_fingerprints(backlog_flow, contract_rows)
     with warehouse.engine.connect() as connection:
         published = current_versions(connection, months)
         held = locks(connection, months)
@@ -221,7 +234,7 @@ def _with_contract_only_months(by_line: list[Discrepancy], changed: list[int]) -
     """The figures that move, and a line for each changed month whose totals do not."""
     moved = {line["period"] for line in by_line}
     return by_line + [
-        {"period": month_label(m), "figure": "contract rows only (totals unchanged)"}
+        {"period": month_label(m), "figure": "contract rows or rates only (totals unchanged)"}
         for m in changed
         if month_label(m) not in moved
     ]

@@ -18,6 +18,7 @@ from backlog_pipeline.config import (
     WAREHOUSE_URL,
     settings,
 )
+from backlog_pipeline.defs.fx_source import FxRatesSource
 from backlog_pipeline.defs.io_manager import MonthlyFrameIOManager
 from backlog_pipeline.defs.resources import (
     CrmExport,
@@ -116,21 +117,42 @@ def _erp() -> ErpSource:
     )
 
 
+def _fx_rates() -> FxRatesSource:
+    """The rates file, or the rates table in the ERP database (the demo's own by default)."""
+    if settings.fx_rates_csv is not None:
+        return FxRatesSource(csv_path=str(settings.fx_rates_csv))
+    if settings.fx_rates_table is None:
+        return FxRatesSource()
+    if settings.erp_url_is_set:
+        return FxRatesSource(table=settings.fx_rates_table, url=dg.EnvVar(ERP_URL))
+    return FxRatesSource(
+        table=settings.fx_rates_table,
+        url=f"sqlite:///{settings.demo_dir}/erp.sqlite",
+        demo_data_dir=str(settings.data_dir),
+    )
+
+
 crm = _crm()
 erp = _erp()
+fx_rates_source = _fx_rates()
 warehouse = Warehouse(
     url=dg.EnvVar(WAREHOUSE_URL)
     if settings.warehouse_url_is_set
     else settings.default_warehouse_url
 )
 documents = DocumentFolder(path=str(settings.output_dir))
-reporting = Reporting(currency=settings.reporting_currency)
+reporting = Reporting(
+    currency=settings.reporting_currency,
+    constant_month=settings.fx_constant_month,
+    fiscal_year_start_month=settings.fiscal_year_start_month,
+)
 io_manager = MonthlyFrameIOManager(base_dir=str(settings.data_dir / "staging"))
 settings.data_dir.mkdir(parents=True, exist_ok=True)
 
 resources = {
     "crm": crm,
     "erp": erp,
+    "fx_rates_source": fx_rates_source,
     "warehouse": warehouse,
     "documents": documents,
     "reporting": reporting,

@@ -30,12 +30,13 @@ from backlog_pipeline.periods import month_label, parse_month
 
 SNAPSHOT = "backlog/full_snapshot"
 COLUMNS = "backlog/columns"
+OPTIONAL = "backlog/optional_columns"
 
 
-def columns_in(key: str, columns: Sequence[str]) -> dg.AssetIn:
-    """An input that loads only ``columns``: fifteen million line ids are not unpacked for a
-    step that never reads them."""
-    return dg.AssetIn(key, metadata={COLUMNS: list(columns)})
+def columns_in(key: str, columns: Sequence[str], optional: Sequence[str] = ()) -> dg.AssetIn:
+    """An input that loads only ``columns`` (and ``optional`` ones where the frame has
+    them): fifteen million line ids are not unpacked for a step that never reads them."""
+    return dg.AssetIn(key, metadata={COLUMNS: list(columns), OPTIONAL: list(optional)})
 
 
 def _is_snapshot(context: dg.OutputContext) -> bool:
@@ -125,24 +126,28 @@ class MonthlyFrameIOManager(dg.ConfigurableIOManager):
         return self._path(context.asset_key, partition_key)
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
-        columns = (context.definition_metadata or {}).get(COLUMNS)
+        metadata = context.definition_metadata or {}
+        columns, optional = metadata.get(COLUMNS), metadata.get(OPTIONAL, ())
         if not context.has_asset_partitions or (
             context.upstream_output is not None and _is_snapshot(context.upstream_output)
         ):
-            return self._read(self._find(context, None), columns)
+            return self._read(self._find(context, None), columns, optional)
         frames = [
-            self._read(self._find(context, key), columns) for key in context.asset_partition_keys
+            self._read(self._find(context, key), columns, optional)
+            for key in context.asset_partition_keys
         ]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     @staticmethod
-    def _read(path: Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    def _read(
+        path: Path, columns: Sequence[str] | None = None, optional: Sequence[str] = ()
+    ) -> pd.DataFrame:
         if not path.is_file():
             raise FileNotFoundError(
                 f"{path} is missing: materialize the upstream asset for this month first"
             )
         with open(path, "rb") as stream:
-            return unpack(pickle.load(stream), columns)
+            return unpack(pickle.load(stream), columns, optional)
 
 
 # Joins a text column into one string; never inside an id (checked before use).
@@ -177,35 +182,78 @@ def _distinct_text(packed: _PackedText) -> np.ndarray:
     return np.array(packed.joined.split(_SEPARATOR), dtype=object)
 
 
+@dataclass(frozen=True)
+class _SameAs:
+    """A column whose values are the very array of an earlier column (a one-currency
+    company's reporting figures are its local figures): stored and loaded once."""
+
+    name: str
+
+
+def _shared_with(values: np.ndarray, earlier: dict[str, np.ndarray]) -> str | None:
+    for name, other in earlier.items():
+        if (
+            other.dtype == values.dtype
+            and other.shape == values.shape
+            and other.__array_interface__["data"] == values.__array_interface__["data"]
+            and other.strides == values.strides
+        ):
+            return name
+    return None
+
+
 def pack(frame: pd.DataFrame) -> dict:
     """A frame in a form that pickles quickly and without a memo of every string in it."""
     if frame.columns.has_duplicates:
         return {"packed_frame": 0, "frame": frame}
-    columns = {}
+    columns: dict[str, object] = {}
+    numbers: dict[str, np.ndarray] = {}
     for name in frame.columns:
         column = frame[name]
+        if column.dtype == np.int64:
+            values = column.to_numpy()
+            same = _shared_with(values, numbers)
+            if same is not None:
+                columns[name] = _SameAs(same)
+                continue
+            numbers[name] = values
         packed = _pack_text(column.to_numpy()) if column.dtype == object else None
         columns[name] = column if packed is None else packed
     return {"packed_frame": 1, "index": frame.index, "columns": columns}
 
 
-def unpack(stored: object, columns: Sequence[str] | None = None) -> pd.DataFrame:
+def unpack(
+    stored: object, columns: Sequence[str] | None = None, optional: Sequence[str] = ()
+) -> pd.DataFrame:
     """The frame :func:`pack` packed (or a frame pickled as it is, by earlier versions),
-    with only ``columns`` if given (a column the frame lacks is an error, as in pandas)."""
+    with only ``columns`` if given, and those of ``optional`` the frame has (another
+    column the frame lacks is an error, as in pandas)."""
     if not isinstance(stored, dict) or "packed_frame" not in stored:
-        return stored if columns is None else stored[list(columns)]
+        frame = stored
+        if columns is None:
+            return frame
+        return frame[[*columns, *(name for name in optional if name in frame.columns)]]
     if not stored["packed_frame"]:
         frame = stored["frame"]
-        return frame if columns is None else frame[list(columns)]
+        if columns is None:
+            return frame
+        return frame[[*columns, *(name for name in optional if name in frame.columns)]]
     index = stored["index"]
     packed = stored["columns"]
     if columns is not None:
         missing = [name for name in columns if name not in packed]
         if missing:
             raise KeyError(f"stored frame has no column(s) {missing}; it has {list(packed)}")
-        packed = {name: packed[name] for name in columns}
+        wanted = [*columns, *(name for name in optional if name in packed)]
+        packed = {name: packed[name] for name in wanted} | {
+            value.name: packed[value.name]
+            for value in (packed[name] for name in wanted)
+            if isinstance(value, _SameAs) and value.name not in wanted
+        }
     built, coded = {}, {}
     for name, value in packed.items():
+        if isinstance(value, _SameAs):
+            continue
         if not isinstance(value, _PackedText):
             built[name] = value
         elif value.codes is None:
@@ -214,7 +262,13 @@ def unpack(stored: object, columns: Sequence[str] | None = None) -> pd.DataFrame
             distinct = _distinct_text(value)
             built[name] = pd.Series(distinct[value.codes], index=index, copy=False)
             coded[name] = (value.codes, distinct)
-    frame = pd.DataFrame(built, index=index, copy=False)
+    order = list(packed) if columns is None else wanted
+    arrays = {
+        name: built[packed[name].name] if isinstance(packed[name], _SameAs) else built[name]
+        for name in order
+    }
+    frame = pd.DataFrame(arrays, index=index, copy=False)
     for name, (codes, distinct) in coded.items():
-        text_codes.remember(frame[name], codes, distinct)
+        if name in frame.columns:
+            text_codes.remember(frame[name], codes, distinct)
     return frame

@@ -22,8 +22,11 @@ from backlog_pipeline.accounting.reconcile import (
     cancellation_line_problems,
     contract_sum_discrepancies,
     identity_discrepancies,
+    revaluation_line_problems,
 )
 from backlog_pipeline.defs.backlog import flow_metadata
+from backlog_pipeline.defs.currency import currency_figures
+from backlog_pipeline.defs.fx_source import FxRatesSource
 from backlog_pipeline.defs.partitions import SINGLE_RUN, monthly_partitions, months_in_run
 from backlog_pipeline.defs.policies import (
     PUBLISH_POOL,
@@ -43,9 +46,15 @@ FLOW_TABLE = dg.AssetKey(["warehouse", "backlog_flow"])
 CONTRACT_TABLE = dg.AssetKey(["warehouse", "contract_backlog"])
 SOURCE_RECORDS_TABLE = dg.AssetKey(["warehouse", "backlog_source_records"])
 VERSIONS_TABLE = dg.AssetKey(["warehouse", "publication_versions"])
+BY_CURRENCY_TABLE = dg.AssetKey(["warehouse", "backlog_flow_by_currency"])
+CONSTANT_TABLE = dg.AssetKey(["warehouse", "backlog_flow_constant_currency"])
+RATES_TABLE = dg.AssetKey(["warehouse", "publication_fx_rates"])
 CHANGES_DOCUMENT = dg.AssetKey(["kpi", "bookings_backlog_changes"])
 TOTAL_DOCUMENT = dg.AssetKey(["kpi", "bookings_backlog_total"])
-TABLES = (FLOW_TABLE, CONTRACT_TABLE, SOURCE_RECORDS_TABLE, VERSIONS_TABLE)
+TABLES = (
+    FLOW_TABLE, CONTRACT_TABLE, SOURCE_RECORDS_TABLE, VERSIONS_TABLE,
+    BY_CURRENCY_TABLE, CONSTANT_TABLE, RATES_TABLE,
+)  # fmt: skip
 
 SOURCES = {
     "contracts": "crm_contracts",
@@ -91,10 +100,31 @@ def _published(key: dg.AssetKey, deps: list, description: str, kind: str) -> dg.
             "version and the sources' high-water marks. Unchanged reruns add nothing.",
             "sql",
         ),
+        _published(
+            BY_CURRENCY_TABLE,
+            ["backlog_flow_by_currency"],
+            "Published flow of each currency in that currency, per month.",
+            "sql",
+        ),
+        _published(
+            CONSTANT_TABLE,
+            ["backlog_flow_constant_currency"],
+            "Published flow at constant exchange rates, per month (non-GAAP).",
+            "sql",
+        ),
+        _published(
+            RATES_TABLE,
+            ["backlog_flow", "fx_rates"],
+            "The exchange rates each published version of each month was converted with.",
+            "sql",
+        ),
     ],
     ins={
         "flow": dg.AssetIn("backlog_flow"),
         "contract_rows": dg.AssetIn("contract_backlog"),
+        "by_currency": dg.AssetIn("backlog_flow_by_currency"),
+        "constant": dg.AssetIn("backlog_flow_constant_currency"),
+        "rates": dg.AssetIn("fx_rates"),
         **{name: dg.AssetIn(key) for name, key in SOURCES.items()},
     },
     partitions_def=monthly_partitions,
@@ -104,22 +134,30 @@ def publish_warehouse_tables(
     context: dg.AssetExecutionContext,
     flow: pd.DataFrame,
     contract_rows: pd.DataFrame,
+    by_currency: pd.DataFrame,
+    constant: pd.DataFrame,
+    rates: pd.DataFrame,
     contracts: pd.DataFrame,
     changes: pd.DataFrame,
     recognition: pd.DataFrame,
     warehouse: Warehouse,
     reporting: Reporting,
+    fx_rates_source: FxRatesSource,
 ) -> Iterator[dg.MaterializeResult]:
     first, last = months_in_run(context)
     months = list(range(first, last + 1))
     _refuse_unreconciled(flow, contract_rows)
     frames = {"contracts": contracts, "changes": changes, "recognition": recognition}
+    marks = {SOURCES[name]: source_mark(frame) for name, frame in frames.items()}
+    if fx_rates_source.configured:  # a one-currency company reads no rates
+        marks["fx_rates"] = source_mark(rates)
     stamp = RunStamp(
         run_id=context.run.run_id,
         code_version=code_version(),
-        source_marks={SOURCES[name]: source_mark(frame) for name, frame in frames.items()},
+        source_marks=marks,
         published_at=datetime.now(UTC),
     )
+    figures = currency_figures(contract_rows, by_currency, constant, rates, reporting)
 
     def publish() -> list[MonthOutcome]:
         try:
@@ -131,6 +169,7 @@ def publish_warehouse_tables(
                 MonthlySourceRecords(contracts, changes, recognition, months),
                 reporting.currency,
                 stamp,
+                figures,
             )
         except (PublicationError, sa.exc.IntegrityError, sa.exc.OperationalError) as error:
             raise _publication_failure(error, warehouse, first, last) from None
@@ -152,6 +191,7 @@ def publish_warehouse_tables(
 def _refuse_unreconciled(flow: pd.DataFrame, contract_rows: pd.DataFrame) -> None:
     problems = (
         cancellation_line_problems(flow)
+        + revaluation_line_problems(flow)
         + identity_discrepancies(flow)
         + contract_sum_discrepancies(flow, contract_rows)
     )
@@ -226,7 +266,7 @@ def _add_month_metadata(
             asset_key=CONTRACT_TABLE,
             partition_key=key,
         )
-        for asset_key in (SOURCE_RECORDS_TABLE, VERSIONS_TABLE):
+        for asset_key in (SOURCE_RECORDS_TABLE, VERSIONS_TABLE, *TABLES[4:]):
             context.add_asset_metadata(version, asset_key=asset_key, partition_key=key)
 
 

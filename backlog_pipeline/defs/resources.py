@@ -286,6 +286,9 @@ class DocumentFolder(dg.ConfigurableResource):
 
 
 class Reporting(dg.ConfigurableResource):
-    """What the published figures are expressed in."""
+    """What the published figures are expressed in, and the constant-currency view's rates:
+    those of ``constant_month`` (``YYYY-MM``), or of each fiscal year's first month."""
 
     currency: str
+    constant_month: str | None = None
+    fiscal_year_start_month: int = 1

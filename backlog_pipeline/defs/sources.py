@@ -10,9 +10,8 @@ import functools
 import dagster as dg
 import pandas as pd
 
-from backlog_pipeline.accounting.activity import ROLL_FORWARD_INPUTS
 from backlog_pipeline.config import settings
-from backlog_pipeline.defs.io_manager import SNAPSHOT, columns_in
+from backlog_pipeline.defs.io_manager import SNAPSHOT
 from backlog_pipeline.defs.partitions import SINGLE_RUN, monthly_partitions
 from backlog_pipeline.defs.policies import (
     SOURCES_POOL,
@@ -38,15 +37,6 @@ from backlog_pipeline.warehouse.schema import source_quarantine_table
 
 OWNERS = ["team:finance", "team:sales"]
 _PREVIEW_ROWS = 10
-# The sources as the roll-forward and the as-of route read them: only the columns they use.
-ROLL_FORWARD_INS = {
-    name: columns_in(key, ROLL_FORWARD_INPUTS[name])
-    for name, key in (
-        ("contracts", "crm_contracts"),
-        ("changes", "crm_contract_changes"),
-        ("recognition", "erp_recognition"),
-    )
-}
 
 
 def _landed(

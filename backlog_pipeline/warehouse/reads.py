@@ -15,10 +15,11 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from backlog_pipeline.accounting.rollforward import FLOW_COLUMNS
+from backlog_pipeline.accounting.rollforward import REPORTING_COLUMNS
 from backlog_pipeline.money import decimal_to_cents
 from backlog_pipeline.periods import month_label, parse_month
 from backlog_pipeline.warehouse.schema import (
+    LOCAL_COLUMNS,
     backlog_flow_table,
     backlog_source_records_table,
     contract_backlog_history_table,
@@ -27,6 +28,9 @@ from backlog_pipeline.warehouse.schema import (
     period_locks_table,
     publication_versions_table,
 )
+
+# The figures of the flow and of a contract row, in the reporting and the local currency.
+FIGURES = frozenset((*REPORTING_COLUMNS, *LOCAL_COLUMNS))
 
 
 @dataclass(frozen=True)
@@ -94,8 +98,9 @@ def published_figures(
     labels = [month_label(month) for month in months]
 
     def cents(frame: pd.DataFrame) -> pd.DataFrame:
-        for column in FLOW_COLUMNS:
-            frame[column] = [decimal_to_cents(value) for value in frame[column]]
+        for column in frame.columns:
+            if column in FIGURES:
+                frame[column] = [decimal_to_cents(value) for value in frame[column]]
         frame["period"] = frame["period"].map(parse_month)
         return frame
 
