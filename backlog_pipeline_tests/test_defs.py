@@ -25,6 +25,9 @@ def test_the_module_loads_with_every_asset_check_and_schedule():
         "backlog_flow", "warehouse/backlog_flow", "warehouse/contract_backlog",
         "kpi/bookings_backlog_changes", "kpi/bookings_backlog_total",
         "warehouse/backlog_source_records", "warehouse/publication_versions",
+        "fx_rates", "backlog_flow_by_currency", "backlog_flow_constant_currency",
+        "warehouse/backlog_flow_by_currency", "warehouse/backlog_flow_constant_currency",
+        "warehouse/publication_fx_rates",
     }  # fmt: skip
     graph = repository.asset_graph
     checks = {(key.asset_key.to_user_string(), key.name) for key in graph.asset_check_keys}
@@ -42,7 +45,8 @@ def test_the_module_loads_with_every_asset_check_and_schedule():
         ("backlog_flow", "flow_reconciles"), ("backlog_flow", "cancellation_line_present"),
         ("backlog_flow", "flow_matches_contracts"),
         ("backlog_flow", "opening_continues_previous_close"),
-        ("backlog_flow", "matches_published"),
+        ("backlog_flow", "matches_published"), ("backlog_flow", "currencies_sum_to_flow"),
+        ("backlog_flow", "fx_revaluation_second_route"),
     }  # fmt: skip
     blocking = {key.name for key in graph.asset_check_keys if graph.get_check_spec(key).blocking}
     # ERROR where a published figure would be wrong; matches_published decides per run.
@@ -50,6 +54,7 @@ def test_the_module_loads_with_every_asset_check_and_schedule():
         "contract_ids_unique", "tcv_not_negative", "currency_known", "change_ids_unique",
         "line_ids_unique", "cancellations_within_backlog", "flow_reconciles",
         "cancellation_line_present", "flow_matches_contracts", "matches_published",
+        "currencies_sum_to_flow", "fx_revaluation_second_route",
     }  # fmt: skip
     assert defs.resolve_job_def("monthly_close") is not None
 

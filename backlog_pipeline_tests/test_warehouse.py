@@ -28,13 +28,17 @@ def test_bulk_rows_read_back_exactly_as_the_decimal_records_path_writes_them(war
     import pandas as pd
 
     from backlog_pipeline.warehouse.bulk import insert_rows
-    from backlog_pipeline.warehouse.schema import backlog_exceptions_table, contract_backlog_table
+    from backlog_pipeline.warehouse.schema import (
+        LOCAL_COLUMNS,
+        backlog_exceptions_table,
+        contract_backlog_table,
+    )
 
     # Up to 13 significant digits: SQLite keeps NUMERIC as a double (15 exact digits).
     cents = [0, 1, 10, -10, 1250, -99_999_999_999_99, 9_999_999_999_999, 12_218_75]
     ids = ["C-1", "tab\there", "new\nline", "back\\slash", "quote'\"", "ünï", "", "C-8"]
     figures = ("opening", "new_bookings", "converted", "lost", "increases", "decreases",
-               "closing", "net_change")  # fmt: skip
+               "fx_revaluation", "closing", "net_change", *LOCAL_COLUMNS)  # fmt: skip
     frame = pd.DataFrame(
         {"period": "2024-01", "contract_id": ids, "currency": "USD"} | dict.fromkeys(figures, cents)
     )

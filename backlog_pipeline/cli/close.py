@@ -122,8 +122,10 @@ def _report(result: dg.JobExecutionResult, first: int, last: int) -> None:
             print(f"  - {message}")
     print(
         f"Warehouse: {redacted(warehouse_url)} "
-        "(tables backlog_flow, contract_backlog, publication_versions, backlog_source_records, "
-        "backlog_exceptions, source_quarantine; `backlog-months versions` lists versions)"
+        "(tables backlog_flow, contract_backlog, backlog_flow_by_currency, "
+        "backlog_flow_constant_currency, publication_versions, publication_fx_rates, "
+        "backlog_source_records, backlog_exceptions, source_quarantine; "
+        "`backlog-months versions` lists versions)"
     )
     print(f"KPI documents: {settings.output_dir}/<YYYY-MM>/")
 

@@ -6,16 +6,18 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
-from backlog_pipeline.accounting.flow import compute_backlog
+from backlog_pipeline.accounting.currency import MissingRatesError
+from backlog_pipeline.accounting.currency_close import close_figures
 from backlog_pipeline.accounting.late_data import LateData, describe, marks_digest
 from backlog_pipeline.config import settings
+from backlog_pipeline.defs.fx_source import FxRatesSource
 from backlog_pipeline.defs.jobs import (
     PARTITION_RANGE_END_TAG,
     PARTITION_RANGE_START_TAG,
     monthly_close,
 )
 from backlog_pipeline.defs.resources import CrmSource, ErpSource, Reporting, Warehouse
-from backlog_pipeline.periods import month_label, partition_key
+from backlog_pipeline.periods import month_label, parse_month, partition_key
 from backlog_pipeline.provenance import source_mark
 from backlog_pipeline.sources.canonical import (
     parse_contract_changes,
@@ -39,21 +41,24 @@ CHECK_NAME = "late_data"
 
 def find_late_data(
     engine: sa.Engine,
-    contracts: pd.DataFrame,
-    changes: pd.DataFrame,
-    recognition: pd.DataFrame,
+    sources: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame],
+    reporting: Reporting,
 ) -> LateData:
     """The published months whose figures the current sources change, and which are locked.
 
-    Each published month is recomputed from the sources and its content digest compared
-    with its current version's, the digest publication uses to decide a month changed.
+    ``sources`` are the contracts, changes, recognition and rates. Each published month is
+    recomputed from them and its content digest compared with its current version's, the
+    digest publication uses to decide a month changed (a corrected rate changes it too).
     """
     months = published_months(engine)
     if not months:
         return LateData()
-    rows, flow = compute_backlog(contracts, changes, recognition, months[0], months[-1])
-    flow = flow[flow["period"].isin(months)]
-    digests = month_fingerprints(flow, rows)
+    fixed = parse_month(reporting.constant_month) if reporting.constant_month else None
+    close = close_figures(
+        *sources, reporting.currency, months, fixed, reporting.fiscal_year_start_month
+    )
+    flow = close.flow[close.flow["period"].isin(months)]
+    digests = month_fingerprints(flow, close.contract_rows, reporting.currency, close.currency)
     with engine.connect() as connection:
         current = current_versions(connection, months)
         changed = [m for m in months if digests.get(m) != current[m].content_hash]
@@ -65,15 +70,15 @@ def find_late_data(
 
 
 def _read_sources(
-    crm: CrmSource, erp: ErpSource, reporting: Reporting, log: Log
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The sources as the source assets read them: contracts, changes, recognition."""
+    crm: CrmSource, erp: ErpSource, rates: FxRatesSource, reporting: Reporting, log: Log
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The sources as the source assets read them: contracts, changes, recognition, rates."""
     contracts = parse_contracts(
         crm.read("contracts", log).raw, crm.describe(), reporting.currency
     ).rows
     changes = parse_contract_changes(crm.read("contract_changes", log).raw, crm.describe()).rows
     recognition = parse_recognition(erp.read(log).raw, erp.describe()).rows
-    return contracts, changes, recognition
+    return contracts, changes, recognition, rates.read(reporting.currency)
 
 
 def _run_requests(late: LateData, digest: str) -> list[dg.RunRequest]:
@@ -105,15 +110,19 @@ def late_data_sensor(
     context: dg.SensorEvaluationContext,
     crm: CrmSource,
     erp: ErpSource,
+    fx_rates_source: FxRatesSource,
     warehouse: Warehouse,
     reporting: Reporting,
 ) -> dg.SensorResult | dg.SkipReason:
-    contracts, changes, recognition = _read_sources(crm, erp, reporting, context.log)
+    sources = _read_sources(crm, erp, fx_rates_source, reporting, context.log)
+    contracts, changes, recognition, rates = sources
     marks = {
         "crm_contracts": source_mark(contracts),
         "crm_contract_changes": source_mark(changes),
         "erp_recognition": source_mark(recognition),
     }
+    if fx_rates_source.configured:  # as publication records them
+        marks["fx_rates"] = source_mark(rates)
     digest = marks_digest(marks)
     # Cheap ways out: the sources are as last published, or as last found clean, and no
     # locked month is waiting to be cleared of its flag.
@@ -124,7 +133,10 @@ def late_data_sensor(
     if unchanged and not flagged_periods(warehouse.engine, CHECK_NAME):
         return dg.SkipReason("the sources have not changed since the last publication")
 
-    late = find_late_data(warehouse.engine, contracts, changes, recognition)
+    try:
+        late = find_late_data(warehouse.engine, sources, reporting)
+    except MissingRatesError as error:  # the close would fail the same way: say why, wait
+        return dg.SkipReason(f"the published months cannot be recomputed: {error}")
     if late.examined:
         # Replaces earlier flags too: a month unlocked and restated since is no longer listed.
         replace_exceptions(

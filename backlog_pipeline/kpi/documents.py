@@ -3,6 +3,11 @@
 Money goes into JSON as numbers with exactly two decimals (``12218.75``), written from
 ``Decimal`` by simplejson, so a reader parsing with ``Decimal`` gets the warehouse figure
 to the cent. Files are replaced atomically: a reader never sees half a document.
+
+The typed ``sales.bookings_backlog_changes`` object has exactly its nine keys
+(``currency_flows.CHANGES_KEYS``, their one definition), so the month's FX revaluation is
+folded into ``backlogValueIncreases`` (a gain) or ``backlogValueDecreases`` (a loss);
+``bookings_backlog_total.json``'s measurement states that split.
 """
 
 from __future__ import annotations
@@ -19,22 +24,13 @@ from typing import Any
 
 import simplejson
 
+from backlog_pipeline.accounting.currency_flows import changes_with_revaluation
+from backlog_pipeline.accounting.rollforward import REPORTING_COLUMNS
+from backlog_pipeline.money import decimal_to_cents
 from backlog_pipeline.periods import last_day, month_label, parse_month
 
 CHANGES_FILE = "bookings_backlog_changes.json"
 TOTAL_FILE = "bookings_backlog_total.json"
-# The typed IBookingsBacklog object: these keys, exactly, in this order.
-CHANGES_KEYS = {
-    "startingBackLogValue": "opening",
-    "newBookingValue": "new_bookings",
-    "bookingsConvertedToRevenue": "converted",
-    "lostBookingsPostContract": "lost",
-    "backlogValueIncreases": "increases",
-    "backlogValueDecreases": "decreases",
-    "endingBackLogValue": "closing",
-    "netChange": "net_change",
-    "netChangePercent": "net_change_pct",
-}
 
 
 @cache
@@ -43,23 +39,40 @@ def _total_definition() -> dict[str, Any]:
     return simplejson.loads(text)
 
 
+def _changes_and_split(
+    flow_row: dict[str, Any],
+) -> tuple[dict[str, Decimal | None], dict[str, Decimal]]:
+    cents = {column: decimal_to_cents(flow_row[column]) for column in REPORTING_COLUMNS}
+    return changes_with_revaluation(cents)
+
+
 def bookings_backlog_changes(flow_row: dict[str, Any]) -> dict[str, Decimal | None]:
-    """``sales.bookings_backlog_changes`` from a published flow record."""
-    return {key: flow_row[column] for key, column in CHANGES_KEYS.items()}
+    """``sales.bookings_backlog_changes`` from a published flow record (revaluation folded
+    into increases or decreases)."""
+    return _changes_and_split(flow_row)[0]
 
 
 def bookings_backlog_total(flow_row: dict[str, Any]) -> dict[str, Any]:
-    """``sales.bookings_backlog_total``: the ontology entry with the period's measured value."""
+    """``sales.bookings_backlog_total``: the ontology entry with the period's measured value,
+    its flow, and how much of the flow's increases or decreases is FX revaluation."""
     document = copy.deepcopy(_total_definition())
     period = flow_row["period"]
     month = parse_month(period)
+    changes, split = _changes_and_split(flow_row)
     document["measurement"] = {
         "rogueId": document["kpi"]["rogueId"],
         "period": month_label(month),
         "asOf": last_day(month).isoformat(),
         "value": flow_row["closing"],
         "currency": flow_row["currency"],
-        "flow": bookings_backlog_changes(flow_row),
+        "flow": changes,
+        "fx": {
+            **split,
+            "note": "backlogValueIncreases includes backlogValueIncreasesFromFx and "
+            "backlogValueDecreases includes backlogValueDecreasesFromFx: the month's net FX "
+            "revaluation of the backlog held in other currencies (fxRevaluation, a gain when "
+            "positive).",
+        },
     }
     if flow_row.get("version") is not None:
         # Which published version this is: publication_versions holds its run and sources.
