@@ -31,7 +31,9 @@ SEED = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "kpi-bookings_
 FIGURES = ("opening", "new_bookings", "converted", "lost", "increases", "decreases", "closing")
 
 
-SOURCE_KEYS = ("crm_contracts", "crm_contract_changes", "erp_recognition")
+SOURCE_KEYS = ("crm_contracts", "crm_contract_changes", "erp_recognition", "fx_rates")
+# Computed beside the flow, before its blocking checks decide publication.
+CURRENCY_FLOW_KEYS = ("backlog_flow_by_currency", "backlog_flow_constant_currency")
 
 
 def _materialized_keys(result: dg.ExecuteInProcessResult) -> set[dg.AssetKey]:
@@ -117,6 +119,7 @@ def test_a_range_in_one_run_equals_month_by_month_runs(tmp_path, monkeypatch, de
             "BACKLOG_DATA_DIR": str(tmp_path / folder),
             "BACKLOG_CRM_DIR": str(demo_paths.crm_dir),
             "BACKLOG_ERP_URL": demo_paths.erp_url,
+            "BACKLOG_FX_RATES_TABLE": "fx_rates",  # the demo's EUR and GBP rates
             "BACKLOG_WAREHOUSE_URL": f"sqlite:///{tmp_path / folder / 'warehouse.sqlite'}",
             "BACKLOG_START_MONTH": "2024-01",
             "BACKLOG_END_MONTH": "2025-12",
@@ -130,7 +133,8 @@ def test_a_range_in_one_run_equals_month_by_month_runs(tmp_path, monkeypatch, de
     monthly = demo_defs("monthly")
     for month in ("2025-01", "2025-02", "2025-03", "2025-04", "2025-05", "2025-06"):
         assert close(monthly, month).success
-    for name in ("backlog_flow", "contract_backlog"):
+    for name in ("backlog_flow", "contract_backlog", "backlog_flow_by_currency",
+                 "backlog_flow_constant_currency", "publication_fx_rates"):  # fmt: skip
         pd.testing.assert_frame_equal(
             table(f"sqlite:///{tmp_path / 'ranged' / 'warehouse.sqlite'}", name),
             table(f"sqlite:///{tmp_path / 'monthly' / 'warehouse.sqlite'}", name),
@@ -169,7 +173,7 @@ def test_a_flow_that_fails_a_blocking_check_publishes_nothing(
     assert not evaluation.passed
     assert detail in evaluation.metadata["summary"].value
     materialized = {key.to_user_string() for key in _materialized_keys(result)}
-    assert materialized == {"contract_backlog", "backlog_flow", *SOURCE_KEYS}
+    assert materialized == {"contract_backlog", "backlog_flow", *SOURCE_KEYS, *CURRENCY_FLOW_KEYS}
     pd.testing.assert_frame_equal(published, table(warehouse_url, "backlog_flow"))
     assert not (tmp_path / "data" / "output" / "2024-04").exists()
 

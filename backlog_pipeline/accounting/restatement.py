@@ -6,16 +6,16 @@ import pandas as pd
 
 from backlog_pipeline.accounting.data_errors import EXCEPTION_COLUMNS
 from backlog_pipeline.accounting.reconcile import Discrepancy
-from backlog_pipeline.accounting.rollforward import FLOW_COLUMNS, REPORTING_COLUMNS
+from backlog_pipeline.accounting.rollforward import REPORTING_COLUMNS
 from backlog_pipeline.money import format_cents
 from backlog_pipeline.periods import month_label
 
-# Compared where both sides have them: the reporting figures, and a contract's local ones.
-_COMPARED = (*REPORTING_COLUMNS, *(f"{column}_local" for column in FLOW_COLUMNS))
-
 
 def _compared(recomputed: pd.DataFrame, published: pd.DataFrame) -> list[str]:
-    return [c for c in _COMPARED if c in recomputed.columns and c in published.columns]
+    """The reporting figures both sides have (a warehouse published before currencies has
+    no ``fx_revaluation``). A change only to a contract's local figures or to a rate that
+    moves no reporting figure shows as its month's "contract rows or rates only" line."""
+    return [c for c in REPORTING_COLUMNS if c in recomputed.columns and c in published.columns]
 
 
 def _signed(cents: int) -> str:
@@ -23,8 +23,7 @@ def _signed(cents: int) -> str:
 
 
 def flow_differences(recomputed: pd.DataFrame, published: pd.DataFrame) -> list[Discrepancy]:
-    """Each flow figure of each month that the recomputation would change (the figures both
-    sides have: a warehouse published before currencies has no ``fx_revaluation``)."""
+    """Each flow figure of each month that the recomputation would change."""
     before = published.set_index("period")
     columns = _compared(recomputed, published)
     found = []
