@@ -326,3 +326,53 @@ def test_one_currency_only_the_revaluation_is_zero_and_every_figure_is_as_before
         Decimal("0.00"),
         Decimal("0.00"),
     )
+
+
+def test_a_corrected_rate_restates_the_months_that_used_it(tmp_path, monkeypatch):
+    from backlog_pipeline_tests.test_late_data import evaluate, ranges
+
+    url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
+    defs = build_with_rates(
+        tmp_path, monkeypatch, url, EUR_RATES,
+        contracts=[E1], changes=E1_CHANGES, recognition=E1_LINES,
+    )  # fmt: skip
+    assert close(defs, "2024-01", "2024-03").success
+    assert not evaluate(defs).run_requests  # nothing moved since
+
+    # February's closing rate is corrected from 1.09 to 1.10 in the same file. February
+    # closes with it and March opens with it; January read neither.
+    write_rates(tmp_path / "sources-rates", [
+        EUR_RATES[0], ("EUR", "2024-02", "1.13", "1.10"), EUR_RATES[2]
+    ])  # fmt: skip
+    assert ranges(evaluate(defs)) == [("2024-02", "2024-03")]
+    result = close(defs, "2024-01", "2024-03")
+    assert result.success
+    restated = check_results(result)["matches_published"]
+    assert not restated.passed  # a WARN: published as a new version
+    assert restated.metadata["months_restated"].value == {
+        "2024-02": "version 1 → 2", "2024-03": "version 1 → 2"
+    }  # fmt: skip
+    # February: closing 10,333.33 × 1.10 = 11,366.663 → 11,366.66; revaluation
+    #   11,366.66 − (12,320 + 376.66 − 1,130) = −200.00. March: opening 11,366.66;
+    #   revaluation 10,313.33 − (11,366.66 − 1,080) = 26.67.
+    flow = table(url, "backlog_flow").set_index("period")
+    assert figures(flow.loc["2024-02"]) == amounts(
+        "12320", "0", "1130", "0", "376.66", "0", "-200", "11366.66"
+    )
+    assert figures(flow.loc["2024-03"]) == amounts(
+        "11366.66", "0", "1080", "0", "0", "0", "26.67", "10313.33"
+    )
+    versions = table(url, "publication_versions")
+    assert sorted(zip(versions["period"], versions["version"], strict=True)) == [
+        ("2024-01", 1), ("2024-02", 1), ("2024-02", 2), ("2024-03", 1), ("2024-03", 2)
+    ]  # fmt: skip
+    # Each version keeps the rates it was made with.
+    rates = table(url, "publication_fx_rates")
+    february = rates[(rates["period"] == "2024-02") & (rates["month"] == "2024-02")]
+    assert sorted(
+        zip(
+            february["version"],
+            (Decimal(str(v)) for v in february["closing_rate"]),
+            strict=True,
+        )
+    ) == [(1, Decimal("1.09")), (2, Decimal("1.10"))]
