@@ -8,6 +8,7 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
+from backlog_pipeline.accounting import data_errors
 from backlog_pipeline.accounting.currency import (
     MissingRatesError,
     convert_contract_rows,
@@ -22,7 +23,6 @@ from backlog_pipeline.accounting.currency_flows import (
 )
 from backlog_pipeline.accounting.fx_checks import (
     currency_sum_discrepancies,
-    ledger_line_problems,
     local_flow_discrepancies,
     reporting_identity_discrepancies,
     revaluation_discrepancies,
@@ -227,10 +227,10 @@ def test_a_reporting_currency_line_whose_ledger_amount_differs_is_listed():
         ("U1", "2024-01", "20.00", "20.01"),
         ("E1", "2024-01", "1.00", "1.10"),
     )
-    problems = ledger_line_problems(contracts, recognition, "USD")
-    assert [(p["line_id"], p["amount"], p["amount_reporting"]) for p in problems] == [
-        ("L1", "20.00", "20.01")
-    ]
+    problems = data_errors.ledger_amount_mismatches(recognition, contracts, "USD", "erp")
+    # The ledger's 20.01 against the line's 20.00: 0.01 more.
+    assert list(zip(problems["record_id"], problems["amount"], strict=True)) == [("L1", 1)]
+    assert "amount_reporting 20.01 but amount 20.00" in problems["reason"].iloc[0]
 
 
 def test_one_currency_only_revaluation_is_zero_and_every_figure_is_as_today():

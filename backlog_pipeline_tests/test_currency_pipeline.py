@@ -266,32 +266,48 @@ def test_a_missing_rate_fails_naming_currency_and_month_and_keeps_the_publicatio
 def test_a_ledger_amount_in_the_reporting_currency_is_what_converted_ties_to(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
     monkeypatch.setenv("BACKLOG_ERP_COLUMNS", "amount_reporting=amount_usd")
+    u1 = contract("U1", "2024-01-08", "1000.00")  # USD
+    u1_line = recognized("U1", ("2024-01", "100.00"))
     defs = build_with_rates(
         tmp_path, monkeypatch, url, EUR_RATES,
-        contracts=[E1], changes=E1_CHANGES, recognition=E1_LINES,
+        contracts=[E1, u1], changes=E1_CHANGES, recognition=[*E1_LINES, *u1_line],
     )  # fmt: skip
     # The general ledger booked January's 1,000.00 EUR at 1,101.50 USD (a daily rate);
-    # February's and March's lines carry no ledger amount.
-    lines = pd.DataFrame(E1_LINES).assign(amount_usd=["1101.50", None, None])
+    # February's and March's lines carry no ledger amount. U1's 100.00 USD line says
+    # 100.01 in the ledger: the same money twice, and not the same.
+    lines = pd.DataFrame([*E1_LINES, *u1_line]).assign(amount_usd=["1101.50", None, None, "100.01"])
     erp = sa.create_engine(f"sqlite:///{tmp_path / 'sources' / 'erp.sqlite'}")
     lines.to_sql("recognition", erp, index=False, if_exists="replace")
     erp.dispose()
     result = close(defs, "2024-01", "2024-03")
-    assert result.success
-    assert [n for n, e in check_results(result).items() if not e.passed] == []
-    # January: converted = the ledger's 1,101.50 (not 1,000 × 1.10 = 1,100.00); the
-    # revaluation absorbs the 1.50: 12,320 − (13,200 − 1,101.50) = 221.50. February and
-    # March as without a ledger (see the first test).
-    flow = table(url, "backlog_flow").set_index("period")
-    assert figures(flow.loc["2024-01"]) == amounts(
+    assert result.success  # the disagreement is a WARN
+    evaluations = check_results(result)
+    assert [n for n, e in evaluations.items() if not e.passed] == ["ledger_amounts_agree"]
+    found = table(url, "backlog_exceptions")
+    found = found[found["check_name"] == "ledger_amounts_agree"]
+    assert list(zip(found["record_id"], found["amount"].map(money), strict=True)) == [
+        ("U1-2024-01-0", money("0.01"))
+    ]
+    # January: E1's converted = the ledger's 1,101.50 (not 1,000 × 1.10 = 1,100.00); its
+    # revaluation absorbs the 1.50: 12,320 − (13,200 − 1,101.50) = 221.50 (the second
+    # route adds 1,101.50 − 1,000 × 1.10 to 220.00). February as without a ledger. U1 is
+    # converted from its amount, 100.00.
+    rows = table(url, "contract_backlog")
+    assert figures(of_period(rows, "2024-01", contract_id="E1")) == amounts(
         "0", "13200", "1101.50", "0", "0", "0", "221.50", "12320"
     )
-    assert figures(flow.loc["2024-02"]) == amounts(
+    assert figures(of_period(rows, "2024-02", contract_id="E1")) == amounts(
         "12320", "0", "1130", "0", "376.66", "0", "-303.33", "11263.33"
     )
+    assert money(of_period(rows, "2024-01", contract_id="U1")["converted"]) == money("100")
     # The local figure stays the ERP's amount in EUR.
-    rows = table(url, "contract_backlog")
     assert money(of_period(rows, "2024-01", contract_id="E1")["converted_local"]) == 1000
+    # January's flow: new 13,200 + 1,000; converted 1,101.50 + 100; revaluation 221.50;
+    # closing 12,320 + 900 = 13,220.
+    flow = table(url, "backlog_flow").set_index("period")
+    assert figures(flow.loc["2024-01"]) == amounts(
+        "0", "14200", "1201.50", "0", "0", "0", "221.50", "13220"
+    )
 
 
 def test_one_currency_only_the_revaluation_is_zero_and_every_figure_is_as_before(
@@ -376,3 +392,22 @@ def test_a_corrected_rate_restates_the_months_that_used_it(tmp_path, monkeypatch
             strict=True,
         )
     ) == [(1, Decimal("1.09")), (2, Decimal("1.10"))]
+
+
+def test_a_rate_with_more_than_ten_decimals_refuses_the_rates_naming_the_row(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
+    rates = [("EUR", "2024-01", "1.10000000001", "1.12"), *EUR_RATES[1:]]
+    defs = build_with_rates(
+        tmp_path, monkeypatch, url, rates,
+        contracts=[E1], changes=E1_CHANGES, recognition=E1_LINES,
+    )  # fmt: skip
+    result = close(defs, "2024-01")
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert failure.step_key == "fx_rates"
+    message = failure.step_failure_data.user_failure_data.description
+    # The header is line 1 of the file, so the first rate is on line 2.
+    assert "row 2 (EUR 2024-01): average_rate: rate '1.10000000001' has more than 10 decimals" in (
+        message
+    )
+    assert table(url, "backlog_flow").empty

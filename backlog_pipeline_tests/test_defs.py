@@ -40,6 +40,7 @@ def test_the_module_loads_with_every_asset_check_and_schedule():
         ("erp_recognition", "line_ids_unique"), ("erp_recognition", "recognition_has_contracts"),
         ("erp_recognition", "recognition_after_signing"),
         ("erp_recognition", "recognition_before_termination"),
+        ("erp_recognition", "ledger_amounts_agree"),
         ("contract_backlog", "cancellations_within_backlog"),
         ("contract_backlog", "no_over_recognition"), ("contract_backlog", "no_phantom_backlog"),
         ("backlog_flow", "flow_reconciles"), ("backlog_flow", "cancellation_line_present"),

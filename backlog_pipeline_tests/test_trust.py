@@ -52,7 +52,7 @@ def test_the_clean_dataset_passes_every_check_and_leaves_no_exceptions(tmp_path,
     result = close(build(tmp_path, monkeypatch, url), "2024-01", "2024-06")
     assert result.success
     evaluations = check_results(result)
-    assert len(evaluations) == 19
+    assert len(evaluations) == 20
     assert [name for name, e in evaluations.items() if not e.passed] == []
     assert table(url, "backlog_exceptions").empty
 

@@ -99,7 +99,7 @@ def ledger_amounts(
     ``recognition`` may have an ``amount_reporting`` column (nullable int64 cents, per
     line). Only lines of contracts in another currency count: a line of a
     reporting-currency contract is converted at 1 whatever it carries (lines whose two
-    amounts differ there are listed by ``fx_checks.ledger_line_problems``). Lines of
+    amounts differ there are listed by ``data_errors.ledger_amount_mismatches``). Lines of
     unknown contracts and lines outside the rows' months are left out, as the
     roll-forward leaves them out.
     """

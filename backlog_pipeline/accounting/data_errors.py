@@ -122,6 +122,37 @@ def unknown_currencies(
     )
 
 
+def ledger_amount_mismatches(
+    recognition: pd.DataFrame, contracts: pd.DataFrame, reporting_currency: str, source: str
+) -> pd.DataFrame:
+    """Lines of reporting-currency contracts whose ledger amount (``amount_reporting``)
+    differs from their ``amount``: the same money twice, and not the same. The close uses
+    ``amount``; the amount listed is the ledger's excess over it."""
+    if "amount_reporting" not in recognition:
+        return empty_exceptions()
+    in_reporting = recognition["contract_id"].isin(
+        contracts.loc[contracts["currency"] == reporting_currency, "contract_id"]
+    )
+    carried = recognition["amount_reporting"].notna()
+    lines = recognition[(in_reporting & carried).to_numpy()]
+    ledger = lines["amount_reporting"].astype("int64")
+    differ = lines[(ledger != lines["amount"]).to_numpy()]
+    ledger = ledger[differ.index]
+    return _exceptions(
+        differ["period"],
+        source,
+        differ["line_id"],
+        differ["contract_id"],
+        ledger - differ["amount"],
+        [
+            f"a {reporting_currency} contract's line has amount_reporting "
+            f"{format_cents(int(booked))} but amount {format_cents(int(amount))}; the close "
+            "uses amount"
+            for booked, amount in zip(ledger, differ["amount"], strict=True)
+        ],
+    )
+
+
 @dataclass(frozen=True)
 class ContractLookup:
     """The contracts' distinct ids, and for each record its contract's position among them

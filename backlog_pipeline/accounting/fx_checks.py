@@ -211,32 +211,6 @@ def _currency_of_lines(contracts: pd.DataFrame, recognition: pd.DataFrame) -> np
     return codes[at]  # an orphan line (-1) gets None: no currency's lines
 
 
-def ledger_line_problems(
-    contracts: pd.DataFrame, recognition: pd.DataFrame, reporting_currency: str
-) -> list[Discrepancy]:
-    """Lines of reporting-currency contracts whose ``amount_reporting`` differs from their
-    ``amount``: the same money twice, and not the same; the conversion uses ``amount``."""
-    if "amount_reporting" not in recognition:
-        return []
-    in_reporting = recognition["contract_id"].isin(
-        contracts.loc[contracts["currency"] == reporting_currency, "contract_id"]
-    )
-    carried = recognition["amount_reporting"].notna()
-    lines = recognition[in_reporting & carried]
-    differ = lines[lines["amount_reporting"].astype("int64") != lines["amount"]]
-    return [
-        {
-            "line_id": line.get("line_id"),
-            "contract_id": line["contract_id"],
-            "period": month_label(line["period"]),
-            "problem": f"a {reporting_currency} contract's line has amount_reporting ≠ amount",
-            "amount": format_cents(int(line["amount"])),
-            "amount_reporting": format_cents(int(line["amount_reporting"])),
-        }
-        for _, line in differ.iterrows()
-    ]
-
-
 def reporting_currency_discrepancies(
     converted_currency_flow: pd.DataFrame, currency_flow: pd.DataFrame, reporting_currency: str
 ) -> list[Discrepancy]:

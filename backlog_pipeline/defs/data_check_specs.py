@@ -13,6 +13,7 @@ import dagster as dg
 import pandas as pd
 
 from backlog_pipeline.accounting import data_errors
+from backlog_pipeline.config import settings
 from backlog_pipeline.sources.rates import iso_currencies
 
 ERROR = dg.AssetCheckSeverity.ERROR
@@ -110,6 +111,15 @@ RECOGNITION_CHECKS = [
         "No revenue is recognized in a month before its contract was signed.",
         lambda f: data_errors.recognition_before_signing(
             f["recognition"], f["contracts"], "erp_recognition", f["lookup"]
+        ),
+    ),
+    DataErrorCheck(
+        "ledger_amounts_agree",
+        WARN,
+        "A line of a contract in the reporting currency carries no ledger amount "
+        "(amount_reporting) other than its amount; the close uses the amount.",
+        lambda f: data_errors.ledger_amount_mismatches(
+            f["recognition"], f["contracts"], settings.reporting_currency, "erp_recognition"
         ),
     ),
     DataErrorCheck(
