@@ -173,7 +173,7 @@ def _backlog_checks() -> list[DataErrorCheck]:
         DataErrorCheck(
             "no_phantom_backlog",
             WARN,
-            "No contract holds backlog a whole month past its end date without a cancellation.",
+            "No contract holds backlog a whole month past its end date unless it was terminated.",
             lambda f: data_errors.phantom_backlog(
                 f["contract_rows"], f["contracts"], f["changes"], "contract_backlog"
             ),
