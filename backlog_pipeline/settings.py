@@ -361,9 +361,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     erp_query = environ.get(ERP_QUERY, "").strip() or None
     if erp_query is not None and not re.match(r"(?is)^\s*(select|with)\b", erp_query):
         raise SettingsError(f"{ERP_QUERY} must be a SELECT (or WITH ... SELECT) query")
-    currency = environ.get(REPORTING_CURRENCY, "").strip() or "USD"
+    # Upper-cased, as a contract's currency is: "usd" in both places means USD.
+    currency_text = environ.get(REPORTING_CURRENCY, "").strip()
+    currency = currency_text.upper() or "USD"
     if not re.fullmatch(r"[A-Z]{3}", currency):
-        raise SettingsError(f"{REPORTING_CURRENCY}={currency!r} is not an ISO 4217 code like USD")
+        raise SettingsError(
+            f"{REPORTING_CURRENCY}={currency_text!r} is not an ISO 4217 code like USD"
+        )
     timezone = environ.get(CLOSE_TIMEZONE, "").strip() or "UTC"
     try:
         ZoneInfo(timezone)
