@@ -4,6 +4,7 @@ import logging
 import socket
 import time
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 
@@ -32,8 +33,8 @@ def test_a_500_then_success_is_retried_for_post_and_logged(fake_api, caplog):
     http, slept = client()
     with caplog.at_level(logging.WARNING):
         payload = http.json("POST", f"{fake_api.url}/q?page=1", json_body={"q": "x"})
-    # Numbers stay as the text the server sent: no float on the way.
-    assert payload == {"rows": ["1.5"]}
+    # A JSON number becomes an exact Decimal: no float on the way.
+    assert payload == {"rows": [Decimal("1.5")]} and type(payload["rows"][0]) is Decimal
     assert fake_api.paths() == ["POST /q", "POST /q"]
     assert [seen.json() for seen in fake_api.seen] == [{"q": "x"}, {"q": "x"}]
     assert len(slept) == 1 and 0.005 <= slept[0] <= 0.01  # first backoff: base/2 .. base
@@ -119,7 +120,7 @@ def test_a_slow_response_hits_the_timeout_then_is_retried(fake_api):
     fake_api.script("GET", "/slow", Reply(200, {"late": True}, delay=0.5), Reply(200, {"ok": 1}))
     http, slept = client(HttpPolicy(timeout=0.2, max_attempts=2, backoff=0.01))
     started = time.monotonic()
-    assert http.json("GET", f"{fake_api.url}/slow") == {"ok": "1"}
+    assert http.json("GET", f"{fake_api.url}/slow") == {"ok": 1}
     assert time.monotonic() - started < 0.45  # did not wait for the slow reply
     assert len(fake_api.seen) == 2 and len(slept) == 1
 

@@ -96,3 +96,26 @@ def test_a_page_claiming_more_without_items_stops(fake_api):
     api = netsuite.NetSuiteClient(fake_api.url, TOKEN, POLICY, LOG)
     with pytest.raises(ConnectorError, match="hasMore on an empty page"):
         netsuite.fetch(api, QUERY, None)
+
+
+def test_json_number_amounts_are_exact_and_json_strings_keep_the_strict_rules(fake_api):
+    # The docs do not fix the JSON type of a SuiteQL column: both are read by one rule.
+    items = [
+        '{"line_id": "L1", "contract_id": "C1", "period": "2024-01", "amount": 1.234567891E7}',
+        '{"line_id": "L2", "contract_id": "C1", "period": "2024-01", "amount": 1.2345678912E7}',
+        '{"line_id": "L3", "contract_id": "C1", "period": "2024-01", "amount": "1.2e3"}',
+        '{"line_id": 4, "contract_id": "C1", "period": "2024-01", "amount": -250}',
+    ]
+    body = f'{{"hasMore": false, "items": [{",".join(items)}]}}'
+    fake_api.script("POST", netsuite.PATH, Reply(body=body))
+    api = netsuite.NetSuiteClient(fake_api.url, TOKEN, POLICY, LOG)
+    parsed = parse_recognition(netsuite.recognition(netsuite.fetch(api, QUERY, None).records), "NS")
+    # 12345678.91 × 100 cents; -250 × 100. A numeric line id is read as its text.
+    assert parsed.rows.set_index("line_id")["amount"].to_dict() == {
+        "L1": 1_234_567_891,
+        "4": -25_000,
+    }
+    assert parsed.quarantine.set_index("record_id")["reason"].to_dict() == {
+        "L2": "amount '12345678.912' has more than two decimals",
+        "L3": "amount '1.2e3' is not in plain decimal notation",
+    }

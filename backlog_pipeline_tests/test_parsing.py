@@ -213,3 +213,16 @@ def test_months_and_dates_parsed_once_per_distinct_text_as_they_are_one_by_one()
             values = {str(value) for value in parsed[rows].astype(object)}
             assert values == {str(one_parsed.astype(object).iloc[0])}, text
         assert parsed.dtype == one_parsed.dtype
+
+
+def test_an_amount_far_beyond_numeric_18_2_is_refused_not_a_crash():
+    # Decimal.quantize raised InvalidOperation past 28 digits: the whole source failed.
+    values = pd.Series(["1e30", Decimal("1E+30"), 1e30, Decimal("-1E+16")], dtype=object)
+    cents, reasons = parse_amounts(values)
+    assert cents.isna().all()
+    assert reasons.tolist() == [
+        "amount '1e30' is not in plain decimal notation",
+        "amount Decimal('1E+30') does not fit NUMERIC(18,2)",
+        "amount '1e+30' is not in plain decimal notation",
+        "amount Decimal('-1E+16') does not fit NUMERIC(18,2)",
+    ]

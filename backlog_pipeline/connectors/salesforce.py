@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -155,8 +156,13 @@ class SalesforceClient:
             number += 1
 
 
-def _value(record: Mapping[str, Any], path: str) -> str | None:
-    """A field as text; ``Account.Name`` walks into the related record."""
+def _value(record: Mapping[str, Any], path: str) -> str | Decimal | int | None:
+    """A field as text, or as the exact number the JSON sent; ``Account.Name`` walks into
+    the related record.
+
+    Numbers are kept as numbers so the amount parser can tell Salesforce's own
+    ``1.23456789E7`` (a JSON number, exact) from typed-in text, which keeps the strict rules.
+    """
     value: Any = record
     for part in path.split("."):
         if not isinstance(value, Mapping):
@@ -166,6 +172,8 @@ def _value(record: Mapping[str, Any], path: str) -> str | None:
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, Decimal | int):
+        return value
     return str(value)
 
 
