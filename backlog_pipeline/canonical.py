@@ -148,19 +148,22 @@ def _optional_text(raw: pd.DataFrame, column: str) -> pd.Series:
     return pd.Series(None, index=raw.index, dtype=object)
 
 
-def parse_contracts(raw: pd.DataFrame, source: str, reporting_currency: str) -> ParsedTable:
+def parse_contracts(
+    raw: pd.DataFrame, source: str, reporting_currency: str, timezone: str = "UTC"
+) -> ParsedTable:
+    """Typed contracts; dates with an offset fall on their day in ``timezone`` (the close's)."""
     _require_columns(raw, CONTRACT_REQUIRED, source, "contracts")
     contract_id = parse_text(raw["contract_id"])
     quarantine = _Quarantine(raw, source, "contracts", contract_id)
     quarantine.missing("contract_id", contract_id)
     customer_id = parse_text(raw["customer_id"])
     quarantine.missing("customer_id", customer_id)
-    signed_date, reasons = parse_dates(raw["signed_date"])
+    signed_date, reasons = parse_dates(raw["signed_date"], timezone)
     quarantine.add("signed_date", reasons)
     optional_dates = {}
     for column in ("start_date", "end_date"):
         if column in raw:
-            parsed, reasons = parse_dates(raw[column])
+            parsed, reasons = parse_dates(raw[column], timezone)
             quarantine.add(column, reasons.where(parse_text(raw[column]).notna()))
             optional_dates[column] = parsed
         else:
@@ -201,14 +204,15 @@ def parse_contracts(raw: pd.DataFrame, source: str, reporting_currency: str) -> 
     return ParsedTable(contracts, parsed.quarantine)
 
 
-def parse_contract_changes(raw: pd.DataFrame, source: str) -> ParsedTable:
+def parse_contract_changes(raw: pd.DataFrame, source: str, timezone: str = "UTC") -> ParsedTable:
+    """Typed changes; an effective date-time with an offset falls on its day in ``timezone``."""
     _require_columns(raw, CHANGE_REQUIRED, source, "contract_changes")
     change_id = parse_text(raw["change_id"])
     quarantine = _Quarantine(raw, source, "contract_changes", change_id)
     quarantine.missing("change_id", change_id)
     contract_id = parse_text(raw["contract_id"])
     quarantine.missing("contract_id", contract_id)
-    effective_date, reasons = parse_dates(raw["effective_date"])
+    effective_date, reasons = parse_dates(raw["effective_date"], timezone)
     quarantine.add("effective_date", reasons)
     kind = parse_text(raw["kind"]).str.lower()
     quarantine.missing("kind", kind)

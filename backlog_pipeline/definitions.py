@@ -135,7 +135,9 @@ def build_resources(settings: Settings) -> dict[str, object]:
         "erp": erp,
         "warehouse": warehouse,
         "documents": DocumentFolder(path=str(settings.output_dir)),
-        "reporting": Reporting(currency=settings.reporting_currency),
+        "reporting": Reporting(
+            currency=settings.reporting_currency, timezone=settings.close_timezone
+        ),
         "io_manager": MonthlyFrameIOManager(base_dir=str(settings.data_dir / "staging")),
     }
 

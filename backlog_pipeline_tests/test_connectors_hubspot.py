@@ -174,3 +174,19 @@ def test_search_starts_again_from_the_latest_time_at_its_result_cap(fake_api, mo
     assert "after" not in second
     assert second["filterGroups"][0]["filters"][0]["value"] == "1714521600000"  # 2024-05-01
     assert batch.records["id"].tolist() == ["201", "202", "202"]  # the merge keeps one 202
+
+
+def test_close_dates_are_booked_in_the_close_time_zone(fake_api):
+    # 23:30 in New York on 31 January 2024 is 04:30 UTC on 1 February: 1706761800000 ms.
+    late = deal("301", "1706761800000", "100", company="9301")
+    late_iso = deal("302", "2024-02-01T04:30:00.000Z", "100", company="9302")
+    # A date property is stored as midnight UTC of its day (HubSpot's docs): still 1 February.
+    date_only = deal("303", "1706745600000", "100", company="9303")
+    fake_api.script("GET", DEALS, Reply(body={"results": [late, late_iso, date_only]}))
+    query = hubspot.HubSpotQuery()
+    contracts = hubspot.contracts(hubspot.fetch(client(fake_api), query, None).records, query)
+    parsed = parse_contracts(contracts, "HubSpot", "USD", timezone="America/New_York")
+    signed = parsed.rows.set_index("contract_id")["signed_date"].dt.strftime("%Y-%m-%d")
+    assert signed.to_dict() == {"301": "2024-01-31", "302": "2024-01-31", "303": "2024-02-01"}
+    in_utc = parse_contracts(contracts, "HubSpot", "USD", timezone="UTC").rows
+    assert in_utc["signed_date"].dt.strftime("%Y-%m-%d").tolist() == ["2024-02-01"] * 3

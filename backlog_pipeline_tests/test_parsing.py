@@ -226,3 +226,40 @@ def test_an_amount_far_beyond_numeric_18_2_is_refused_not_a_crash():
         "amount '1e+30' is not in plain decimal notation",
         "amount Decimal('-1E+16') does not fit NUMERIC(18,2)",
     ]
+
+
+def test_date_times_with_an_offset_fall_on_their_day_in_the_close_time_zone():
+    from backlog_pipeline.parsing import parse_dates
+
+    values = [
+        "2024-01-31T23:30:00-05:00",  # 23:30 in New York on 31 January
+        "2024-02-01T04:30:00Z",  # the same instant, written in UTC
+        "2024-02-01T04:30:00.000+0000",  # again, as Salesforce writes date-times
+        "2024-02-01",  # a plain date stays that date, whatever the zone
+        "2024-02-01T01:00:00",  # no offset: the day as written
+        "2024-02-01T25:00:00Z",  # not a time
+    ]
+    new_york, reasons = parse_dates(pd.Series(values), "America/New_York")
+    days = [None if pd.isna(d) else d.strftime("%Y-%m-%d") for d in new_york]
+    assert days == ["2024-01-31", "2024-01-31", "2024-01-31", "2024-02-01", "2024-02-01", None]
+    assert reasons.iloc[:5].isna().all() and "not an ISO date" in reasons.iloc[5]
+    utc, _ = parse_dates(pd.Series(values[:2]), "UTC")
+    assert [d.strftime("%Y-%m-%d") for d in utc] == ["2024-02-01", "2024-02-01"]
+    tokyo, _ = parse_dates(pd.Series(["2024-01-31T20:00:00Z"]), "Asia/Tokyo")  # 05:00 on 1 Feb
+    assert tokyo.iloc[0] == pd.Timestamp("2024-02-01")
+
+
+def test_contract_and_change_dates_are_placed_in_the_close_time_zone():
+    contracts = pd.DataFrame(
+        {"contract_id": ["C1"], "customer_id": ["A"], "signed_date": ["2024-02-01T04:30:00Z"],
+         "end_date": ["2025-01-01T03:00:00Z"], "tcv": ["10"]}
+    )  # fmt: skip
+    parsed = parse_contracts(contracts, "crm", "USD", timezone="America/New_York")
+    assert parsed.rows["signed_month"].tolist() == [2024 * 12 + 0]  # January 2024
+    assert parsed.rows["end_date"].tolist() == [pd.Timestamp("2024-12-31")]
+    changes = pd.DataFrame(
+        {"change_id": ["X1"], "contract_id": ["C1"], "effective_date": ["2024-03-01T02:00:00Z"],
+         "kind": ["increase"], "amount": ["5"]}
+    )  # fmt: skip
+    parsed = parse_contract_changes(changes, "crm", timezone="America/New_York")
+    assert parsed.rows["effective_month"].tolist() == [2024 * 12 + 1]  # February 2024

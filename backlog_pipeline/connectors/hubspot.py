@@ -4,7 +4,8 @@ A full pull lists every deal (``GET /crm/v3/objects/deals``, ``paging.next.after
 companies associated inline). An incremental pull searches the deals modified since the
 mark (``POST /crm/v3/objects/deals/search``, sorted by modification time) and reads their
 companies with the v4 associations batch call, since search returns no associations.
-Every property value arrives as a string; dates may be ISO text or epoch milliseconds.
+Every property value arrives as a string; dates may be ISO text or epoch milliseconds, and
+date-times are placed in months in the close's time zone (see :func:`_date_text`).
 A 429 whose ``policyName`` is ``DAILY`` stops the pull; other 429s back off and retry.
 """
 
@@ -194,18 +195,28 @@ def fetch(client: HubSpotClient, query: HubSpotQuery, since: str | None) -> Batc
 
 
 def _date_text(values: pd.Series) -> pd.Series:
-    """Epoch milliseconds (digits only) as ISO dates in UTC; other text untouched.
+    """HubSpot dates and date-times as text the date parser reads in the close's time zone.
 
-    Anything else, ``1.7e12`` or ``17O4...``, stays as it came, for the strict date
-    parser to refuse with the value in the quarantine.
+    Epoch milliseconds (digits only) become an instant in UTC (``...T04:30:00.000Z``),
+    which the parser places on its day in the close's zone. HubSpot stores a *date*
+    property as midnight UTC of its day (its docs), so a value at exactly 00:00 UTC, as
+    milliseconds or ISO text, is that calendar date: read as an instant it would fall on
+    the day before west of Greenwich. Anything else, ``1.7e12`` or ``17O4...``, stays as
+    it came, for the strict date parser to refuse with the value in the quarantine.
     """
     text = values.astype("string").str.strip()
     epoch = text.str.fullmatch(r"\d{1,15}").fillna(False).astype(bool)
     result = values.astype(object).copy()
     if epoch.any():
         when = pd.to_datetime(text[epoch].astype("int64"), unit="ms", utc=True, errors="coerce")
-        readable = when.notna()
-        result[when.index[readable]] = when[readable].dt.strftime("%Y-%m-%d")
+        when = when[when.notna()]
+        midnight = when == when.dt.normalize()
+        result[when.index[midnight]] = when[midnight].dt.strftime("%Y-%m-%d")
+        instants = when[~midnight]
+        result[instants.index] = instants.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str[:-3] + "Z"
+    utc_midnight = text.str.fullmatch(r"\d{4}-\d{2}-\d{2}T00:00(?::00(?:\.0+)?)?(?:Z|[+-]00:?00)")
+    utc_midnight = utc_midnight.fillna(False).astype(bool)
+    result[utc_midnight] = text[utc_midnight].str[:10].astype(object)
     return result
 
 

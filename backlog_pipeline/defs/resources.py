@@ -319,6 +319,7 @@ class DocumentFolder(dg.ConfigurableResource):
 
 
 class Reporting(dg.ConfigurableResource):
-    """What the published figures are expressed in."""
+    """What the published figures are expressed in: a currency, and months in a time zone."""
 
     currency: str = "USD"
+    timezone: str = "UTC"  # the close's (BACKLOG_CLOSE_TIMEZONE): a date-time's day is its day here

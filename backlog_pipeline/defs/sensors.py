@@ -48,11 +48,13 @@ def build_late_data_sensor(
         warehouse: Warehouse,
         reporting: Reporting,
     ) -> dg.SensorResult | dg.SkipReason:
+        # Parsed as the source assets parse them (same currency, same time zone).
         contracts = parse_contracts(
-            crm.read("contracts", context.log).raw, crm.describe(), reporting.currency
-        ).rows
+            crm.read("contracts", context.log).raw, crm.describe(), reporting.currency,
+            reporting.timezone,
+        ).rows  # fmt: skip
         changes = parse_contract_changes(
-            crm.read("contract_changes", context.log).raw, crm.describe()
+            crm.read("contract_changes", context.log).raw, crm.describe(), reporting.timezone
         ).rows
         recognition = parse_recognition(erp.read(context.log).raw, erp.describe()).rows
         marks = {
