@@ -190,3 +190,19 @@ def test_close_dates_are_booked_in_the_close_time_zone(fake_api):
     assert signed.to_dict() == {"301": "2024-01-31", "302": "2024-01-31", "303": "2024-02-01"}
     in_utc = parse_contracts(contracts, "HubSpot", "USD", timezone="UTC").rows
     assert in_utc["signed_date"].dt.strftime("%Y-%m-%d").tolist() == ["2024-02-01"] * 3
+
+
+def test_a_portal_that_cannot_be_read_ties_the_copy_to_the_base_url_and_says_so(fake_api, caplog):
+    fake_api.script(
+        "GET",
+        hubspot.ACCOUNT_DETAILS,
+        Reply(403, {"status": "error", "category": "MISSING_SCOPES"}),
+    )
+    with caplog.at_level(logging.WARNING):
+        assert hubspot.system(client(fake_api)) == f"HubSpot {fake_api.url}"
+    assert "portal id cannot be read" in caplog.text and "HTTP 403" in caplog.text
+    fake_api.script(
+        "GET", hubspot.ACCOUNT_DETAILS, Reply(401, {"category": "INVALID_AUTHENTICATION"})
+    )
+    with pytest.raises(ConnectorError, match="HTTP 401"):
+        hubspot.system(client(fake_api))

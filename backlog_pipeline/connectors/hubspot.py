@@ -150,6 +150,32 @@ class HubSpotClient:
         return found
 
 
+ACCOUNT_DETAILS = "/account-info/v3/details"
+
+
+def system(client: HubSpotClient) -> str:
+    """Which portal a local copy came from: every portal shares ``api.hubapi.com``, so the
+    token's portal id is asked for (one call; the token itself is never part of it).
+
+    Without the permission to read it, the copy is tied to the base URL only, and the log
+    says so.
+    """
+    try:
+        portal = client.call("GET", ACCOUNT_DETAILS).get("portalId")
+        why = "the answer has no portalId"
+    except ConnectorError as error:
+        if error.status not in (403, 404):
+            raise
+        portal, why = None, f"HTTP {error.status}"
+    if portal is None or portal == "":
+        client.log.warning(
+            f"HubSpot: the token's portal id cannot be read ({ACCOUNT_DETAILS}: {why}); the "
+            f"local copy is tied to {client.base_url} only"
+        )
+        return f"HubSpot {client.base_url}"
+    return f"HubSpot {client.base_url} portal {portal}"
+
+
 def _results(page: Mapping[str, Any]) -> list[dict[str, Any]]:
     results = page.get("results")
     if not isinstance(results, list):

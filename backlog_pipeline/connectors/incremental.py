@@ -4,7 +4,9 @@ The copy holds the source's records as fetched (all text, one row per record id)
 canonical rows: a record that changes state (a deal leaving "won") is replaced whole, so
 whatever is derived from it is derived again. The copy and its high-water mark are one
 pickle file, replaced by an atomic rename only after a pull has fetched everything, so a
-pull that fails half-way leaves the previous copy exactly as it was.
+pull that fails half-way leaves the previous copy exactly as it was. A copy is tied to the
+system it came from (instance, account, portal): pointed at another, the next pull is a full
+one, so a sandbox's records never mix with production's.
 """
 
 from __future__ import annotations
@@ -95,21 +97,39 @@ def _has_id(records: pd.DataFrame, id_column: str) -> pd.Series:
 class LocalCopy:
     """The records of one source kept between runs in ``path``, keyed by ``id_column``.
 
-    ``signature`` describes what is fetched (object, fields, query): when it changes, the
-    copy no longer matches the fetch and the next pull is a full one.
+    ``signature`` describes what is fetched (object, fields, query) and ``system`` where from
+    (``Salesforce https://acme.my.salesforce.com``; never a secret): when either changes,
+    the copy no longer matches the fetch and the next pull is a full one.
     """
 
-    def __init__(self, path: Path, id_column: str, signature: str) -> None:
+    def __init__(self, path: Path, id_column: str, signature: str, system: str = "") -> None:
         self.path = path
         self.id_column = id_column
         self.signature = signature
+        self.system = system
+
+    def _stored(self) -> dict | None:
+        if not self.path.is_file():
+            return None
+        with open(self.path, "rb") as stream:
+            return pickle.load(stream)
+
+    def _unusable(self, stored: dict) -> str | None:
+        """Why the stored copy cannot be merged into (None: it can)."""
+        if stored.get("version") != _FORMAT_VERSION:
+            return "the local copy was written by another version of the pipeline"
+        if stored.get("system", "") != self.system:
+            return (
+                f"the local copy came from {stored.get('system') or 'an unrecorded system'}, "
+                f"this pull reads {self.system or 'an unnamed system'}"
+            )
+        if stored.get("signature") != self.signature:
+            return "the object, fields or query changed since the local copy was made"
+        return None
 
     def load(self) -> tuple[pd.DataFrame | None, str | None]:
-        if not self.path.is_file():
-            return None, None
-        with open(self.path, "rb") as stream:
-            stored = pickle.load(stream)
-        if stored.get("version") != _FORMAT_VERSION or stored.get("signature") != self.signature:
+        stored = self._stored()
+        if stored is None or self._unusable(stored) is not None:
             return None, None
         return stored["records"], stored["high_water_mark"]
 
@@ -118,6 +138,7 @@ class LocalCopy:
         handle, temporary = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
         stored = {
             "version": _FORMAT_VERSION,
+            "system": self.system,
             "signature": self.signature,
             "records": records,
             "high_water_mark": high_water_mark,
@@ -139,7 +160,14 @@ class LocalCopy:
         boundary is fetched again on purpose (two records can share a timestamp), and the
         merge by id makes the repeat harmless.
         """
-        previous, mark = (None, None) if full_refresh else self.load()
+        previous, mark = None, None
+        stored = None if full_refresh else self._stored()
+        if stored is not None:
+            why = self._unusable(stored)
+            if why is None:
+                previous, mark = stored["records"], stored["high_water_mark"]
+            else:
+                log.warning(f"{self.path.stem}: {why}: the copy is replaced by a full pull")
         since = mark if previous is not None else None
         what = f"records modified since {since}" if since else "every record (full pull)"
         log.info(f"{self.path.stem}: pulling {what}")

@@ -24,6 +24,12 @@ PAGE_SIZE = 1000  # SuiteQL's largest page
 PATH = "/services/rest/query/v1/suiteql"
 
 
+def system(base_url: str) -> str:
+    """Which account a local copy came from: the base URL holds the account id (and
+    ``-sb1`` for a sandbox)."""
+    return f"NetSuite {base_url.rstrip('/')}"
+
+
 def wrapped(query: str, since: str | None) -> str:
     """The operator's query, filtered on the mark and ordered by the unique line id.
 

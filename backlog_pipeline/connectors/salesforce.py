@@ -71,6 +71,12 @@ class SalesforceQuery:
         return json.dumps([self.object_name, self.selected()])
 
 
+def system(instance_url: str) -> str:
+    """Which org a local copy came from: each org, sandboxes included, has its own instance
+    URL (My Domain), so the URL tells them apart without a call."""
+    return f"Salesforce {instance_url.rstrip('/')}"
+
+
 def _daily_limit(response: requests.Response) -> str | None:
     if response.status_code == 403 and "REQUEST_LIMIT_EXCEEDED" in response.text:
         return (

@@ -96,8 +96,9 @@ class HttpSource(dg.ConfigurableResource):
         signature: str,
         fetch: Callable[[str | None], Batch],
         log: Log,
+        system: str = "",
     ) -> PullResult:
-        copy = LocalCopy(Path(self.copy_dir) / f"{name}.pkl", id_column, signature)
+        copy = LocalCopy(Path(self.copy_dir) / f"{name}.pkl", id_column, signature, system)
         return copy.pull(fetch, self.full_refresh, log)
 
 
@@ -183,6 +184,7 @@ class SalesforceCrm(CrmSource, HttpSource):
             pull = self.pull(
                 f"salesforce-{self.object_name}", salesforce.ID, query.signature(),
                 lambda since: salesforce.fetch(client, query, since), log,
+                salesforce.system(self.instance_url),
             )  # fmt: skip
         finally:
             client.http.close()
@@ -216,7 +218,7 @@ class HubSpotCrm(CrmSource, HttpSource):
         try:
             pull = self.pull(
                 "hubspot-deals", hubspot.ID, query.signature(),
-                lambda since: hubspot.fetch(client, query, since), log,
+                lambda since: hubspot.fetch(client, query, since), log, hubspot.system(client),
             )  # fmt: skip
         finally:
             client.http.close()
@@ -283,6 +285,7 @@ class NetSuiteErp(ErpSource, HttpSource):
             pull = self.pull(
                 "netsuite-recognition", netsuite.ID, netsuite.signature(self.query),
                 lambda since: netsuite.fetch(client, self.query, since), log,
+                netsuite.system(self.base_url),
             )  # fmt: skip
         finally:
             client.http.close()
