@@ -178,3 +178,17 @@ def test_more_lines_sharing_one_id_than_a_range_holds_stop_with_a_clear_error(fa
     api = netsuite.NetSuiteClient(fake_api.url, TOKEN, POLICY, LOG, page_size=10, max_rows=25)
     with pytest.raises(ConnectorError, match="20 lines or more share line_id 'SAME'"):
         netsuite.fetch(api, QUERY, None)
+
+
+def test_a_repeated_line_id_reaches_the_duplicate_check_through_the_local_copy(fake_api, tmp_path):
+    from backlog_pipeline.accounting.data_errors import duplicate_ids
+    from backlog_pipeline.defs.resources import NetSuiteErp
+
+    # A join that fans out gives two different lines one id: neither may vanish in the copy.
+    fake_api.serve("POST", netsuite.PATH, SuiteQlStandIn(suiteql_lines(["L1", "L1", "L2"]), 10**5))
+    erp = NetSuiteErp(base_url=fake_api.url, query=QUERY, token=TOKEN, copy_dir=str(tmp_path))
+    raw = erp.read(LOG).raw
+    assert sorted(raw["line_id"]) == ["L1", "L1", "L2"]
+    rows = parse_recognition(raw, "NS").rows
+    assert duplicate_ids(rows, "line_id", "NS", "period", "amount")["record_id"].tolist() == [
+        "L1", "L1"]  # fmt: skip

@@ -75,18 +75,30 @@ def latest(values: pd.Series) -> str | None:
     return None if pd.isna(newest) else str(_iso(pd.Series([newest])).iloc[0])
 
 
-def _merge(previous: pd.DataFrame | None, fetched: pd.DataFrame, id_column: str) -> pd.DataFrame:
+def _merge(
+    previous: pd.DataFrame | None, fetched: pd.DataFrame, id_column: str, unique_ids: bool
+) -> pd.DataFrame:
     """The fetched records replace the previous ones with the same id.
 
     Records without an id cannot be matched: only the latest fetch's are kept, so they
-    reach the canonical mapping (and its quarantine) once, not once per pull.
+    reach the canonical mapping (and its quarantine) once, not once per pull. With
+    ``unique_ids``, the source's own ids (a record fetched twice in one pull is one record,
+    the last copy wins); without, an id repeated within a fetch is kept every time, so the
+    duplicate check sees what the source holds.
     """
+    with_id = _has_id(fetched, id_column)
+    if unique_ids:
+        fetched = pd.concat(
+            [fetched[with_id].drop_duplicates(subset=[id_column], keep="last"), fetched[~with_id]]
+        )
+        with_id = _has_id(fetched, id_column)
     if previous is not None:
         previous = previous[_has_id(previous, id_column)]
-        fetched = pd.concat([previous, fetched], ignore_index=True)
-    with_id = _has_id(fetched, id_column)
-    kept = fetched[with_id].drop_duplicates(subset=[id_column], keep="last")
-    return pd.concat([kept, fetched[~with_id]], ignore_index=True)
+        replaced = previous[id_column].isin(fetched.loc[with_id, id_column])
+        previous = previous[~replaced.to_numpy(bool)]
+    else:
+        previous = fetched.iloc[:0]
+    return pd.concat([previous, fetched[with_id], fetched[~with_id]], ignore_index=True)
 
 
 def _has_id(records: pd.DataFrame, id_column: str) -> pd.Series:
@@ -102,11 +114,19 @@ class LocalCopy:
     the copy no longer matches the fetch and the next pull is a full one.
     """
 
-    def __init__(self, path: Path, id_column: str, signature: str, system: str = "") -> None:
+    def __init__(
+        self,
+        path: Path,
+        id_column: str,
+        signature: str,
+        system: str = "",
+        unique_ids: bool = True,  # False: ids come from a query and may repeat (see _merge)
+    ) -> None:
         self.path = path
         self.id_column = id_column
         self.signature = signature
         self.system = system
+        self.unique_ids = unique_ids
 
     def _stored(self) -> dict | None:
         if not self.path.is_file():
@@ -172,7 +192,7 @@ class LocalCopy:
         what = f"records modified since {since}" if since else "every record (full pull)"
         log.info(f"{self.path.stem}: pulling {what}")
         batch = fetch(since)
-        records = _merge(previous, batch.records, self.id_column)
+        records = _merge(previous, batch.records, self.id_column, self.unique_ids)
         marks = [m for m in (since, batch.high_water_mark) if m is not None]
         high_water_mark = max(marks) if marks else None
         self._save(records, high_water_mark)

@@ -97,8 +97,10 @@ class HttpSource(dg.ConfigurableResource):
         fetch: Callable[[str | None], Batch],
         log: Log,
         system: str = "",
+        unique_ids: bool = True,
     ) -> PullResult:
-        copy = LocalCopy(Path(self.copy_dir) / f"{name}.pkl", id_column, signature, system)
+        path = Path(self.copy_dir) / f"{name}.pkl"
+        copy = LocalCopy(path, id_column, signature, system, unique_ids)
         return copy.pull(fetch, self.full_refresh, log)
 
 
@@ -285,7 +287,7 @@ class NetSuiteErp(ErpSource, HttpSource):
             pull = self.pull(
                 "netsuite-recognition", netsuite.ID, netsuite.signature(self.query),
                 lambda since: netsuite.fetch(client, self.query, since), log,
-                netsuite.system(self.base_url),
+                netsuite.system(self.base_url), unique_ids=False,
             )  # fmt: skip
         finally:
             client.http.close()
