@@ -104,7 +104,9 @@ def test_a_client_error_is_not_retried(fake_api):
 def test_a_non_json_body_is_a_clear_error_with_its_start(fake_api):
     fake_api.script("GET", "/html", Reply(200, "<html><body>Service Unavailable</body></html>"))
     http, _ = client()
-    with pytest.raises(ConnectorError, match="not valid JSON; HTTP 200; body: <html><body>Service"):
+    with pytest.raises(
+        ConnectorError, match="maintenance page\\?\\); HTTP 200; body: <html><body>Serv"
+    ):
         http.json("GET", f"{fake_api.url}/html")
     assert len(fake_api.seen) == 1
 
@@ -146,3 +148,16 @@ def test_a_refused_connection_is_retried_then_reported_without_the_query():
 def test_an_endpoint_never_shows_user_password_or_query():
     url = "https://user:pw@example.com:8443/services/data?q=x"
     assert endpoint_of("get", url) == "GET https://example.com:8443/services/data"
+
+
+def test_a_page_that_is_not_json_fails_at_once_naming_the_endpoint_and_the_page(fake_api):
+    login = "<html><head><title>Login | Salesforce</title></head><body>Please log in</body></html>"
+    fake_api.script("GET", "/services/data", Reply(200, login), Reply(200, {"ok": 1}))
+    http, slept = client()
+    with pytest.raises(ConnectorError) as raised:
+        http.json("GET", f"{fake_api.url}/services/data?q=secret")
+    message = str(raised.value)
+    assert message.startswith(f"TestSource: GET {fake_api.url}/services/data: ")
+    assert "not JSON" in message and "<html><head><title>Login | Salesforce" in message
+    assert not raised.value.transient  # a retry would get the same page
+    assert len(fake_api.seen) == 1 and slept == []

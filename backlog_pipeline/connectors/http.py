@@ -242,8 +242,12 @@ class HttpClient:
         try:
             payload = json.loads(response.text, parse_float=Decimal)
         except ValueError:
+            # A login or maintenance page answered with 200: another try gets the same page,
+            # so it fails now, with the start of the page to say what it was.
             raise self._error(
-                endpoint_of(method, url), "response is not valid JSON", response, transient=True
+                endpoint_of(method, url),
+                "the response is not JSON (a login, proxy or maintenance page?)",
+                response,
             ) from None
         if not isinstance(payload, dict):
             raise self._error(endpoint_of(method, url), "response is not a JSON object", response)
