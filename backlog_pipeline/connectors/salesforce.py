@@ -114,7 +114,7 @@ class SalesforceClient:
         self.access_token = access_token
 
     def refresh(self) -> None:
-        if not (self.refresh_token and self.client_id):
+        if not self.can_refresh():
             raise ConnectorError(
                 "Salesforce", f"POST {self.token_url}",
                 "the session expired and no refresh token and client id are set",
@@ -130,6 +130,9 @@ class SalesforceClient:
         self.access_token = token
         self.log.info("Salesforce: access token refreshed")
 
+    def can_refresh(self) -> bool:
+        return bool(self.refresh_token and self.client_id)
+
     def get(self, url: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
         if self.access_token is None:
             self.refresh()
@@ -138,6 +141,17 @@ class SalesforceClient:
         except ConnectorError as error:
             if error.status != 401 or "INVALID_SESSION_ID" not in error.body:
                 raise
+            if not self.can_refresh():
+                # The call that was refused, and how to mend it: not the token endpoint
+                # that was never called.
+                raise ConnectorError(
+                    "Salesforce", error.endpoint,
+                    "the session was refused (INVALID_SESSION_ID) and cannot be refreshed: set "
+                    "BACKLOG_SALESFORCE_REFRESH_TOKEN and BACKLOG_SALESFORCE_CLIENT_ID (and "
+                    "BACKLOG_SALESFORCE_CLIENT_SECRET if the app has one), or a fresh "
+                    "BACKLOG_SALESFORCE_ACCESS_TOKEN",
+                    error.status, error.body,
+                ) from None  # fmt: skip
         self.refresh()
         return self._get(url, params)
 
