@@ -26,6 +26,9 @@ RECOGNITION_COLUMNS = ("line_id", "contract_id", "period", "amount")
 RECOGNITION_REQUIRED = RECOGNITION_COLUMNS
 CHANGE_KINDS = ("increase", "decrease", "cancellation")
 QUARANTINE_COLUMNS = ("source", "table", "row_number", "record_id", "field", "value", "reason")
+# A raw frame's ``attrs[MISSING_REASONS]``: canonical column -> why a source leaves it empty,
+# added to "<column> is missing" (a HubSpot deal without a company, a record's empty field).
+MISSING_REASONS = "missing_reasons"
 _CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
 
 
@@ -118,7 +121,8 @@ class _Quarantine:
         self.refused |= bad
 
     def missing(self, field: str, values: pd.Series) -> None:
-        self.refuse(field, values.isna(), f"{field} is missing")
+        why = self.raw.attrs.get(MISSING_REASONS, {}).get(field)
+        self.refuse(field, values.isna(), f"{field} is missing" + (f": {why}" if why else ""))
 
     def refuse(self, field: str, mask: pd.Series, reason: str | pd.Series) -> None:
         """Refuse the rows under ``mask`` for ``reason`` (one text, or one per row)."""

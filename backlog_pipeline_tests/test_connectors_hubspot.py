@@ -81,6 +81,9 @@ def test_list_pages_follow_the_after_cursor_and_values_are_parsed_strictly(fake_
     refused = parsed.quarantine.set_index("record_id")
     assert refused["field"].to_dict() == {"104": "signed_date", "105": "tcv", "106": "customer_id"}
     assert refused.loc["104", "value"] == "17O6745600000"
+    assert refused.loc["106", "reason"] == (
+        "customer_id is missing: the deal has no associated company (@company)"
+    )
 
 
 def test_a_daily_429_stops_and_a_secondly_one_backs_off(fake_api):

@@ -278,3 +278,28 @@ def test_json_numbers_in_scientific_notation_are_exact_decimals_and_text_stays_s
         "006C": "amount '1.2e3' is not in plain decimal notation",
         "006D": "amount Decimal('1E+30') does not fit NUMERIC(18,2)",
     }
+
+
+def test_a_refused_session_without_refresh_credentials_reports_the_401_and_the_fix(fake_api):
+    expired = [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
+    fake_api.script("GET", QUERY_PATH, Reply(401, expired))
+    client = salesforce.SalesforceClient(fake_api.url, "v62.0", POLICY, LOG, OLD_TOKEN)
+    with pytest.raises(ConnectorError) as raised:
+        salesforce.fetch(client, salesforce.SalesforceQuery(), None)
+    message = str(raised.value)
+    # The call that was refused, its status and body; not the token endpoint never called.
+    assert message.startswith(f"Salesforce: GET {fake_api.url}{QUERY_PATH}: ")
+    assert "HTTP 401" in message and "INVALID_SESSION_ID" in message
+    assert "oauth2/token" not in message
+    assert "BACKLOG_SALESFORCE_REFRESH_TOKEN and BACKLOG_SALESFORCE_CLIENT_ID" in message
+    assert "BACKLOG_SALESFORCE_ACCESS_TOKEN" in message
+    assert not raised.value.transient and OLD_TOKEN not in message
+    assert fake_api.paths() == [f"GET {QUERY_PATH}"]
+
+
+def test_a_record_without_an_account_says_which_field_was_empty(fake_api):
+    fake_api.script("GET", QUERY_PATH, Reply(body=page([opportunity("006A", 5, AccountId=None)])))
+    query = salesforce.SalesforceQuery()
+    batch = salesforce.fetch(make_client(fake_api), query, None)
+    parsed = parse_contracts(salesforce.contracts(batch.records, query), "Salesforce", "USD")
+    assert parsed.quarantine["reason"].tolist() == ["customer_id is missing: AccountId is empty"]

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 import requests
 
-from backlog_pipeline.canonical import CONTRACT_COLUMNS
+from backlog_pipeline.canonical import CONTRACT_COLUMNS, MISSING_REASONS
 from backlog_pipeline.connectors.http import ConnectorError, HttpClient, HttpPolicy, Log
 from backlog_pipeline.connectors.incremental import Batch, iso_utc, latest
 
@@ -262,4 +262,12 @@ def contracts(records: pd.DataFrame, query: HubSpotQuery) -> pd.DataFrame:
             frame[column] = _date_text(frame[column])
     if "updated_at" in frame:
         frame["updated_at"] = iso_utc(frame["updated_at"]).astype(object)
-    return frame.reset_index(drop=True)
+    frame = frame.reset_index(drop=True)
+    frame.attrs[MISSING_REASONS] = {
+        column: "the deal has no associated company (@company)"
+        if name == COMPANY
+        else f"the deal's property {name} is empty"
+        for column, name in query.properties.items()
+        if column in CONTRACT_COLUMNS and name
+    }
+    return frame

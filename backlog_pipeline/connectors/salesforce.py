@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 import requests
 
-from backlog_pipeline.canonical import CHANGE_COLUMNS, CONTRACT_COLUMNS
+from backlog_pipeline.canonical import CHANGE_COLUMNS, CONTRACT_COLUMNS, MISSING_REASONS
 from backlog_pipeline.connectors.http import ConnectorError, HttpClient, HttpPolicy, Log
 from backlog_pipeline.connectors.incremental import Batch, latest
 
@@ -212,13 +212,22 @@ def fetch(client: SalesforceClient, query: SalesforceQuery, since: str | None) -
 def contracts(records: pd.DataFrame, query: SalesforceQuery) -> pd.DataFrame:
     """Canonical contract columns of the signed records (a cancelled one stays a booking)."""
     signed = records[_status(records, query).isin(query.signed_values)]
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             column: signed[query.fields[column]]
             for column in CONTRACT_COLUMNS
             if query.fields.get(column)
         }
     ).reset_index(drop=True)
+    frame.attrs[MISSING_REASONS] = _empty_fields(query, CONTRACT_COLUMNS)
+    return frame
+
+
+def _empty_fields(query: SalesforceQuery, columns: tuple[str, ...]) -> dict[str, str]:
+    """Which Salesforce field left each canonical column empty, for the quarantine."""
+    return {
+        column: f"{query.fields[column]} is empty" for column in columns if query.fields.get(column)
+    }
 
 
 def changes(records: pd.DataFrame, query: SalesforceQuery) -> pd.DataFrame:
@@ -229,7 +238,7 @@ def changes(records: pd.DataFrame, query: SalesforceQuery) -> pd.DataFrame:
     def column(key: str) -> pd.Series:
         return cancelled[fields[key]] if fields.get(key) else pd.Series(None, index=cancelled.index)
 
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "change_id": cancelled[ID] + "-cancellation",
             "contract_id": column("contract_id"),
@@ -239,6 +248,8 @@ def changes(records: pd.DataFrame, query: SalesforceQuery) -> pd.DataFrame:
         },
         columns=list(CHANGE_COLUMNS),
     ).reset_index(drop=True)
+    frame.attrs[MISSING_REASONS] = _empty_fields(query, ("contract_id",))
+    return frame
 
 
 def _status(records: pd.DataFrame, query: SalesforceQuery) -> pd.Series:
