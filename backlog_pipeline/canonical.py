@@ -26,6 +26,10 @@ RECOGNITION_COLUMNS = ("line_id", "contract_id", "period", "amount")
 RECOGNITION_REQUIRED = RECOGNITION_COLUMNS
 CHANGE_KINDS = ("increase", "decrease", "cancellation")
 QUARANTINE_COLUMNS = ("source", "table", "row_number", "record_id", "field", "value", "reason")
+# Columns a raw frame may carry besides SPEC's, named with "@" so no source column clashes.
+LINE = "@line"  # the physical line of a file the row starts on: the quarantine's row_number
+BROKEN = "@broken"  # why a line could not be read as a record at all: it is set aside whole
+BROKEN_TEXT = "@text"  # that line's text, shown as the quarantined value
 # A raw frame's ``attrs[MISSING_REASONS]``: canonical column -> why a source leaves it empty,
 # added to "<column> is missing" (a HubSpot deal without a company, a record's empty field).
 MISSING_REASONS = "missing_reasons"
@@ -79,14 +83,29 @@ def empty_quarantine() -> pd.DataFrame:
 def _require_columns(raw: pd.DataFrame, required: Iterable[str], source: str, table: str) -> None:
     missing = [column for column in required if column not in raw.columns]
     if missing:
+        found = [str(column) for column in raw.columns if not str(column).startswith("@")]
         raise SourceError(
             f"{source}: table {table!r} has no column(s) {', '.join(missing)}; "
-            f"found {', '.join(map(str, raw.columns)) or 'none'}"
+            f"found {', '.join(found) or 'none'}"
         )
 
 
+def _row_numbers(raw: pd.DataFrame) -> pd.Series:
+    """Where each row is in its source: the file line it starts on (``@line``) where the
+    source says; else the position in the result, counted as lines under a header."""
+    numbers = pd.Series(range(2, len(raw) + 2), index=raw.index, dtype="Int64")
+    if len(raw) and pd.api.types.is_integer_dtype(raw.index.dtype):
+        numbers = pd.Series(raw.index.to_numpy() + 2, index=raw.index, dtype="Int64")
+    if LINE in raw:
+        numbers = raw[LINE].astype("Int64").where(raw[LINE].notna(), numbers)
+    return numbers
+
+
 class _Quarantine:
-    """Collects refused rows, the first reason per row, keyed by the frame's index."""
+    """Collects refused rows, the first reason per row, keyed by the frame's index.
+
+    Lines a file reader could not read as records (``@broken``) are refused first, whole.
+    """
 
     def __init__(self, raw: pd.DataFrame, source: str, table: str, ids: pd.Series) -> None:
         self.raw = raw
@@ -95,21 +114,28 @@ class _Quarantine:
         self.ids = ids
         self.refused = pd.Series(False, index=raw.index)
         self.parts: list[pd.DataFrame] = []
+        self.row_numbers = _row_numbers(raw)
+        if BROKEN in raw and raw[BROKEN].notna().any():
+            self.add("line", raw[BROKEN], raw[BROKEN_TEXT])
 
-    def add(self, field: str, reasons: pd.Series) -> None:
+    def add(self, field: str, reasons: pd.Series, shown: pd.Series | None = None) -> None:
+        """Refuse the rows with a reason; ``shown`` is the value quarantined (the field's)."""
         bad = reasons.notna() & ~self.refused
         if not bad.any():
             return
         labels = reasons.index[bad]
         record_ids = self.ids[labels] if self.ids is not None else pd.Series(pd.NA, index=labels)
-        values = self.raw[field][labels] if field in self.raw else pd.Series(pd.NA, index=labels)
+        if shown is None:
+            shown = self.raw[field] if field in self.raw else pd.Series(pd.NA, index=self.raw.index)
+        values = shown[labels]
+        numbers = self.row_numbers[labels]
         self.parts.append(
             pd.DataFrame(
                 {
                     "source": self.source,
                     "table": self.table,
                     # The line in the file (header on line 1); for a query, the row in the result.
-                    "row_number": [int(label) + 2 for label in labels],
+                    "row_number": numbers.astype(object).where(numbers.notna(), None),
                     "record_id": record_ids.astype(object).where(record_ids.notna(), None),
                     "field": field,
                     "value": values.map(lambda v: None if pd.isna(v) else str(v)).astype(object),

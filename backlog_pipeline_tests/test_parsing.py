@@ -164,12 +164,17 @@ def test_csv_row_numbers_are_file_lines_even_after_blank_lines(tmp_path):
     assert parsed.quarantine[["record_id", "row_number"]].values.tolist() == [["C2", 4]]
 
 
-def test_a_ragged_csv_names_the_file(tmp_path):
+def test_a_ragged_csv_line_is_quarantined_with_its_line_and_the_rest_is_read(tmp_path):
     from backlog_pipeline.defs.resources import CrmExport
 
-    (tmp_path / "contracts.csv").write_text("contract_id,customer_id\nC1,A\nC2,B,extra,more\n")
-    with pytest.raises(SourceError, match=r"contracts.csv cannot be read"):
-        CrmExport(directory=str(tmp_path)).read_table("contracts")
+    (tmp_path / "contracts.csv").write_text(
+        "contract_id,customer_id,signed_date,tcv\nC1,A,2024-01-01,1\nC2,B,extra,more,2,x\n"
+    )
+    parsed = parse_contracts(CrmExport(directory=str(tmp_path)).read_table("contracts"), "c", "USD")
+    assert parsed.rows["contract_id"].tolist() == ["C1"]
+    assert parsed.quarantine[["row_number", "reason"]].values.tolist() == [
+        [3, "6 field(s) where the header has 4"]
+    ]
 
 
 TRICKY_AMOUNTS = [

@@ -22,7 +22,7 @@ from backlog_pipeline.canonical import (
     SourceError,
     parse_in_batches,
 )
-from backlog_pipeline.connectors import hubspot, netsuite, salesforce, sql
+from backlog_pipeline.connectors import csv_export, hubspot, netsuite, salesforce, sql
 from backlog_pipeline.connectors.http import HttpPolicy, Log
 from backlog_pipeline.connectors.incremental import Batch, LocalCopy, PullResult, latest
 from backlog_pipeline.demo.generate import ensure_demo
@@ -113,11 +113,12 @@ def _with_csv_changes(changes: pd.DataFrame, folder: str | None) -> pd.DataFrame
     if not folder:
         return changes
     exported = CrmExport(directory=folder).read_table("contract_changes")
-    # The export's rows keep their labels, so quarantined ones name their line in the file;
-    # the CRM's own rows are numbered after them.
+    # The export's rows keep their lines (``@...`` columns), so quarantined ones name their
+    # line in the file; the CRM's own rows are numbered after them.
     first = int(exported.index.max()) + 1 if len(exported) else 0
     derived = changes.set_axis(range(first, first + len(changes)))
-    return pd.concat([exported.reindex(columns=list(CHANGE_COLUMNS)), derived])
+    kept = [*CHANGE_COLUMNS, *(c for c in exported.columns if str(c).startswith("@"))]
+    return pd.concat([exported.reindex(columns=kept), derived])
 
 
 class CrmExport(CrmSource):
@@ -135,20 +136,13 @@ class CrmExport(CrmSource):
         return SourceRead(raw, mark, len(raw), len(raw))
 
     def read_table(self, table: str) -> pd.DataFrame:
-        """Every cell as text: parsing and its errors belong to the canonical mapping."""
+        """Every cell as text with its line; broken lines set aside (see ``csv_export``)."""
         if self.demo_data_dir:
             ensure_demo(Path(self.demo_data_dir))
         path = Path(self.directory) / f"{table}.csv"
         if not path.is_file():
             raise SourceError(f"{self.describe()}: {path.name} not found in {self.directory}")
-        try:
-            frame = pd.read_csv(
-                path, dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=False
-            )
-        except (pd.errors.ParserError, UnicodeDecodeError) as error:
-            raise SourceError(f"{self.describe()}: {path.name} cannot be read: {error}") from None
-        # Blank lines are dropped by label, so row numbers still match the file's lines.
-        return frame[(frame != "").any(axis=1)]
+        return csv_export.read_export(path, self.describe())
 
 
 class SalesforceCrm(CrmSource, HttpSource):
