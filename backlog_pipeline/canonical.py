@@ -30,6 +30,9 @@ QUARANTINE_COLUMNS = ("source", "table", "row_number", "record_id", "field", "va
 LINE = "@line"  # the physical line of a file the row starts on: the quarantine's row_number
 BROKEN = "@broken"  # why a line could not be read as a record at all: it is set aside whole
 BROKEN_TEXT = "@text"  # that line's text, shown as the quarantined value
+# Where an API record was fetched ("page 3 of the pull at ..."): API sources have no line
+# numbers, so a quarantined record is named by its id and this, and row_number is null.
+PAGE = "@page"
 # A raw frame's ``attrs[MISSING_REASONS]``: canonical column -> why a source leaves it empty,
 # added to "<column> is missing" (a HubSpot deal without a company, a record's empty field).
 MISSING_REASONS = "missing_reasons"
@@ -92,10 +95,13 @@ def _require_columns(raw: pd.DataFrame, required: Iterable[str], source: str, ta
 
 def _row_numbers(raw: pd.DataFrame) -> pd.Series:
     """Where each row is in its source: the file line it starts on (``@line``) where the
-    source says; else the position in the result, counted as lines under a header."""
+    source says; none for an API record (``@page``); else the position in a query's result,
+    counted as lines under a header."""
     numbers = pd.Series(range(2, len(raw) + 2), index=raw.index, dtype="Int64")
     if len(raw) and pd.api.types.is_integer_dtype(raw.index.dtype):
         numbers = pd.Series(raw.index.to_numpy() + 2, index=raw.index, dtype="Int64")
+    if PAGE in raw:
+        numbers = numbers.where(raw[PAGE].isna())
     if LINE in raw:
         numbers = raw[LINE].astype("Int64").where(raw[LINE].notna(), numbers)
     return numbers
@@ -129,6 +135,10 @@ class _Quarantine:
             shown = self.raw[field] if field in self.raw else pd.Series(pd.NA, index=self.raw.index)
         values = shown[labels]
         numbers = self.row_numbers[labels]
+        reasons = reasons[labels].astype(object)
+        if PAGE in self.raw:
+            page = self.raw[PAGE][labels]
+            reasons = reasons.where(page.isna(), reasons + " (" + page.astype(str) + ")")
         self.parts.append(
             pd.DataFrame(
                 {
@@ -139,7 +149,7 @@ class _Quarantine:
                     "record_id": record_ids.astype(object).where(record_ids.notna(), None),
                     "field": field,
                     "value": values.map(lambda v: None if pd.isna(v) else str(v)).astype(object),
-                    "reason": reasons[labels].astype(object),
+                    "reason": reasons,
                 },
                 index=labels,
             )

@@ -79,6 +79,9 @@ def test_list_pages_follow_the_after_cursor_and_values_are_parsed_strictly(fake_
     assert [str(d.date()) for d in parsed.rows["signed_date"]] == ["2024-01-10", "2024-02-01"]
     assert parsed.rows["tcv"].tolist() == [1_200_050, 240_000]
     refused = parsed.quarantine.set_index("record_id")
+    refused["reason"] = refused["reason"].str.replace(
+        r" \((?:page|range|offset) [^()]* of the pull at [^)]*\)$", "", regex=True
+    )  # where it was fetched: tested below
     assert refused["field"].to_dict() == {"104": "signed_date", "105": "tcv", "106": "customer_id"}
     assert refused.loc["104", "value"] == "17O6745600000"
     assert refused.loc["106", "reason"] == (
@@ -209,3 +212,18 @@ def test_a_portal_that_cannot_be_read_ties_the_copy_to_the_base_url_and_says_so(
     )
     with pytest.raises(ConnectorError, match="HTTP 401"):
         hubspot.system(client(fake_api))
+
+
+def test_a_quarantined_deal_is_named_by_its_id_and_page(fake_api):
+    fake_api.script(
+        "GET",
+        DEALS,
+        Reply(body={"results": [deal("1", "2024-01-10", "5", company="9")],
+                    "paging": {"next": {"after": "A1"}}}),
+        Reply(body={"results": [deal("2", "2024-01-10", "x", company="9")]}),
+    )  # fmt: skip
+    query = hubspot.HubSpotQuery()
+    contracts = hubspot.contracts(hubspot.fetch(client(fake_api), query, None).records, query)
+    row = parse_contracts(contracts, "HubSpot", "USD").quarantine.iloc[0]
+    assert (row["record_id"], row["row_number"]) == ("2", None)
+    assert row["reason"].startswith("amount 'x' is not a decimal number (page 2 of the pull at ")

@@ -115,7 +115,9 @@ def test_json_number_amounts_are_exact_and_json_strings_keep_the_strict_rules(fa
         "L1": 1_234_567_891,
         "4": -25_000,
     }
-    assert parsed.quarantine.set_index("record_id")["reason"].to_dict() == {
+    assert parsed.quarantine.set_index("record_id")["reason"].str.replace(
+        r" \((?:page|range|offset) [^()]* of the pull at [^)]*\)$", "", regex=True
+    ).to_dict() == {
         "L2": "amount '12345678.912' has more than two decimals",
         "L3": "amount '1.2e3' is not in plain decimal notation",
     }
@@ -192,3 +194,18 @@ def test_a_repeated_line_id_reaches_the_duplicate_check_through_the_local_copy(f
     rows = parse_recognition(raw, "NS").rows
     assert duplicate_ids(rows, "line_id", "NS", "period", "amount")["record_id"].tolist() == [
         "L1", "L1"]  # fmt: skip
+
+
+def test_a_quarantined_line_is_named_by_its_id_and_where_the_query_returned_it(fake_api):
+    ids = [f"L{n:02d}" for n in range(30)]
+    lines = suiteql_lines(ids)
+    lines[27]["period"] = "2024-13"
+    fake_api.serve("POST", netsuite.PATH, SuiteQlStandIn(lines, cap=25))
+    api = netsuite.NetSuiteClient(fake_api.url, TOKEN, POLICY, LOG, page_size=10, max_rows=25)
+    parsed = parse_recognition(netsuite.recognition(netsuite.fetch(api, QUERY, None).records), "NS")
+    row = parsed.quarantine.iloc[0]
+    assert (row["record_id"], row["row_number"]) == ("L27", None)
+    # The second key range (from L19) returned it on its first page, at offset 0.
+    assert row["reason"].startswith(
+        "period '2024-13' is not a month (YYYY-MM) (range from 'L19', offset 0, of the pull at "
+    )

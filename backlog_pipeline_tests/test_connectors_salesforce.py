@@ -2,6 +2,7 @@
 
 import json
 import logging
+import re
 from decimal import Decimal
 
 import pandas as pd
@@ -272,7 +273,11 @@ def test_json_numbers_in_scientific_notation_are_exact_decimals_and_text_stays_s
         "006A": 1_234_567_891,  # 12345678.91 × 100
         "006E": 250_000,
     }
-    reasons = parsed.quarantine.set_index("record_id")["reason"].to_dict()
+    reasons = (
+        parsed.quarantine.set_index("record_id")["reason"]
+        .str.replace(r" \((?:page|range|offset) [^()]* of the pull at [^)]*\)$", "", regex=True)
+        .to_dict()
+    )
     assert reasons == {
         "006B": "amount '12345678.912' has more than two decimals",
         "006C": "amount '1.2e3' is not in plain decimal notation",
@@ -302,4 +307,21 @@ def test_a_record_without_an_account_says_which_field_was_empty(fake_api):
     query = salesforce.SalesforceQuery()
     batch = salesforce.fetch(make_client(fake_api), query, None)
     parsed = parse_contracts(salesforce.contracts(batch.records, query), "Salesforce", "USD")
-    assert parsed.quarantine["reason"].tolist() == ["customer_id is missing: AccountId is empty"]
+    assert parsed.quarantine["reason"].str.replace(
+        r" \((?:page|range|offset) [^()]* of the pull at [^)]*\)$", "", regex=True
+    ).tolist() == ["customer_id is missing: AccountId is empty"]
+
+
+def test_a_quarantined_record_is_named_by_its_id_and_page_not_a_row_number(fake_api):
+    fake_api.script("GET", QUERY_PATH, Reply(body=page([opportunity("006A", 1)], NEXT_PATH)))
+    fake_api.script("GET", NEXT_PATH, Reply(body=page([opportunity("006B", "12.345")])))
+    query = salesforce.SalesforceQuery()
+    batch = salesforce.fetch(make_client(fake_api), query, None)
+    parsed = parse_contracts(salesforce.contracts(batch.records, query), "Salesforce", "USD")
+    row = parsed.quarantine.iloc[0]
+    assert (row["record_id"], row["row_number"]) == ("006B", None)
+    assert re.fullmatch(
+        r"amount '12\.345' has more than two decimals \(page 2 of the pull at "
+        r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\)",
+        row["reason"],
+    )

@@ -19,9 +19,9 @@ from typing import Any
 import pandas as pd
 import requests
 
-from backlog_pipeline.canonical import CONTRACT_COLUMNS, MISSING_REASONS
+from backlog_pipeline.canonical import CONTRACT_COLUMNS, MISSING_REASONS, PAGE
 from backlog_pipeline.connectors.http import ConnectorError, HttpClient, HttpPolicy, Log
-from backlog_pipeline.connectors.incremental import Batch, iso_utc, latest
+from backlog_pipeline.connectors.incremental import Batch, iso_utc, latest, pull_time
 
 ID = "id"
 COMPANY = "@company"  # not a property: the deal's first associated company
@@ -209,14 +209,16 @@ def fetch(client: HubSpotClient, query: HubSpotQuery, since: str | None) -> Batc
     """Deals modified at or after ``since`` (all of them without), as text columns."""
     rows: list[dict[str, Any]] = []
     pages = client.search_deals(query, since) if since else client.list_deals(query)
+    pulled = pull_time()
     for number, deals in enumerate(pages, start=1):
         client.log.info(f"HubSpot: page {number}, {len(deals)} deals")
-        rows.extend(_row(deal, query, _inline_company(deal)) for deal in deals)
+        where = f"page {number} of the pull at {pulled}"
+        rows.extend({**_row(deal, query, _inline_company(deal)), PAGE: where} for deal in deals)
     if since and COMPANY in query.properties.values() and rows:
         linked = client.companies([str(row[ID]) for row in rows])
         for row in rows:
             row[COMPANY] = linked.get(str(row[ID]))
-    records = pd.DataFrame(rows, columns=query.columns(), dtype=object)
+    records = pd.DataFrame(rows, columns=[*query.columns(), PAGE], dtype=object)
     return Batch(records, latest(records[query.modified_property]))
 
 
@@ -252,9 +254,12 @@ def contracts(records: pd.DataFrame, query: HubSpotQuery) -> pd.DataFrame:
     won = records[records[stage].isin(query.won_stages)] if stage else records
     frame = pd.DataFrame(
         {
-            column: won[query.properties[column]]
-            for column in CONTRACT_COLUMNS
-            if query.properties.get(column)
+            **{
+                column: won[query.properties[column]]
+                for column in CONTRACT_COLUMNS
+                if query.properties.get(column)
+            },
+            PAGE: won[PAGE] if PAGE in won else None,
         }
     )
     for column in _DATES:

@@ -16,6 +16,7 @@ import pickle
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -40,6 +41,11 @@ class PullResult:
     since: str | None  # what was asked for: None is a full pull
     fetched: int
     total: int
+
+
+def pull_time() -> str:
+    """When a fetch started, to name where its records came from (``@page``)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _utc_times(values: pd.Series) -> pd.Series:

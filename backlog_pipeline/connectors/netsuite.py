@@ -20,9 +20,9 @@ from typing import Any
 
 import pandas as pd
 
-from backlog_pipeline.canonical import RECOGNITION_COLUMNS
+from backlog_pipeline.canonical import PAGE, RECOGNITION_COLUMNS
 from backlog_pipeline.connectors.http import ConnectorError, HttpClient, HttpPolicy, Log
-from backlog_pipeline.connectors.incremental import Batch, latest
+from backlog_pipeline.connectors.incremental import Batch, latest, pull_time
 
 ID = "line_id"
 MODIFIED = "last_modified"  # optional column of the query: ISO text, for incremental pulls
@@ -98,7 +98,7 @@ class NetSuiteClient:
     def _error(self, reason: str) -> ConnectorError:
         return ConnectorError("NetSuite", f"POST {self.url}", reason)
 
-    def _range(self, suiteql: str) -> tuple[list[dict[str, Any]], bool]:
+    def _range(self, suiteql: str, where: str) -> tuple[list[dict[str, Any]], bool]:
         """The rows of one query, page after page within the cap, and whether more remain.
 
         A range that filled the window may have more, whatever ``hasMore`` says: at its cap
@@ -114,6 +114,8 @@ class NetSuiteClient:
             items = page.get("items")
             if not isinstance(items, list):
                 raise self._error("a page without items")
+            for item in items:  # where the line was returned, to name it if quarantined
+                item[PAGE] = f"{where}offset {offset}"
             rows.extend(items)
             self.log.info(f"NetSuite: offset {offset}, {len(items)} lines")
             offset += len(items)
@@ -129,7 +131,8 @@ class NetSuiteClient:
         rows: list[dict[str, Any]] = []
         start: object = None
         while True:
-            found, more = self._range(wrapped(query, since, start))
+            where = "" if start is None else f"range from {start!r}, "
+            found, more = self._range(wrapped(query, since, start), where)
             if not more:
                 return rows + found
             last = _key(found[-1])
@@ -151,7 +154,10 @@ class NetSuiteClient:
 
 def fetch(client: NetSuiteClient, query: str, since: str | None) -> Batch:
     """Recognition lines modified at or after ``since`` (all of them without), as text."""
+    pulled = pull_time()
     items = client.rows(query, since)
+    for item in items:
+        item[PAGE] = f"{item[PAGE]}, of the pull at {pulled}"
     # SuiteQL returns column names in lower case, and each row's own "links".
     rows = [{key.lower(): value for key, value in item.items() if key != "links"} for item in items]
     columns = list(dict.fromkeys([*RECOGNITION_COLUMNS, *(k for row in rows for k in row)]))
@@ -161,7 +167,8 @@ def fetch(client: NetSuiteClient, query: str, since: str | None) -> Batch:
 
 
 def recognition(records: pd.DataFrame) -> pd.DataFrame:
-    return records[[column for column in RECOGNITION_COLUMNS]].reset_index(drop=True)
+    kept = [*RECOGNITION_COLUMNS, *([PAGE] if PAGE in records else [])]
+    return records[kept].reset_index(drop=True)
 
 
 def signature(query: str) -> str:

@@ -18,9 +18,9 @@ from typing import Any
 import pandas as pd
 import requests
 
-from backlog_pipeline.canonical import CHANGE_COLUMNS, CONTRACT_COLUMNS, MISSING_REASONS
+from backlog_pipeline.canonical import CHANGE_COLUMNS, CONTRACT_COLUMNS, MISSING_REASONS, PAGE
 from backlog_pipeline.connectors.http import ConnectorError, HttpClient, HttpPolicy, Log
-from backlog_pipeline.connectors.incremental import Batch, latest
+from backlog_pipeline.connectors.incremental import Batch, latest, pull_time
 
 ID = "Id"
 # Mapping keys besides SPEC's contract columns: what says the record is signed or
@@ -198,14 +198,15 @@ def _value(record: Mapping[str, Any], path: str) -> str | Decimal | int | None:
 
 
 def fetch(client: SalesforceClient, query: SalesforceQuery, since: str | None) -> Batch:
-    """The records modified at or after ``since`` (all of them without), as text columns."""
-    columns = query.selected()
+    """The records modified at or after ``since`` (all of them without), as text columns,
+    each with the page it came on (``@page``), to name it if it is quarantined."""
+    columns, pulled = query.selected(), pull_time()
     rows = [
-        [_value(record, path) for path in columns]
-        for page in client.query(query.soql(since))
+        [*(_value(record, path) for path in columns), f"page {number} of the pull at {pulled}"]
+        for number, page in enumerate(client.query(query.soql(since)), start=1)
         for record in page
     ]
-    records = pd.DataFrame(rows, columns=columns, dtype=object)
+    records = pd.DataFrame(rows, columns=[*columns, PAGE], dtype=object)
     return Batch(records, latest(records[query.modified_field]))
 
 
@@ -214,9 +215,12 @@ def contracts(records: pd.DataFrame, query: SalesforceQuery) -> pd.DataFrame:
     signed = records[_status(records, query).isin(query.signed_values)]
     frame = pd.DataFrame(
         {
-            column: signed[query.fields[column]]
-            for column in CONTRACT_COLUMNS
-            if query.fields.get(column)
+            **{
+                column: signed[query.fields[column]]
+                for column in CONTRACT_COLUMNS
+                if query.fields.get(column)
+            },
+            PAGE: _page(signed),
         }
     ).reset_index(drop=True)
     frame.attrs[MISSING_REASONS] = _empty_fields(query, CONTRACT_COLUMNS)
@@ -247,9 +251,16 @@ def changes(records: pd.DataFrame, query: SalesforceQuery) -> pd.DataFrame:
             "amount": column("cancellation_amount"),
         },
         columns=list(CHANGE_COLUMNS),
-    ).reset_index(drop=True)
+    )
+    frame[PAGE] = _page(cancelled)
+    frame = frame.reset_index(drop=True)
     frame.attrs[MISSING_REASONS] = _empty_fields(query, ("contract_id",))
     return frame
+
+
+def _page(records: pd.DataFrame) -> pd.Series:
+    """Where each record was fetched; unknown for records of a copy made before it was kept."""
+    return records[PAGE] if PAGE in records else pd.Series(None, index=records.index, dtype=object)
 
 
 def _status(records: pd.DataFrame, query: SalesforceQuery) -> pd.Series:
