@@ -120,7 +120,7 @@ class _Quarantine:
         self.ids = ids
         self.refused = pd.Series(False, index=raw.index)
         self.parts: list[pd.DataFrame] = []
-        self.row_numbers = _row_numbers(raw)
+        self._row_numbers: pd.Series | None = None  # found at the first refusal, if any
         if BROKEN in raw and raw[BROKEN].notna().any():
             self.add("line", raw[BROKEN], raw[BROKEN_TEXT])
 
@@ -134,7 +134,9 @@ class _Quarantine:
         if shown is None:
             shown = self.raw[field] if field in self.raw else pd.Series(pd.NA, index=self.raw.index)
         values = shown[labels]
-        numbers = self.row_numbers[labels]
+        if self._row_numbers is None:
+            self._row_numbers = _row_numbers(self.raw)
+        numbers = self._row_numbers[labels]
         reasons = reasons[labels].astype(object)
         if PAGE in self.raw:
             page = self.raw[PAGE][labels]
@@ -144,7 +146,7 @@ class _Quarantine:
                 {
                     "source": self.source,
                     "table": self.table,
-                    # The line in the file (header on line 1); for a query, the row in the result.
+                    # The file's line, or a query result's row; null for an API record.
                     "row_number": numbers.astype(object).where(numbers.notna(), None),
                     "record_id": record_ids.astype(object).where(record_ids.notna(), None),
                     "field": field,
