@@ -27,7 +27,7 @@ from backlog_pipeline.connectors.csv_records import BrokenLine, column_names, re
 _TEXT_SHOWN = 1_000  # characters of a set-aside line kept in the quarantine
 
 
-_CHUNK = 1 << 23  # bytes looked at together: bounds the masks below to a few times this
+_CHUNK = 1 << 20  # bytes looked at together: the masks below take a few times this
 _QUOTE, _COMMA, _LF, _CR = (ord(c) for c in '",\n\r')
 
 
