@@ -261,28 +261,19 @@ def test_hubspot_changes_come_from_the_csv_folder_with_their_line_numbers(tmp_pa
 
 
 def test_business_date_times_are_booked_in_the_close_time_zone(tmp_path, monkeypatch):
-    from backlog_pipeline_tests.conftest import change, contract, write_sources
-    from backlog_pipeline_tests.test_pipeline import close
+    from backlog_pipeline_tests.conftest import change, contract
+    from backlog_pipeline_tests.test_pipeline import build, close
 
     # 23:30 on 31 January in New York, written in UTC; an increase at 21:00 on 29 February.
-    crm_dir, erp_url = write_sources(
-        tmp_path / "sources",
-        [contract("C1", "2024-02-01T04:30:00Z", "1200.00", end_date="2024-12-31")],
-        [change("X1", "C1", "2024-03-01T02:00:00Z", "increase", "50.00")],
-        [],
-    )
+    monkeypatch.setenv("BACKLOG_CLOSE_TIMEZONE", "America/New_York")
     warehouse = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
-    for key, value in {
-        "BACKLOG_DATA_DIR": str(tmp_path / "data"),
-        "BACKLOG_CRM_DIR": str(crm_dir),
-        "BACKLOG_ERP_URL": erp_url,
-        "BACKLOG_WAREHOUSE_URL": warehouse,
-        "BACKLOG_START_MONTH": "2024-01",
-        "BACKLOG_END_MONTH": "2024-03",
-        "BACKLOG_CLOSE_TIMEZONE": "America/New_York",
-    }.items():
-        monkeypatch.setenv(key, value)
-    assert close(build_definitions(load_settings()), "2024-01", "2024-03").success
+    defs = build(
+        tmp_path, monkeypatch, warehouse,
+        contracts=[contract("C1", "2024-02-01T04:30:00Z", "1200.00", end_date="2024-12-31")],
+        changes=[change("X1", "C1", "2024-03-01T02:00:00Z", "increase", "50.00")],
+        recognition=[],
+    )  # fmt: skip
+    assert close(defs, "2024-01", "2024-03").success
     flow = table(warehouse, "backlog_flow")
     money = {
         period: (Decimal(str(new)), Decimal(str(up)))
