@@ -300,7 +300,7 @@ def test_a_bug_in_mapping_a_source_fails_at_once_without_retries(tmp_path, monke
     url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
     defs = build(tmp_path, monkeypatch, url)
 
-    def broken(raw: pd.DataFrame, source: str, currency: str) -> None:
+    def broken(raw: pd.DataFrame, source: str, currency: str, timezone: str) -> None:
         raise RuntimeError("mapping bug")
 
     monkeypatch.setattr("backlog_pipeline.defs.sources.parse_contracts", broken)

@@ -143,6 +143,7 @@ warehouse = Warehouse(
 documents = DocumentFolder(path=str(settings.output_dir))
 reporting = Reporting(
     currency=settings.reporting_currency,
+    timezone=settings.close_timezone,
     constant_month=settings.fx_constant_month,
     fiscal_year_start_month=settings.fiscal_year_start_month,
 )

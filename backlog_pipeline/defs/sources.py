@@ -121,7 +121,7 @@ def crm_contracts(
 ) -> dg.Output[pd.DataFrame]:
     def land() -> dg.Output[pd.DataFrame]:
         read = crm.read("contracts", context.log)
-        parsed = parse_contracts(read.raw, crm.describe(), reporting.currency)
+        parsed = parse_contracts(read.raw, crm.describe(), reporting.currency, reporting.timezone)
         return _landed(context, warehouse, "contracts", crm, parsed, read)
 
     # The whole body: a bug in the mapping fails at once rather than being retried.
@@ -133,11 +133,14 @@ def crm_contracts(
     description="Amendments and cancellations of contracts from the CRM.",
 )
 def crm_contract_changes(
-    context: dg.AssetExecutionContext, crm: CrmSource, warehouse: Warehouse
+    context: dg.AssetExecutionContext,
+    crm: CrmSource,
+    warehouse: Warehouse,
+    reporting: Reporting,
 ) -> dg.Output[pd.DataFrame]:
     def land() -> dg.Output[pd.DataFrame]:
         read = crm.read("contract_changes", context.log)
-        parsed = parse_contract_changes(read.raw, crm.describe())
+        parsed = parse_contract_changes(read.raw, crm.describe(), reporting.timezone)
         return _landed(context, warehouse, "contract_changes", crm, parsed, read)
 
     return retried_only_if_transient(land)
