@@ -1,6 +1,8 @@
 """Realistic board pack inputs: the demo company's published figures.
 
-The flow is the demo's, as ``backlog-close`` prints it (commit ff490f1, 24 months); the
+The flow is the demo's, as ``backlog-close`` printed it at commit ff490f1 (24 months), before
+the demo gained EUR and GBP contracts: today it is the demo's USD flow, figure for figure
+(``backlog_flow_by_currency``, currency USD), and a fixed input of the report tests; the
 top customers of 2025-06 are the demo's contract rows summed by customer. The timing split,
 budget and ratios are illustrative (issue 14 is not published yet) but consistent: the
 arithmetic is written next to them. ``python -m backlog_pipeline_tests.board_pack_samples
