@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import pandas as pd
 import sqlalchemy as sa
 
-from backlog_pipeline.accounting.rollforward import FLOW_COLUMNS
+from backlog_pipeline.accounting.rollforward import REPORTING_COLUMNS
 from backlog_pipeline.config_checks import SettingsError
 from backlog_pipeline.periods import month_label, parse_month
 from backlog_pipeline.warehouse.engine import create_warehouse_engine, redacted
@@ -103,7 +103,7 @@ def _trace(
         f"{label} version {traced.version} (current {traced.current}), run {flow['run_id']}, "
         f"published {flow['published_at']:%Y-%m-%d %H:%M} UTC, code {flow['code_version']}"
     )
-    _show(pd.DataFrame([{column: flow[column] for column in FLOW_COLUMNS}]), "")
+    _show(pd.DataFrame([{column: flow[column] for column in REPORTING_COLUMNS}]), "")
     print("\ncontracts:")
     _show(traced.rows.drop(columns=["version"], errors="ignore"), "no contract rows")
     print("\nsource records:")
