@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -49,3 +50,45 @@ def test_backlog_close_prints_the_flow_and_where_it_went(tmp_path):
     ]
     assert "Warehouse: sqlite:///" in result.stdout
     assert f"KPI documents: {tmp_path / 'data' / 'output'}" in result.stdout
+    # The demo has EUR and GBP contracts: the flow shows their revaluation, month by month.
+    assert lines[header].split()[8] == "fx_revaluation"
+    june = next(line.split() for line in lines if line.startswith("2025-06"))
+    assert june[8] == str(_demo_revaluation(tmp_path, "2025-06"))
+
+
+def _demo_revaluation(tmp_path: Path, period: str) -> Decimal:
+    """A month's revaluation from the published local figures and the demo's rates table,
+    in ``Decimal`` (half up per contract and figure), apart from the code's integer route."""
+    data = tmp_path / "data"
+    warehouse = sa.create_engine(f"sqlite:///{data / 'warehouse.sqlite'}")
+    erp = sa.create_engine(f"sqlite:///{data / 'demo' / 'erp.sqlite'}")
+    with warehouse.connect() as connection, erp.connect() as rates_connection:
+        rows = pd.read_sql(
+            sa.text("SELECT * FROM contract_backlog WHERE period = :p AND currency != 'USD'"),
+            connection,
+            params={"p": period},
+        )
+        rates = pd.read_sql(sa.text("SELECT * FROM fx_rates"), rates_connection)
+    warehouse.dispose()
+    erp.dispose()
+    rate = {(r.currency, r.month, kind): Decimal(getattr(r, kind))
+            for r in rates.itertuples() for kind in ("average_rate", "closing_rate")}  # fmt: skip
+    year, month = map(int, period.split("-"))
+    before = f"{year - (month == 1)}-{(month - 2) % 12 + 1:02d}"
+
+    def cents(amount: Decimal) -> Decimal:
+        return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+    total = Decimal("0.00")
+    for row in rows.itertuples():
+        local = {name: Decimal(str(getattr(row, f"{name}_local"))) for name in FIGURES}
+        average = rate[(row.currency, period, "average_rate")]
+        explained = cents(local["opening"] * rate[(row.currency, before, "closing_rate")]) + sum(
+            sign * cents(local[name] * average) for name, sign in MOVEMENTS.items()
+        )
+        total += cents(local["closing"] * rate[(row.currency, period, "closing_rate")]) - explained
+    return total
+
+
+FIGURES = ("opening", "new_bookings", "converted", "lost", "increases", "decreases", "closing")
+MOVEMENTS = {"new_bookings": 1, "converted": -1, "lost": -1, "increases": 1, "decreases": -1}
