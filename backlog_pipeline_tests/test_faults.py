@@ -186,14 +186,21 @@ def _poll(url: str, query: str, params: dict, done, what: str, timeout: float) -
 
 
 def _waiting_publisher(url: str, not_pid: int | None = None) -> int:
-    """The backend pid of a publisher waiting on the lock, once it waits."""
+    """The backend pid of this test's publisher waiting on the lock, once it waits.
+
+    Other tests may publish into their own schemas of the same database at the same time:
+    only sessions named for this test's schema (``application_name``) are looked at.
+    """
     query = (
         "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
         "AND query ILIKE 'INSERT INTO publication_versions%' "
+        "AND application_name = :application "
         "AND pid <> pg_backend_pid() AND pid IS DISTINCT FROM :not_pid"
     )
-    found = _poll(url, query, {"not_pid": not_pid}, lambda pid: pid is not None,
-                  "a publisher reaching the locked insert", 120.0)  # fmt: skip
+    application = sa.make_url(url).query["application_name"]
+    found = _poll(url, query, {"not_pid": not_pid, "application": application},
+                  lambda pid: pid is not None, "a publisher reaching the locked insert",
+                  120.0)  # fmt: skip
     return int(found)
 
 
