@@ -60,6 +60,7 @@ from backlog_pipeline.connector_settings import (
 )
 from backlog_pipeline.demo.generate import DEMO_FIRST_MONTH, DEMO_LAST_MONTH
 from backlog_pipeline.periods import parse_month
+from backlog_pipeline.source_shrink import MAX_SHRINK
 from backlog_pipeline.sources import hubspot, salesforce, sql
 from backlog_pipeline.sources.canonical import MAX_QUARANTINE_SHARE, RECOGNITION_COLUMNS
 from backlog_pipeline.sources.http import HttpPolicy
@@ -114,6 +115,8 @@ class Settings(BaseSettings):
     )
     full_refresh: Annotated[bool, flag] = False
     max_quarantine_share: Annotated[float, number(0.0, 1.0)] = MAX_QUARANTINE_SHARE
+    max_source_shrink: Annotated[float, number(0.0, 1.0)] = MAX_SHRINK  # share a source may lose
+    expect_source_shrink: Annotated[bool, flag] = False  # every run may shrink (WARN, not ERROR)
     http_timeout: Annotated[float, number(0.01, 600.0)] = HttpPolicy.timeout
     http_max_attempts: Annotated[int, whole(1, 20)] = HttpPolicy.max_attempts
     http_backoff: Annotated[float, number(0.0, 60.0)] = HttpPolicy.backoff

@@ -77,9 +77,10 @@ def _months(args: argparse.Namespace) -> tuple[int, int]:
     return first, last
 
 
-def _run(first: int, last: int) -> dg.JobExecutionResult:
+def _run(first: int, last: int, expect_shrink: bool = False) -> dg.JobExecutionResult:
     from backlog_pipeline.defs.jobs import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
     from backlog_pipeline.defs.policies import ensure_pools
+    from backlog_pipeline.source_shrink import EXPECT_SHRINK_TAG
 
     if os.environ.get("DAGSTER_HOME"):
         instance = dg.DagsterInstance.get()
@@ -93,6 +94,7 @@ def _run(first: int, last: int) -> dg.JobExecutionResult:
         tags={
             PARTITION_RANGE_START_TAG: partition_key(first),
             PARTITION_RANGE_END_TAG: partition_key(last),
+            **({EXPECT_SHRINK_TAG: "true"} if expect_shrink else {}),
         },
         raise_on_error=False,
     )
@@ -135,6 +137,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--from", dest="first", help="first month, YYYY-MM (default: the first)")
     parser.add_argument("--to", dest="last", help="last month, YYYY-MM (default: the last)")
+    parser.add_argument(
+        "--expect-shrink",
+        action="store_true",
+        help="a source is expected to have shrunk since the last publication (records really "
+        "deleted): its shrink check warns instead of stopping the close",
+    )
     args = parser.parse_args(argv)
     # Dagster's notices about beta and preview parameters are for developers, not the close.
     # Set before the code location is imported: importing it builds its definitions.
@@ -150,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     print(f"Closing {month_label(first)}..{month_label(last)} in one run", flush=True)
-    result = _run(first, last)
+    result = _run(first, last, args.expect_shrink)
     if not result.success:
         print(
             f"The close failed (run {result.run_id}); nothing new was published:", file=sys.stderr

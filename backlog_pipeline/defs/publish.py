@@ -17,6 +17,7 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
+from backlog_pipeline.accounting import published_range
 from backlog_pipeline.accounting.lineage import MonthlySourceRecords
 from backlog_pipeline.accounting.reconcile import (
     cancellation_line_problems,
@@ -160,6 +161,16 @@ def _refuse_unreconciled(flow: pd.DataFrame, contract_rows: pd.DataFrame) -> Non
             description=(
                 f"Refusing to publish: {len(problems)} figure(s) do not reconcile; "
                 f"first: {problems[0]}. The previous publication is unchanged."
+            ),
+            allow_retries=False,
+        )
+    too_large = published_range.out_of_range_figures(flow, contract_rows)
+    if too_large:
+        raise dg.Failure(
+            description=(
+                f"Refusing to publish: {published_range.describe(too_large[0])}"
+                + (f" (and {len(too_large) - 1} more)" if len(too_large) > 1 else "")
+                + ". Nothing was written; the previous publication is unchanged."
             ),
             allow_retries=False,
         )

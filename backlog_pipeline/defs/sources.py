@@ -6,6 +6,7 @@ wrong (a duplicate id, a currency that cannot be converted) are the data-error c
 """
 
 import functools
+from collections.abc import Iterator
 
 import dagster as dg
 import pandas as pd
@@ -14,11 +15,7 @@ from backlog_pipeline.accounting.activity import ROLL_FORWARD_INPUTS
 from backlog_pipeline.config import settings
 from backlog_pipeline.defs.io_manager import SNAPSHOT, columns_in
 from backlog_pipeline.defs.partitions import SINGLE_RUN, monthly_partitions
-from backlog_pipeline.defs.policies import (
-    SOURCES_POOL,
-    retried_only_if_transient,
-    transient_retry_policy,
-)
+from backlog_pipeline.defs.policies import SOURCES_POOL, transient_retry_policy
 from backlog_pipeline.defs.resources import (
     CrmSource,
     ErpSource,
@@ -27,6 +24,7 @@ from backlog_pipeline.defs.resources import (
     SourceResource,
     Warehouse,
 )
+from backlog_pipeline.defs.shrink import landed_and_checked, shrink_spec
 from backlog_pipeline.sources.canonical import (
     ParsedTable,
     parse_contract_changes,
@@ -119,51 +117,58 @@ source_asset = functools.partial(
 )
 
 
+# Each body runs whole under ``retried_only_if_transient`` (see ``landed_and_checked``): a
+# bug in the mapping fails at once rather than being retried.
+Landed = Iterator[dg.Output[pd.DataFrame] | dg.AssetCheckResult]
+
+
 @source_asset(
     kinds={settings.crm_kind},
     description="Signed contracts from the CRM: the bookings, at total contract value.",
+    check_specs=[shrink_spec("crm_contracts")],
 )
 def crm_contracts(
     context: dg.AssetExecutionContext,
     crm: CrmSource,
     warehouse: Warehouse,
     reporting: Reporting,
-) -> dg.Output[pd.DataFrame]:
+) -> Landed:
     def land() -> dg.Output[pd.DataFrame]:
         read = crm.read("contracts", context.log)
         parsed = parse_contracts(read.raw, crm.describe(), reporting.currency)
         return _landed(context, warehouse, "contracts", crm, parsed, read)
 
-    # The whole body: a bug in the mapping fails at once rather than being retried.
-    return retried_only_if_transient(land)
+    yield from landed_and_checked(context, "crm_contracts", warehouse, land)
 
 
 @source_asset(
     kinds={settings.crm_kind},
     description="Amendments and cancellations of contracts from the CRM.",
+    check_specs=[shrink_spec("crm_contract_changes")],
 )
 def crm_contract_changes(
     context: dg.AssetExecutionContext, crm: CrmSource, warehouse: Warehouse
-) -> dg.Output[pd.DataFrame]:
+) -> Landed:
     def land() -> dg.Output[pd.DataFrame]:
         read = crm.read("contract_changes", context.log)
         parsed = parse_contract_changes(read.raw, crm.describe())
         return _landed(context, warehouse, "contract_changes", crm, parsed, read)
 
-    return retried_only_if_transient(land)
+    yield from landed_and_checked(context, "crm_contract_changes", warehouse, land)
 
 
 @source_asset(
     kinds={settings.erp_kind},
     description="Revenue recognized per contract and month, from the ERP.",
+    check_specs=[shrink_spec("erp_recognition")],
 )
 def erp_recognition(
     context: dg.AssetExecutionContext, erp: ErpSource, warehouse: Warehouse
-) -> dg.Output[pd.DataFrame]:
+) -> Landed:
     def land() -> dg.Output[pd.DataFrame]:
         read, parsed = erp.read_parsed(
             context.log, lambda raw: parse_recognition(raw, erp.describe())
         )
         return _landed(context, warehouse, "recognition", erp, parsed, read)
 
-    return retried_only_if_transient(land)
+    yield from landed_and_checked(context, "erp_recognition", warehouse, land)

@@ -1,17 +1,55 @@
 """The warehouse tables, on any SQLAlchemy database (SQLite by default, PostgreSQL in CI).
 
-Money is NUMERIC(18,2) and months are ``YYYY-MM`` text, as readers of the warehouse see
-them; the figures are the flow's (see ``accounting.rollforward``).
+Money is NUMERIC(18,2) (exact decimal text on SQLite, see :class:`TwoDecimals`) and months
+are ``YYYY-MM`` text, as readers of the warehouse see them; the figures are the flow's (see
+``accounting.rollforward``).
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 import sqlalchemy as sa
 
 from backlog_pipeline.accounting.rollforward import FLOW_COLUMNS
+from backlog_pipeline.money import two_decimals
 
-MONEY = sa.Numeric(18, 2)
 metadata = sa.MetaData()
+
+
+class TwoDecimals(sa.types.TypeDecorator):
+    """An exact figure with two decimals: NUMERIC(18,2), and on SQLite its canonical text.
+
+    SQLite has no exact decimal: its NUMERIC keeps a double, which is 1–2 cents off from
+    about 7×10¹³ on. There the figure is the text ``12218.75`` in a TEXT column, which
+    SQLite stores as written. Readers through SQLAlchemy get the exact ``Decimal`` on any
+    database; raw SQL gets that text on SQLite. A value that is not a whole number of cents
+    or does not fit NUMERIC(18,2) is refused on every database, never rounded or wrapped.
+    """
+
+    impl = sa.Numeric(18, 2)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.Text())
+        return dialect.type_descriptor(sa.Numeric(18, 2))
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
+        if value is None:
+            return None
+        exact = two_decimals(value)
+        return format(exact, "f") if dialect.name == "sqlite" else exact
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> Decimal | None:
+        if value is None or isinstance(value, Decimal):
+            return value
+        # SQLite text; a float only where a row predates the text (see migration 0002).
+        return two_decimals(value if isinstance(value, str) else repr(value), rounding=True)
+
+
+MONEY = TwoDecimals()
 
 
 def _figure_columns() -> list[sa.Column]:
@@ -28,7 +66,7 @@ backlog_flow_table = sa.Table(
     sa.Column("period", sa.String(7), primary_key=True),
     sa.Column("currency", sa.String(3), nullable=False),
     *_figure_columns(),
-    sa.Column("net_change_pct", sa.Numeric(18, 2), nullable=True),
+    sa.Column("net_change_pct", TwoDecimals(), nullable=True),
 )
 
 contract_backlog_table = sa.Table(
@@ -87,7 +125,7 @@ publication_versions_table = sa.Table(
     sa.Column("contract_rows", sa.Integer, nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
     *_figure_columns(),
-    sa.Column("net_change_pct", sa.Numeric(18, 2), nullable=True),
+    sa.Column("net_change_pct", TwoDecimals(), nullable=True),
 )
 
 contract_backlog_history_table = sa.Table(
