@@ -27,7 +27,7 @@ from backlog_pipeline.accounting.rollforward import FLOW_COLUMNS
 from backlog_pipeline.money import cents_to_decimal
 from backlog_pipeline.periods import month_label, month_positions
 from backlog_pipeline.warehouse.bulk import insert_rows
-from backlog_pipeline.warehouse.locks import PeriodLockedError, locks
+from backlog_pipeline.warehouse.locks import PeriodLockedError, locks, refuse_skipped_lock
 from backlog_pipeline.warehouse.reads import CurrentVersion, current_versions
 from backlog_pipeline.warehouse.schema import (
     backlog_flow_table,
@@ -259,6 +259,9 @@ def publish_versions(
         ]
         if not changed:
             return outcomes
+        first = flow.loc[flow["period"] == months[0], "opening"]
+        if len(first):
+            refuse_skipped_lock(connection, months[0], int(first.iloc[0]))
         versions = {m: current[m].version + 1 if m in current else 1 for m in changed}
         new_flow = flow[flow["period"].isin(set(changed))]
         flow_rows = flow_records(new_flow, currency)
