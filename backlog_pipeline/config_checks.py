@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import sqlparse
 from pydantic import BeforeValidator, ValidationInfo
 
 from backlog_pipeline.periods import parse_month
 
 PREFIX = "BACKLOG_"
-_SELECT = re.compile(r"(?is)^\s*(select|with)\b")
 
 
 class SettingsError(ValueError):
@@ -87,9 +87,32 @@ def _time_zone(name: str, text: str) -> str:
     return text
 
 
+def _statements(query: str) -> list[sqlparse.sql.Statement]:
+    """The statements of ``query`` as a SQL parser reads them (quotes and comments known)."""
+    parsed = sqlparse.parse(query)
+    return [s for s in parsed if s.token_first(skip_cm=True, skip_ws=True) is not None]
+
+
+def select_problem(query: str) -> str | None:
+    """Why ``query`` is not one read-only SELECT (or WITH ... SELECT), or None.
+
+    Parsed, not matched on its first word: ``SELECT 1; DROP TABLE x`` is two statements.
+    The read itself also runs in a read-only transaction (``sources.sql``), for what a
+    parser cannot see (a function that writes, a data-modifying WITH).
+    """
+    statements = _statements(query)
+    if len(statements) != 1:
+        return f"must be one statement; it has {len(statements)}"
+    kind = statements[0].get_type()
+    if kind != "SELECT":
+        return f"must be a SELECT (or WITH ... SELECT); it is {kind.lower()}"
+    return None
+
+
 def _select_query(name: str, text: str) -> str:
-    if not _SELECT.match(text):
-        raise SettingsError(f"{name} must be a SELECT (or WITH ... SELECT) query")
+    problem = select_problem(text)
+    if problem:
+        raise SettingsError(f"{name} {problem}")
     return text
 
 
@@ -178,7 +201,7 @@ def url(name: str, text: str) -> str:
 
 
 def is_select(query: str) -> bool:
-    return bool(_SELECT.match(query))
+    return select_problem(query) is None
 
 
 folder = BeforeValidator(_folder)

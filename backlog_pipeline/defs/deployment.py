@@ -16,6 +16,7 @@ from backlog_pipeline.config import (
     SALESFORCE_CLIENT_SECRET,
     SALESFORCE_REFRESH_TOKEN,
     WAREHOUSE_URL,
+    SettingsError,
     settings,
 )
 from backlog_pipeline.defs.io_manager import MonthlyFrameIOManager
@@ -126,7 +127,12 @@ warehouse = Warehouse(
 documents = DocumentFolder(path=str(settings.output_dir))
 reporting = Reporting(currency=settings.reporting_currency)
 io_manager = MonthlyFrameIOManager(base_dir=str(settings.data_dir / "staging"))
-settings.data_dir.mkdir(parents=True, exist_ok=True)
+try:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+except OSError as error:
+    raise SettingsError(
+        f"BACKLOG_DATA_DIR={str(settings.data_dir)!r} cannot be created: {error.strerror}"
+    ) from None
 
 resources = {
     "crm": crm,

@@ -33,6 +33,7 @@ from backlog_pipeline.defs.policies import (
 )
 from backlog_pipeline.defs.resources import DocumentFolder, Reporting, Warehouse
 from backlog_pipeline.defs.sources import OWNERS
+from backlog_pipeline.faults import describe, is_transient
 from backlog_pipeline.kpi.documents import write_documents
 from backlog_pipeline.periods import month_label, parse_month, partition_key
 from backlog_pipeline.provenance import code_version, source_mark
@@ -133,7 +134,7 @@ def publish_warehouse_tables(
                 reporting.currency,
                 stamp,
             )
-        except (PublicationError, sa.exc.IntegrityError, sa.exc.OperationalError) as error:
+        except (PublicationError, sa.exc.DBAPIError) as error:
             raise _publication_failure(error, warehouse, first, last) from None
 
     # A bug or bad data fails at once; a warehouse fault is retried by the RetryPolicy.
@@ -190,12 +191,13 @@ def _publication_failure(
                 "figures."
             )
         )
-    reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+    # A dropped connection is retried; a read-only or full warehouse is not (faults.py).
     return dg.Failure(
         description=(
             f"The warehouse {warehouse.describe()} failed during publication "
-            f"({reason}); the transaction was rolled back and nothing was written."
-        )
+            f"({describe(error)}); the transaction was rolled back and nothing was written."
+        ),
+        allow_retries=is_transient(error),
     )
 
 
@@ -302,7 +304,24 @@ def _documents_writer(
             versions = current_versions(connection, range(first, last + 1))
         for record in records:
             record["version"] = versions[parse_month(record["period"])].version
-            record["files"] = write_documents(Path(documents.path), record)
+            try:
+                record["files"] = write_documents(Path(documents.path), record)
+            except OSError as error:
+                raise _documents_failure(error, documents, record["period"]) from error
         return records
 
     return write
+
+
+def _documents_failure(error: OSError, documents: DocumentFolder, period: str) -> dg.Failure:
+    """A folder the documents cannot be written to: the tables are published already."""
+    where = error.filename or documents.path
+    return dg.Failure(
+        description=(
+            f"The KPI documents of {period} could not be written to {where} "
+            f"({error.strerror or error}). The warehouse tables ARE published; once the folder "
+            "is writable, rerun the same months: the tables are left as they are and the "
+            "documents are written."
+        ),
+        allow_retries=False,
+    )

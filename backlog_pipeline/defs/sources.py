@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 import pandas as pd
+import sqlalchemy as sa
 
 from backlog_pipeline.accounting.activity import ROLL_FORWARD_INPUTS
 from backlog_pipeline.config import settings
@@ -25,13 +26,16 @@ from backlog_pipeline.defs.resources import (
     Warehouse,
 )
 from backlog_pipeline.defs.shrink import landed_and_checked, shrink_spec
+from backlog_pipeline.faults import describe, is_transient
+from backlog_pipeline.money import exact_sum, format_cents
 from backlog_pipeline.sources.canonical import (
     ParsedTable,
     parse_contract_changes,
     parse_contracts,
     parse_recognition,
 )
-from backlog_pipeline.warehouse.evidence import replace_quarantine
+from backlog_pipeline.warehouse.engine import WarehouseFault
+from backlog_pipeline.warehouse.evidence import quarantine_query, replace_quarantine
 from backlog_pipeline.warehouse.schema import source_quarantine_table
 
 OWNERS = ["team:finance", "team:sales"]
@@ -56,7 +60,14 @@ def _landed(
     read: SourceRead,
 ) -> dg.Output[pd.DataFrame]:
     source, raw_rows = resource.describe(), read.rows
-    replace_quarantine(warehouse.engine, table, parsed.quarantine, context.run.run_id)
+    try:
+        replace_quarantine(warehouse.engine, table, parsed.quarantine, context.run.run_id)
+    except sa.exc.DBAPIError as error:
+        raise WarehouseFault(
+            f"The warehouse {warehouse.describe()} refused the quarantine of {table} "
+            f"({describe(error)}); nothing was published",
+            transient=is_transient(error),
+        ) from error
     quarantined = len(parsed.quarantine)
     if quarantined:
         context.log.warning(
@@ -87,19 +98,40 @@ def _landed(
             ),
             "fetched_rows": dg.MetadataValue.int(read.fetched),
             "source_copy_rows": dg.MetadataValue.int(read.total),
-            "quarantined_rows": dg.MetadataValue.int(quarantined),
-            "quarantine_table": dg.MetadataValue.text(
-                f"{source_quarantine_table.name} in {warehouse.describe()}"
-            ),
-            "quarantine_preview": dg.MetadataValue.md(
-                parsed.quarantine.head(_PREVIEW_ROWS).to_markdown(
-                    index=False, disable_numparse=True
-                )
-                if quarantined
-                else "nothing quarantined"
-            ),
+            **_quarantine_metadata(parsed.quarantine, table, context.run.run_id, warehouse),
         },
     )
+
+
+def _quarantine_metadata(
+    quarantine: pd.DataFrame, table: str, run_id: str, warehouse: Warehouse
+) -> dict[str, dg.MetadataValue]:
+    """How many rows were set aside, the amount they hold, and the query that lists them
+    (SPEC: the run says how many and where they are; ``backlog-close`` prints it)."""
+    amounts = (
+        quarantine["amount"]
+        if "amount" in quarantine
+        else pd.Series(pd.NA, index=quarantine.index, dtype="Int64")
+    )
+    shown = quarantine.head(_PREVIEW_ROWS).assign(
+        amount=lambda f: [None if pd.isna(c) else format_cents(int(c)) for c in amounts[: len(f)]]
+    )
+    return {
+        "quarantined_rows": dg.MetadataValue.int(len(quarantine)),
+        "quarantined_amount": dg.MetadataValue.text(
+            format_cents(exact_sum(amounts.dropna().to_numpy(dtype="int64")))
+        ),
+        "quarantined_without_amount": dg.MetadataValue.int(int(amounts.isna().sum())),
+        "quarantine_table": dg.MetadataValue.text(
+            f"{source_quarantine_table.name} in {warehouse.describe()}"
+        ),
+        "quarantine_query": dg.MetadataValue.text(quarantine_query(table, run_id)),
+        "quarantine_preview": dg.MetadataValue.md(
+            shown.to_markdown(index=False, disable_numparse=True)
+            if len(quarantine)
+            else "nothing quarantined"
+        ),
+    }
 
 
 # A source partition means "the source as read for closing that month"; what is read is

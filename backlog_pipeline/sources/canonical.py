@@ -33,7 +33,14 @@ MAX_QUARANTINE_SHARE = 0.05
 
 
 class SourceError(Exception):
-    """A source that cannot be used as a whole (a missing column, a currency not handled)."""
+    """A source that cannot be used as a whole (a missing column, a currency not handled).
+
+    ``transient`` when a later attempt may read it (a dropped connection, a locked file).
+    """
+
+    def __init__(self, message: str, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 @dataclass(frozen=True)
@@ -130,11 +137,17 @@ class _Quarantine:
         self.add(field, pd.Series(reason, index=mask.index).where(mask))
 
     def result(self, rows: pd.DataFrame) -> ParsedTable:
-        quarantine = (
-            pd.concat(self.parts).sort_index().reset_index(drop=True)
-            if self.parts
-            else empty_quarantine()
-        )
+        """The rows kept and the refused ones; each refused row carries its ``amount`` in
+        cents where it could be read (NA where not), so a close can say how much it left out.
+        """
+        if self.parts:
+            quarantine = pd.concat(self.parts).sort_index()
+            money = next((column for column in ("tcv", "amount") if column in rows), None)
+            if money is not None:
+                quarantine["amount"] = rows[money].astype("Int64").reindex(quarantine.index)
+            quarantine = quarantine.reset_index(drop=True)
+        else:
+            quarantine = empty_quarantine()
         if not self.parts:  # nothing refused: the rows as they are, not a copy of millions
             return ParsedTable(rows.set_axis(pd.RangeIndex(len(rows)), copy=False), quarantine)
         return ParsedTable(rows[~self.refused].reset_index(drop=True), quarantine)
