@@ -31,10 +31,12 @@ from backlog_pipeline.config_checks import (
     checked_folder,
     choice,
     currency,
-    existing_folder,
+    existing_folder_in,
     flag,
     folder,
+    folder_setting,
     identifier,
+    in_data_folder,
     is_set,
     mapping,
     month,
@@ -95,7 +97,8 @@ class Settings(BaseSettings):
     )
 
     data_dir: Annotated[Path, folder] = Field(Path("backlog_data"), validate_default=True)
-    crm_dir: Annotated[Path | None, existing_folder] = None  # None: the embedded demo export
+    # Relative folders are inside data_dir (resolved in _check_together).
+    crm_dir: Annotated[Path | None, folder_setting] = None  # None: the embedded demo export
     erp_url_is_set: Annotated[bool, is_set] = _set(ERP_URL)  # False: the embedded demo ERP
     crm_kind: Annotated[str, choice(CRM_KINDS)] = CRM_KINDS[0]
     erp_kind: Annotated[str, choice(ERP_KINDS)] = ERP_KINDS[0]
@@ -104,7 +107,7 @@ class Settings(BaseSettings):
     close_timezone: Annotated[str, time_zone] = "UTC"
     start_month: Annotated[str, month] = DEMO_FIRST_MONTH
     end_month: Annotated[str | None, month] = None  # None: the demo's last month or last month
-    output_dir: Annotated[Path | None, folder] = None  # None: <data_dir>/output
+    output_dir: Annotated[Path | None, folder_setting] = None  # None: <data_dir>/output
     erp_table: Annotated[str, identifier] = sql.TABLE
     close_day_of_month: Annotated[int, whole(1, 28)] = 3
     close_hour: Annotated[int, whole(0, 23)] = 6
@@ -162,6 +165,8 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _check_together(self) -> Settings:
         """The checks that need several settings, and the defaults that depend on others."""
+        if self.crm_dir is not None:
+            self.crm_dir = existing_folder_in(f"{PREFIX}CRM_DIR", self.crm_dir, self.data_dir)
         check_not_mixed(self.crm_kind, self.crm_dir, self.erp_kind, self.erp_url_is_set)
         if self.end_month is None and self.uses_demo:
             self.end_month = DEMO_LAST_MONTH
@@ -172,8 +177,12 @@ class Settings(BaseSettings):
                 f"{PREFIX}END_MONTH={self.end_month} is before "
                 f"{PREFIX}START_MONTH={self.start_month}"
             )
-        if self.output_dir is None:
-            self.output_dir = checked_folder(f"{PREFIX}OUTPUT_DIR", "", self.data_dir / "output")
+        output = self.output_dir if self.output_dir is not None else Path("output")
+        self.output_dir = checked_folder(
+            f"{PREFIX}OUTPUT_DIR",
+            str(self.output_dir or ""),
+            in_data_folder(f"{PREFIX}OUTPUT_DIR", output, self.data_dir),
+        )
         if self.crm_kind == "salesforce":
             self._salesforce = salesforce_settings(self)
         if self.crm_kind == "hubspot":

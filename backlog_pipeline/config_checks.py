@@ -52,11 +52,32 @@ def _folder(value: Any, info: ValidationInfo) -> Path:
     return checked_folder(f"{PREFIX}{(info.field_name or '').upper()}", text, Path(text or value))
 
 
-def _existing_folder(name: str, text: str) -> Path:
-    path = Path(text).resolve()
-    if not path.is_dir():
-        raise SettingsError(f"{name}={text!r} is not a folder")
-    return path
+def in_data_folder(name: str, path: Path, data_dir: Path) -> Path:
+    """A folder setting resolved: an absolute path as it is, a relative one inside the data
+    folder (never against the working directory, which depends on where a process
+    started), and refused if it leads out of the data folder (``../../etc``)."""
+    if path.is_absolute():
+        return path.resolve()
+    base = data_dir.resolve()
+    resolved = (base / path).resolve()
+    if not resolved.is_relative_to(base):
+        raise SettingsError(
+            f"{name}={str(path)!r} leads outside the data folder {base} (BACKLOG_DATA_DIR): "
+            "a relative folder is taken inside it; give an absolute path for another place"
+        )
+    return resolved
+
+
+def existing_folder_in(name: str, path: Path, data_dir: Path) -> Path:
+    resolved = in_data_folder(name, path, data_dir)
+    if not resolved.is_dir():
+        raise SettingsError(f"{name}={str(path)!r} is not a folder ({resolved})")
+    return resolved
+
+
+def _path(name: str, text: str) -> Path:
+    """The text as a path, resolved later against the data folder (see ``in_data_folder``)."""
+    return Path(text)
 
 
 def _month(name: str, text: str) -> str:
@@ -205,7 +226,7 @@ def is_select(query: str) -> bool:
 
 
 folder = BeforeValidator(_folder)
-existing_folder = _text_check(_existing_folder)
+folder_setting = _text_check(_path)
 month = _text_check(_month)
 identifier = _text_check(_identifier)
 currency = _text_check(_currency)

@@ -56,7 +56,17 @@ _PERMANENT_WORDS = ("read-only", "readonly", "disk is full", "disk full", "no sp
 _TRANSIENT_ERRNOS = {errno.EAGAIN, errno.EBUSY, errno.EINTR}
 
 
-def _postgres(original: BaseException) -> bool:
+def _operational(error: BaseException) -> bool:
+    """An error of the connection or the server rather than of the statement (PEP 249's
+    OperationalError and InterfaceError), as SQLAlchemy or the driver classed it."""
+    kinds = (sa.exc.OperationalError, sa.exc.InterfaceError)
+    return isinstance(error, kinds) or type(error).__name__ in (
+        "OperationalError",
+        "InterfaceError",
+    )
+
+
+def _postgres(original: BaseException, error: BaseException) -> bool:
     code = getattr(original, "pgcode", None)
     if code:
         return code[:2] in _PG_TRANSIENT_CLASSES or code in _PG_TRANSIENT
@@ -64,21 +74,22 @@ def _postgres(original: BaseException) -> bool:
     if any(words in text for words in _REFUSED_LOGIN):
         return False
     # No SQLSTATE: the connection failed or broke (refused, reset, closed, timed out).
-    return type(original).__name__ in ("OperationalError", "InterfaceError")
+    return _operational(error)
 
 
-def driver_fault_is_transient(original: BaseException, invalidated: bool = False) -> bool:
-    """A database driver's error (wrapped by SQLAlchemy or not), read by its code where the
-    driver has one; ``invalidated``: SQLAlchemy saw the connection drop."""
+def _database_fault_is_transient(error: BaseException) -> bool:
+    """A database error (SQLAlchemy's or the driver's own), read by the driver's code where
+    it has one: SQLite's result code, PostgreSQL's SQLSTATE."""
+    original = getattr(error, "orig", None) or error
+    if getattr(error, "connection_invalidated", False):  # SQLAlchemy saw the connection drop
+        return True
     if isinstance(original, sqlite3.Error):
         return getattr(original, "sqlite_errorcode", None) in _SQLITE_TRANSIENT
     if type(original).__module__.startswith("psycopg"):
-        return invalidated or _postgres(original)
-    if invalidated:
-        return True
+        return _postgres(original, error)
     if any(words in str(original).lower() for words in _PERMANENT_WORDS):
         return False
-    return type(original).__name__ in ("OperationalError", "InterfaceError")
+    return _operational(error)
 
 
 def is_transient(error: BaseException) -> bool:
@@ -86,10 +97,10 @@ def is_transient(error: BaseException) -> bool:
     flagged = getattr(error, "transient", None)
     if isinstance(flagged, bool):  # ConnectorError, SourceError: the source said
         return flagged
-    if isinstance(error, sa.exc.DBAPIError):
-        return driver_fault_is_transient(error.orig, error.connection_invalidated)
-    if isinstance(error, sqlite3.Error) or type(error).__module__.startswith("psycopg"):
-        return driver_fault_is_transient(error)
+    if isinstance(error, sa.exc.DBAPIError | sqlite3.Error) or type(error).__module__.startswith(
+        "psycopg"
+    ):
+        return _database_fault_is_transient(error)
     if isinstance(error, (ConnectionError, TimeoutError, *HTTP_TRANSIENT_ERRORS)):
         return True
     if isinstance(error, OSError):
