@@ -1,14 +1,11 @@
-"""The engine on the warehouse, its tables created on first use, and its URL fit to show."""
+"""The engine on the warehouse, its schema brought up to date on first use, and its URL
+fit to show."""
 
 from __future__ import annotations
 
-import time
-
 import sqlalchemy as sa
 
-from backlog_pipeline.warehouse.schema import metadata
-
-_CREATE_ATTEMPTS = 5
+from backlog_pipeline.warehouse.migrate import upgrade
 
 
 class WarehouseUnavailable(Exception):
@@ -51,18 +48,11 @@ def open_warehouse(url: str) -> sa.Engine:
 
 
 def create_warehouse_engine(url: str) -> sa.Engine:
-    """An engine on the warehouse, its tables created if they are not there yet.
+    """An engine on the warehouse, whose schema is migrated to this code's (see ``migrate``).
 
-    Steps running in parallel processes may create the tables at the same moment; the
-    loser's "already exists" error is retried, and the retry finds the tables there.
+    A new database gets every table; one written by an earlier release is upgraded in
+    place, keeping its published versions, locks and history.
     """
     engine = sa.create_engine(url)
-    for attempt in range(_CREATE_ATTEMPTS):
-        try:
-            metadata.create_all(engine, checkfirst=True)
-            return engine
-        except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError):
-            if attempt == _CREATE_ATTEMPTS - 1:
-                raise
-            time.sleep(0.05 * (attempt + 1))
+    upgrade(engine)
     return engine
