@@ -17,13 +17,7 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
-from backlog_pipeline.accounting import published_range
 from backlog_pipeline.accounting.lineage import MonthlySourceRecords
-from backlog_pipeline.accounting.reconcile import (
-    cancellation_line_problems,
-    contract_sum_discrepancies,
-    identity_discrepancies,
-)
 from backlog_pipeline.defs.backlog import flow_metadata
 from backlog_pipeline.defs.partitions import SINGLE_RUN, monthly_partitions, months_in_run
 from backlog_pipeline.defs.policies import (
@@ -31,9 +25,13 @@ from backlog_pipeline.defs.policies import (
     retried_only_if_transient,
     transient_retry_policy,
 )
+from backlog_pipeline.defs.publish_refusals import (
+    documents_failure,
+    publication_failure,
+    refuse_unpublishable,
+)
 from backlog_pipeline.defs.resources import DocumentFolder, Reporting, Warehouse
 from backlog_pipeline.defs.sources import OWNERS
-from backlog_pipeline.faults import describe, is_transient
 from backlog_pipeline.kpi.documents import write_documents
 from backlog_pipeline.periods import month_label, parse_month, partition_key
 from backlog_pipeline.provenance import code_version, source_mark
@@ -114,7 +112,7 @@ def publish_warehouse_tables(
 ) -> Iterator[dg.MaterializeResult]:
     first, last = months_in_run(context)
     months = list(range(first, last + 1))
-    _refuse_unreconciled(flow, contract_rows)
+    refuse_unpublishable(flow, contract_rows)
     frames = {"contracts": contracts, "changes": changes, "recognition": recognition}
     stamp = RunStamp(
         run_id=context.run.run_id,
@@ -135,7 +133,7 @@ def publish_warehouse_tables(
                 stamp,
             )
         except (PublicationError, sa.exc.DBAPIError) as error:
-            raise _publication_failure(error, warehouse, first, last) from None
+            raise publication_failure(error, warehouse, first, last) from None
 
     # A bug or bad data fails at once; a warehouse fault is retried by the RetryPolicy.
     outcomes = retried_only_if_transient(publish)
@@ -149,56 +147,6 @@ def publish_warehouse_tables(
         yield dg.MaterializeResult(
             asset_key=asset_key, metadata={**where, "table": asset_key.path[-1]}
         )
-
-
-def _refuse_unreconciled(flow: pd.DataFrame, contract_rows: pd.DataFrame) -> None:
-    problems = (
-        cancellation_line_problems(flow)
-        + identity_discrepancies(flow)
-        + contract_sum_discrepancies(flow, contract_rows)
-    )
-    if problems:
-        raise dg.Failure(
-            description=(
-                f"Refusing to publish: {len(problems)} figure(s) do not reconcile; "
-                f"first: {problems[0]}. The previous publication is unchanged."
-            ),
-            allow_retries=False,
-        )
-    too_large = published_range.out_of_range_figures(flow, contract_rows)
-    if too_large:
-        raise dg.Failure(
-            description=(
-                f"Refusing to publish: {published_range.describe(too_large[0])}"
-                + (f" (and {len(too_large) - 1} more)" if len(too_large) > 1 else "")
-                + ". Nothing was written; the previous publication is unchanged."
-            ),
-            allow_retries=False,
-        )
-
-
-def _publication_failure(
-    error: Exception, warehouse: Warehouse, first: int, last: int
-) -> dg.Failure:
-    """A publication error as a Dagster failure that says what happened to the warehouse."""
-    if isinstance(error, PublicationError):
-        return dg.Failure(description=str(error), allow_retries=False)
-    if isinstance(error, sa.exc.IntegrityError):
-        return dg.Failure(
-            description=(
-                f"Another run published {month_label(first)}..{month_label(last)} at "
-                "the same time; this run wrote nothing. A retry converges on the same "
-                "figures."
-            )
-        )
-    # A dropped connection is retried; a read-only or full warehouse is not (faults.py).
-    return dg.Failure(
-        description=(
-            f"The warehouse {warehouse.describe()} failed during publication "
-            f"({describe(error)}); the transaction was rolled back and nothing was written."
-        ),
-        allow_retries=is_transient(error),
-    )
 
 
 def _log_outcomes(
@@ -307,21 +255,7 @@ def _documents_writer(
             try:
                 record["files"] = write_documents(Path(documents.path), record)
             except OSError as error:
-                raise _documents_failure(error, documents, record["period"]) from error
+                raise documents_failure(error, documents, record["period"]) from error
         return records
 
     return write
-
-
-def _documents_failure(error: OSError, documents: DocumentFolder, period: str) -> dg.Failure:
-    """A folder the documents cannot be written to: the tables are published already."""
-    where = error.filename or documents.path
-    return dg.Failure(
-        description=(
-            f"The KPI documents of {period} could not be written to {where} "
-            f"({error.strerror or error}). The warehouse tables ARE published; once the folder "
-            "is writable, rerun the same months: the tables are left as they are and the "
-            "documents are written."
-        ),
-        allow_retries=False,
-    )
