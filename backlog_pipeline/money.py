@@ -179,14 +179,28 @@ def require_exact_sums(amounts: dict[str, np.ndarray]) -> None:
         )
 
 
+_FRACTIONS = [f"{cents:02d}" for cents in range(100)]
+
+
+def _texts(cents: np.ndarray) -> list[str]:
+    magnitude = np.abs(cents)
+    wholes, fractions = (magnitude // 100).tolist(), (magnitude % 100).tolist()
+    negative = (cents < 0).tolist()
+    return [
+        f"{'-' if minus else ''}{whole}.{_FRACTIONS[fraction]}"
+        for whole, fraction, minus in zip(wholes, fractions, negative, strict=True)
+    ]
+
+
 def cents_text(cents: np.ndarray) -> np.ndarray:
     """``12218.75`` style text for many amounts at once (object array), exact.
 
     The vectorised counterpart of :func:`format_cents`, for bulk writes and generated data.
+    Contract figures repeat a lot (most rows have no new booking, loss or change in a
+    month), so when fewer than half the values are distinct each is formatted once.
     """
     cents = np.asarray(cents, dtype=np.int64)
-    magnitude = np.abs(cents)
-    whole = (magnitude // 100).astype(str)
-    fraction = np.strings.zfill((magnitude % 100).astype(str), 2)
-    text = np.strings.add(np.strings.add(whole, "."), fraction)
-    return np.where(cents < 0, np.strings.add("-", text), text).astype(object)
+    values, inverse = np.unique(cents, return_inverse=True)
+    if len(values) <= len(cents) // 2:
+        return np.array(_texts(values), dtype=object)[inverse]
+    return np.array(_texts(cents), dtype=object)

@@ -18,6 +18,8 @@ import dagster as dg
 PUBLISH_TABLES_STEP = "publish_warehouse_tables"
 SOURCE_ASSETS = ("crm_contracts", "crm_contract_changes", "erp_recognition")
 _RUN_ERRORS = ("RESOURCE_INIT_FAILURE", "PIPELINE_FAILURE", "RUN_FAILURE")
+# A step stopped by one of its own blocking checks (the source steps' source_not_shrunk).
+_CHECK_FAILED = "DagsterAssetCheckFailedError"
 _MAX_RETRIES = re.compile(r"Exceeded max_retries of (\d+)")
 
 
@@ -47,6 +49,8 @@ def failures(result: dg.JobExecutionResult) -> list[str]:
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data is not None:
             error = event.step_failure_data.error
+            if getattr(error, "cls_name", None) == _CHECK_FAILED:
+                continue  # the failed check's own line below says why
             messages.append(f"{event.step_key}: {error_text(error) if error else 'failed'}")
         elif event.event_type_value in _RUN_ERRORS and not messages:
             error = getattr(event.event_specific_data, "error", None)

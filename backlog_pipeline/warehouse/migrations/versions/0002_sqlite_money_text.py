@@ -45,7 +45,7 @@ CENT = Decimal("0.01")
 BATCH = 100_000
 
 
-def cents_text(value: object) -> str | None:
+def canonical_text(value: object) -> str | None:
     """A stored figure (a double, an integer, or text) as canonical two-decimal text."""
     if value is None:
         return None
@@ -85,7 +85,7 @@ def _copy(bind: sa.Connection, source: sa.Table, target: sa.Table, money: tuple[
         records = [dict(row._mapping) for row in batch]
         for record in records:
             for column in money:
-                text = cents_text(record[column])
+                text = canonical_text(record[column])
                 record[column] = text if text_money or text is None else Decimal(text)
         bind.execute(target.insert(), records)
 
