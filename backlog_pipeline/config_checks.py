@@ -95,9 +95,11 @@ def _identifier(name: str, text: str) -> str:
 
 
 def _currency(name: str, text: str) -> str:
-    if not re.fullmatch(r"[A-Z]{3}", text):
+    # Upper-cased, as a contract's currency is: "usd" in both places means USD.
+    code = text.upper()
+    if not re.fullmatch(r"[A-Z]{3}", code):
         raise SettingsError(f"{name}={text!r} is not an ISO 4217 code like USD")
-    return text
+    return code
 
 
 def _time_zone(name: str, text: str) -> str:

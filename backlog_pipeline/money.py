@@ -26,6 +26,7 @@ MAX_ABS_UNITS = MAX_ABS_CENTS // 100
 MAX_ABS_CENTS_DECIMAL = Decimal(MAX_ABS_CENTS).scaleb(-2)
 # Sums of cents are int64 (numpy): exact as long as no sum can pass this.
 INT64_MAX = int(np.iinfo(np.int64).max)
+_WHOLE_DIGITS = 16
 
 
 class AmountError(ValueError):
@@ -53,6 +54,10 @@ def parse_cents(value: object) -> int:
             # repr of a float is the shortest string that round-trips, e.g. 12.3 -> '12.3'.
             text = repr(float(value))
         elif isinstance(value, Decimal):
+            # A JSON number from an API (1.23456789E7) or a NUMERIC column: exact either way.
+            # 10**16 and more cannot fit, and would overflow quantize's 28 digits.
+            if value.is_finite() and value.adjusted() >= _WHOLE_DIGITS:
+                raise AmountError(f"amount {value!r} does not fit NUMERIC(18,2)")
             # NUMERIC(18,4) columns arrive as Decimal('12.5000'): trailing zeros are exact.
             if value.is_finite() and value == value.quantize(CENT):
                 value = value.quantize(CENT)
@@ -81,6 +86,8 @@ def _explain_bad_amount(text: str) -> str:
         return f"amount {stripped!r} is not a decimal number"
     if not as_decimal.is_finite():
         return f"amount {stripped!r} is not a finite number"
+    if as_decimal.adjusted() >= _WHOLE_DIGITS:  # 1e30: quantize would overflow
+        return f"amount {stripped!r} is not in plain decimal notation"
     if as_decimal != as_decimal.quantize(CENT, rounding=ROUND_HALF_UP):
         return f"amount {stripped!r} has more than two decimals"
     return f"amount {stripped!r} is not in plain decimal notation"

@@ -2,15 +2,19 @@
 
 Each test scripts the replies per method and path, in order; a request nobody scripted gets
 a 599 so the test fails loudly. Replies can be slow (to hit the client's timeout) or cut
-short (a Content-Length longer than the body, then the connection closed).
+short (a Content-Length longer than the body, then the connection closed). A path can also be
+served by a function of the request (:meth:`FakeApi.serve`), such as :class:`SuiteQlStandIn`.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import sqlite3
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -43,6 +47,7 @@ class Seen:
 class FakeApi:
     def __init__(self) -> None:
         self.replies: dict[tuple[str, str], deque[Reply]] = defaultdict(deque)
+        self.servers: dict[tuple[str, str], Callable[[Seen], Reply]] = {}
         self.seen: list[Seen] = []
         self._lock = threading.Lock()
         api = self
@@ -57,16 +62,21 @@ class FakeApi:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 parts = urlsplit(self.path)
+                seen = Seen(
+                    self.command, parts.path,
+                    {k: v[0] for k, v in parse_qs(parts.query).items()},
+                    dict(self.headers.items()), body,
+                )  # fmt: skip
                 with api._lock:
-                    api.seen.append(
-                        Seen(
-                            self.command, parts.path,
-                            {k: v[0] for k, v in parse_qs(parts.query).items()},
-                            dict(self.headers.items()), body,
-                        )
-                    )  # fmt: skip
+                    api.seen.append(seen)
                     queue = api.replies.get((self.command, parts.path))
-                    reply = queue.popleft() if queue else Reply(599, "unscripted request")
+                    server = api.servers.get((self.command, parts.path))
+                    if queue:
+                        reply = queue.popleft()
+                    elif server is not None:
+                        reply = server(seen)
+                    else:
+                        reply = Reply(599, "unscripted request")
                 time.sleep(reply.delay)
                 payload = (
                     reply.body.encode()
@@ -106,6 +116,10 @@ class FakeApi:
     def script(self, method: str, path: str, *replies: Reply) -> None:
         self.replies[(method, path)].extend(replies)
 
+    def serve(self, method: str, path: str, server: Callable[[Seen], Reply]) -> None:
+        """Every request to ``method path`` not scripted is answered by ``server``."""
+        self.servers[(method, path)] = server
+
     def paths(self) -> list[str]:
         return [f"{seen.method} {seen.path}" for seen in self.seen]
 
@@ -116,3 +130,44 @@ class FakeApi:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class SuiteQlStandIn:
+    """NetSuite's SuiteQL over REST with its result cap, answered from SQLite.
+
+    The query text runs as sent (SuiteQL over REST binds no parameters, so whatever the
+    client quotes is what runs), over a table ``x`` of ``lines``. Like Oracle, empty values
+    sort last. The service returns at most ``cap`` results per query: a page that would pass
+    it is refused with a 400, and the last page within it says ``hasMore: false`` even when
+    rows remain, the worst case for a client that trusts ``hasMore``.
+    """
+
+    def __init__(self, lines: list[dict], cap: int, max_page: int = 1000) -> None:
+        self.lines = lines
+        self.cap = cap
+        self.max_page = max_page
+        self.queries: list[str] = []
+
+    def __call__(self, seen: Seen) -> Reply:
+        query = str(seen.json()["q"])  # type: ignore[index]
+        limit, offset = int(seen.query["limit"]), int(seen.query["offset"])
+        if offset == 0:
+            self.queries.append(query)
+        if limit > self.max_page or offset + limit > self.cap:
+            refused = {"detail": "Invalid search query.", "o:errorCode": "INVALID_PARAMETER"}
+            return Reply(400, {"o:errorDetails": [refused]})
+        oracle = re.sub(r"ORDER BY (\S+)$", r"ORDER BY \1 NULLS LAST", query)
+        with sqlite3.connect(":memory:") as connection:
+            columns = list(self.lines[0])
+            connection.execute(f"CREATE TABLE x ({', '.join(columns)})")
+            connection.executemany(
+                f"INSERT INTO x VALUES ({', '.join('?' for _ in columns)})",
+                [tuple(line[c] for c in columns) for line in self.lines],
+            )
+            cursor = connection.execute(f"{oracle} LIMIT {limit} OFFSET {offset}")
+            names = [d[0] for d in cursor.description]
+            items = [{"links": [], **dict(zip(names, row, strict=True))} for row in cursor]
+            total = connection.execute(f"SELECT COUNT(*) FROM ({query})").fetchone()[0]
+        has_more = offset + len(items) < min(total, self.cap)
+        return Reply(body={"links": [], "count": len(items), "hasMore": has_more,
+                           "items": items, "offset": offset, "totalResults": total})  # fmt: skip

@@ -4,6 +4,7 @@ import logging
 import socket
 import time
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 
@@ -32,8 +33,8 @@ def test_a_500_then_success_is_retried_for_post_and_logged(fake_api, caplog):
     http, slept = client()
     with caplog.at_level(logging.WARNING):
         payload = http.json("POST", f"{fake_api.url}/q?page=1", json_body={"q": "x"})
-    # Numbers stay as the text the server sent: no float on the way.
-    assert payload == {"rows": ["1.5"]}
+    # A JSON number becomes an exact Decimal: no float on the way.
+    assert payload == {"rows": [Decimal("1.5")]} and type(payload["rows"][0]) is Decimal
     assert fake_api.paths() == ["POST /q", "POST /q"]
     assert [seen.json() for seen in fake_api.seen] == [{"q": "x"}, {"q": "x"}]
     assert len(slept) == 1 and 0.005 <= slept[0] <= 0.01  # first backoff: base/2 .. base
@@ -103,7 +104,9 @@ def test_a_client_error_is_not_retried(fake_api):
 def test_a_non_json_body_is_a_clear_error_with_its_start(fake_api):
     fake_api.script("GET", "/html", Reply(200, "<html><body>Service Unavailable</body></html>"))
     http, _ = client()
-    with pytest.raises(ConnectorError, match="not valid JSON; HTTP 200; body: <html><body>Service"):
+    with pytest.raises(
+        ConnectorError, match="maintenance page\\?\\); HTTP 200; body: <html><body>Serv"
+    ):
         http.json("GET", f"{fake_api.url}/html")
     assert len(fake_api.seen) == 1
 
@@ -119,7 +122,7 @@ def test_a_slow_response_hits_the_timeout_then_is_retried(fake_api):
     fake_api.script("GET", "/slow", Reply(200, {"late": True}, delay=0.5), Reply(200, {"ok": 1}))
     http, slept = client(HttpPolicy(timeout=0.2, max_attempts=2, backoff=0.01))
     started = time.monotonic()
-    assert http.json("GET", f"{fake_api.url}/slow") == {"ok": "1"}
+    assert http.json("GET", f"{fake_api.url}/slow") == {"ok": 1}
     assert time.monotonic() - started < 0.45  # did not wait for the slow reply
     assert len(fake_api.seen) == 2 and len(slept) == 1
 
@@ -145,3 +148,16 @@ def test_a_refused_connection_is_retried_then_reported_without_the_query():
 def test_an_endpoint_never_shows_user_password_or_query():
     url = "https://user:pw@example.com:8443/services/data?q=x"
     assert endpoint_of("get", url) == "GET https://example.com:8443/services/data"
+
+
+def test_a_page_that_is_not_json_fails_at_once_naming_the_endpoint_and_the_page(fake_api):
+    login = "<html><head><title>Login | Salesforce</title></head><body>Please log in</body></html>"
+    fake_api.script("GET", "/services/data", Reply(200, login), Reply(200, {"ok": 1}))
+    http, slept = client()
+    with pytest.raises(ConnectorError) as raised:
+        http.json("GET", f"{fake_api.url}/services/data?q=secret")
+    message = str(raised.value)
+    assert message.startswith(f"TestSource: GET {fake_api.url}/services/data: ")
+    assert "not JSON" in message and "<html><head><title>Login | Salesforce" in message
+    assert not raised.value.transient  # a retry would get the same page
+    assert len(fake_api.seen) == 1 and slept == []

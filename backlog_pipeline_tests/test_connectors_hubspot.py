@@ -79,8 +79,14 @@ def test_list_pages_follow_the_after_cursor_and_values_are_parsed_strictly(fake_
     assert [str(d.date()) for d in parsed.rows["signed_date"]] == ["2024-01-10", "2024-02-01"]
     assert parsed.rows["tcv"].tolist() == [1_200_050, 240_000]
     refused = parsed.quarantine.set_index("record_id")
+    refused["reason"] = refused["reason"].str.replace(
+        r" \((?:page|range|offset) [^()]* of the pull at [^)]*\)$", "", regex=True
+    )  # where it was fetched: tested below
     assert refused["field"].to_dict() == {"104": "signed_date", "105": "tcv", "106": "customer_id"}
     assert refused.loc["104", "value"] == "17O6745600000"
+    assert refused.loc["106", "reason"] == (
+        "customer_id is missing: the deal has no associated company (@company)"
+    )
 
 
 def test_a_daily_429_stops_and_a_secondly_one_backs_off(fake_api):
@@ -174,3 +180,50 @@ def test_search_starts_again_from_the_latest_time_at_its_result_cap(fake_api, mo
     assert "after" not in second
     assert second["filterGroups"][0]["filters"][0]["value"] == "1714521600000"  # 2024-05-01
     assert batch.records["id"].tolist() == ["201", "202", "202"]  # the merge keeps one 202
+
+
+def test_close_dates_are_booked_in_the_close_time_zone(fake_api):
+    # 23:30 in New York on 31 January 2024 is 04:30 UTC on 1 February: 1706761800000 ms.
+    late = deal("301", "1706761800000", "100", company="9301")
+    late_iso = deal("302", "2024-02-01T04:30:00.000Z", "100", company="9302")
+    # A date property is stored as midnight UTC of its day (HubSpot's docs): still 1 February.
+    date_only = deal("303", "1706745600000", "100", company="9303")
+    fake_api.script("GET", DEALS, Reply(body={"results": [late, late_iso, date_only]}))
+    query = hubspot.HubSpotQuery()
+    contracts = hubspot.contracts(hubspot.fetch(client(fake_api), query, None).records, query)
+    parsed = parse_contracts(contracts, "HubSpot", "USD", timezone="America/New_York")
+    signed = parsed.rows.set_index("contract_id")["signed_date"].dt.strftime("%Y-%m-%d")
+    assert signed.to_dict() == {"301": "2024-01-31", "302": "2024-01-31", "303": "2024-02-01"}
+    in_utc = parse_contracts(contracts, "HubSpot", "USD", timezone="UTC").rows
+    assert in_utc["signed_date"].dt.strftime("%Y-%m-%d").tolist() == ["2024-02-01"] * 3
+
+
+def test_a_portal_that_cannot_be_read_ties_the_copy_to_the_base_url_and_says_so(fake_api, caplog):
+    fake_api.script(
+        "GET",
+        hubspot.ACCOUNT_DETAILS,
+        Reply(403, {"status": "error", "category": "MISSING_SCOPES"}),
+    )
+    with caplog.at_level(logging.WARNING):
+        assert hubspot.system(client(fake_api)) == f"HubSpot {fake_api.url}"
+    assert "portal id cannot be read" in caplog.text and "HTTP 403" in caplog.text
+    fake_api.script(
+        "GET", hubspot.ACCOUNT_DETAILS, Reply(401, {"category": "INVALID_AUTHENTICATION"})
+    )
+    with pytest.raises(ConnectorError, match="HTTP 401"):
+        hubspot.system(client(fake_api))
+
+
+def test_a_quarantined_deal_is_named_by_its_id_and_page(fake_api):
+    fake_api.script(
+        "GET",
+        DEALS,
+        Reply(body={"results": [deal("1", "2024-01-10", "5", company="9")],
+                    "paging": {"next": {"after": "A1"}}}),
+        Reply(body={"results": [deal("2", "2024-01-10", "x", company="9")]}),
+    )  # fmt: skip
+    query = hubspot.HubSpotQuery()
+    contracts = hubspot.contracts(hubspot.fetch(client(fake_api), query, None).records, query)
+    row = parse_contracts(contracts, "HubSpot", "USD").quarantine.iloc[0]
+    assert (row["record_id"], row["row_number"]) == ("2", None)
+    assert row["reason"].startswith("amount 'x' is not a decimal number (page 2 of the pull at ")

@@ -10,18 +10,25 @@ import pytest
 from backlog_pipeline.config import SettingsError, load_settings
 from backlog_pipeline.defs.resources import HubSpotCrm, NetSuiteErp, SalesforceCrm
 from backlog_pipeline.sources.canonical import CHANGE_COLUMNS, parse_contract_changes
-from backlog_pipeline_tests.fake_api import Reply
+from backlog_pipeline_tests.fake_api import FakeApi, Reply
 from backlog_pipeline_tests.support import (
     NEXT_PATH,
     QUERY_PATH,
     RANGE_END_TAG,
     RANGE_START_TAG,
+    build,
+    change,
+    close,
+    contract,
     load_definitions,
     opportunity,
     page,
     table,
 )
 from backlog_pipeline_tests.support import page as sf_page
+from backlog_pipeline_tests.test_connectors_hubspot import DEALS, deal
+from backlog_pipeline_tests.test_connectors_netsuite import line
+from backlog_pipeline_tests.test_connectors_netsuite import page as ns_page
 
 SECRETS = {
     "BACKLOG_SALESFORCE_ACCESS_TOKEN": "00Dstale-TOKEN-aaaa",
@@ -257,3 +264,85 @@ def test_hubspot_changes_come_from_the_csv_folder_with_their_line_numbers(tmp_pa
     without_folder = HubSpotCrm(token="unused", copy_dir=str(tmp_path))
     empty = without_folder.read("contract_changes", logging.getLogger("test")).raw
     assert empty.empty and tuple(empty.columns) == CHANGE_COLUMNS
+
+
+@pytest.mark.slow
+def test_business_date_times_are_booked_in_the_close_time_zone(tmp_path, monkeypatch):
+    # 23:30 on 31 January in New York, written in UTC; an increase at 21:00 on 29 February.
+    monkeypatch.setenv("BACKLOG_CLOSE_TIMEZONE", "America/New_York")
+    warehouse = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
+    defs = build(
+        tmp_path, monkeypatch, warehouse,
+        contracts=[contract("C1", "2024-02-01T04:30:00Z", "1200.00", end_date="2024-12-31")],
+        changes=[change("X1", "C1", "2024-03-01T02:00:00Z", "increase", "50.00")],
+        recognition=[],
+    )  # fmt: skip
+    assert close(defs, "2024-01", "2024-03").success
+    flow = table(warehouse, "backlog_flow")
+    money = {
+        period: (Decimal(str(new)), Decimal(str(up)))
+        for period, new, up in zip(
+            flow["period"], flow["new_bookings"], flow["increases"], strict=True
+        )
+    }
+    # Booked in January (New York's month), the increase in February: not a month late.
+    assert money == {
+        "2024-01": (Decimal("1200"), Decimal("0")),
+        "2024-02": (Decimal("0"), Decimal("50")),
+        "2024-03": (Decimal("0"), Decimal("0")),
+    }
+
+
+def test_a_local_copy_is_tied_to_the_salesforce_org_it_came_from(fake_api, tmp_path, caplog):
+    log = logging.getLogger("test.copy")
+    sandbox = fake_api  # another instance URL: another org
+    production = FakeApi().start()
+    try:
+        sandbox.script("GET", QUERY_PATH, Reply(body=sf_page([opportunity("006SANDBOX", 10)])))
+        production.script("GET", QUERY_PATH, Reply(body=sf_page([opportunity("006PROD", 20)])))
+
+        def crm(api) -> SalesforceCrm:
+            return SalesforceCrm(instance_url=api.url, access_token="tok", copy_dir=str(tmp_path))
+
+        assert crm(sandbox).read("contracts", log).raw["contract_id"].tolist() == ["006SANDBOX"]
+        with caplog.at_level(logging.INFO):
+            read = crm(production).read("contracts", log)
+        # A full pull of production: nothing of the sandbox is kept.
+        assert "WHERE" not in production.seen[0].query["q"]
+        assert read.raw["contract_id"].tolist() == ["006PROD"]
+        assert f"came from Salesforce {sandbox.url}" in caplog.text
+        assert f"this pull reads Salesforce {production.url}" in caplog.text
+    finally:
+        production.stop()
+
+
+def test_a_hubspot_copy_is_tied_to_the_portal_of_its_token(fake_api, tmp_path, caplog):
+    log = logging.getLogger("test.copy")
+    token = "pat-na1-PORTAL-SECRET"
+    for portal, deal_id in ((111, "101"), (222, "201")):  # one base URL, two portals
+        fake_api.script("GET", "/account-info/v3/details", Reply(body={"portalId": portal}))
+        fake_api.script("GET", DEALS, Reply(body={"results": [deal(deal_id, "2024-01-10", "5")]}))
+    crm = HubSpotCrm(base_url=fake_api.url, token=token, copy_dir=str(tmp_path))
+    assert crm.read("contracts", log).raw["contract_id"].tolist() == ["101"]
+    with caplog.at_level(logging.INFO):
+        read = crm.read("contracts", log)
+    assert read.raw["contract_id"].tolist() == ["201"]  # a full pull: no search, no 101
+    assert fake_api.paths().count(f"GET {DEALS}") == 2
+    assert "portal 111" in caplog.text and "portal 222" in caplog.text
+    assert token not in (tmp_path / "hubspot-deals.pkl").read_bytes().decode("latin-1")
+
+
+def test_a_netsuite_copy_is_tied_to_its_account(fake_api, tmp_path):
+    log = logging.getLogger("test.copy")
+    fake_api.script("POST", "/sandbox" + "/services/rest/query/v1/suiteql",
+                    Reply(body=ns_page([line("L-SB", "2024-01", "1")], 0, False)))  # fmt: skip
+    fake_api.script("POST", "/services/rest/query/v1/suiteql",
+                    Reply(body=ns_page([line("L-PROD", "2024-01", "2")], 0, False)))  # fmt: skip
+
+    def erp(base: str) -> NetSuiteErp:
+        return NetSuiteErp(base_url=base, query=SUITEQL, token="t", copy_dir=str(tmp_path))
+
+    erp(f"{fake_api.url}/sandbox").read(log)
+    read = erp(fake_api.url).read(log)
+    assert "WHERE" not in fake_api.seen[-1].json()["q"]
+    assert read.raw["line_id"].tolist() == ["L-PROD"]

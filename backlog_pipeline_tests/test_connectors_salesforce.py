@@ -1,6 +1,9 @@
 """Salesforce against a local server replaying the REST query API's documented shapes."""
 
+import json
 import logging
+import re
+from decimal import Decimal
 
 import pandas as pd
 import pytest
@@ -57,7 +60,8 @@ def test_pages_follow_next_records_url_until_done_and_map_won_opportunities(fake
     contracts = salesforce.contracts(batch.records, query)
     assert contracts["contract_id"].tolist() == ["006A", "006C"]  # 006B is not won
     assert contracts["customer_name"].tolist() == ["Acme 006A", "Acme 006C"]
-    assert contracts["tcv"].tolist() == ["12000.5", "1e+16"]  # as the JSON wrote them
+    # JSON numbers as exact decimals (the fake API writes 1e16 as 1e+16).
+    assert contracts["tcv"].tolist() == [Decimal("12000.5"), Decimal("1e+16")]
     parsed = parse_contracts(contracts, "Salesforce", "USD")
     assert parsed.rows["tcv"].tolist() == [1_200_050]
     assert parsed.quarantine[["record_id", "field"]].values.tolist() == [["006C", "tcv"]]
@@ -141,7 +145,7 @@ def test_incremental_pulls_ask_from_the_mark_and_merge_by_id(fake_api, tmp_path)
     assert (second.fetched, second.total) == (2, 3)
     assert second.high_water_mark == "2024-03-05T10:00:00.000Z"
     merged = second.records.set_index("Id")["Amount"].to_dict()
-    assert merged == {"006A": "100", "006B": "250", "006C": "300"}
+    assert merged == {"006A": 100, "006B": 250, "006C": 300}
 
     fake_api.script("GET", QUERY_PATH, Reply(body=page([opportunity("006Z", 1)])))
     full = copy.pull(fetch, full_refresh=True, log=LOG)
@@ -220,3 +224,78 @@ def test_terminated_contracts_stay_bookings_and_become_cancellations(fake_api):
         "cancellation",
     )
     assert row["effective_date"] == pd.Timestamp("2024-05-15") and pd.isna(row["amount"])
+
+
+def test_json_numbers_in_scientific_notation_are_exact_decimals_and_text_stays_strict(fake_api):
+    # Salesforce writes amounts of 10,000,000 and more as 1.23456789E7 (a JSON number).
+    records = ",".join(
+        json.dumps(opportunity(record_id, 0)).replace('"Amount": 0', f'"Amount": {amount}')
+        for record_id, amount in (
+            ("006A", "1.234567891E7"),  # 12,345,678.91: a whole number of cents
+            ("006B", "1.2345678912E7"),  # 12,345,678.912: a tenth of a cent
+            ("006C", '"1.2e3"'),  # a JSON string: typed-in text keeps the strict rules
+            ("006D", "1E+30"),  # far beyond NUMERIC(18,2)
+            ("006E", "2500"),  # a JSON integer
+        )
+    )
+    fake_api.script("GET", QUERY_PATH, Reply(body=f'{{"done": true, "records": [{records}]}}'))
+    query = salesforce.SalesforceQuery()
+    batch = salesforce.fetch(make_client(fake_api), query, None)
+    parsed = parse_contracts(salesforce.contracts(batch.records, query), "Salesforce", "USD")
+
+    assert parsed.rows.set_index("contract_id")["tcv"].to_dict() == {
+        "006A": 1_234_567_891,  # 12345678.91 × 100
+        "006E": 250_000,
+    }
+    reasons = (
+        parsed.quarantine.set_index("record_id")["reason"]
+        .str.replace(r" \((?:page|range|offset) [^()]* of the pull at [^)]*\)$", "", regex=True)
+        .to_dict()
+    )
+    assert reasons == {
+        "006B": "amount '12345678.912' has more than two decimals",
+        "006C": "amount '1.2e3' is not in plain decimal notation",
+        "006D": "amount Decimal('1E+30') does not fit NUMERIC(18,2)",
+    }
+
+
+def test_a_refused_session_without_refresh_credentials_reports_the_401_and_the_fix(fake_api):
+    expired = [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
+    fake_api.script("GET", QUERY_PATH, Reply(401, expired))
+    client = salesforce.SalesforceClient(fake_api.url, "v62.0", POLICY, LOG, OLD_TOKEN)
+    with pytest.raises(ConnectorError) as raised:
+        salesforce.fetch(client, salesforce.SalesforceQuery(), None)
+    message = str(raised.value)
+    # The call that was refused, its status and body; not the token endpoint never called.
+    assert message.startswith(f"Salesforce: GET {fake_api.url}{QUERY_PATH}: ")
+    assert "HTTP 401" in message and "INVALID_SESSION_ID" in message
+    assert "oauth2/token" not in message
+    assert "BACKLOG_SALESFORCE_REFRESH_TOKEN and BACKLOG_SALESFORCE_CLIENT_ID" in message
+    assert "BACKLOG_SALESFORCE_ACCESS_TOKEN" in message
+    assert not raised.value.transient and OLD_TOKEN not in message
+    assert fake_api.paths() == [f"GET {QUERY_PATH}"]
+
+
+def test_a_record_without_an_account_says_which_field_was_empty(fake_api):
+    fake_api.script("GET", QUERY_PATH, Reply(body=page([opportunity("006A", 5, AccountId=None)])))
+    query = salesforce.SalesforceQuery()
+    batch = salesforce.fetch(make_client(fake_api), query, None)
+    parsed = parse_contracts(salesforce.contracts(batch.records, query), "Salesforce", "USD")
+    assert parsed.quarantine["reason"].str.replace(
+        r" \((?:page|range|offset) [^()]* of the pull at [^)]*\)$", "", regex=True
+    ).tolist() == ["customer_id is missing: AccountId is empty"]
+
+
+def test_a_quarantined_record_is_named_by_its_id_and_page_not_a_row_number(fake_api):
+    fake_api.script("GET", QUERY_PATH, Reply(body=page([opportunity("006A", 1)], NEXT_PATH)))
+    fake_api.script("GET", NEXT_PATH, Reply(body=page([opportunity("006B", "12.345")])))
+    query = salesforce.SalesforceQuery()
+    batch = salesforce.fetch(make_client(fake_api), query, None)
+    parsed = parse_contracts(salesforce.contracts(batch.records, query), "Salesforce", "USD")
+    row = parsed.quarantine.iloc[0]
+    assert (row["record_id"], row["row_number"]) == ("006B", None)
+    assert re.fullmatch(
+        r"amount '12\.345' has more than two decimals \(page 2 of the pull at "
+        r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\)",
+        row["reason"],
+    )

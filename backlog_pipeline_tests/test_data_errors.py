@@ -153,14 +153,32 @@ def test_phantom_backlog_after_the_end_month_without_cancellation() -> None:
         ("2024-05", "C3", "C3", 19000),
     ]  # fmt: skip
     assert len(phantom) == 10  # March..December
-    # A cancellation (even a partial one) means somebody looked: no longer phantom from then.
-    cancelled = frames(
+    # Only a termination clears it: from the termination's month on, nothing is phantom.
+    terminated = frames(
         contracts,
-        [*changes, change("X3", "C3", "2024-05-01", "cancellation", "10.00")],
+        [*changes, change("X3", "C3", "2024-05-01", "cancellation")],
         recognition + recognized("C3", ("2024-01", "100.00")),
     )
-    assert [p for p, *_ in found(all_findings(*cancelled)["phantom"])] == [
+    assert [p for p, *_ in found(all_findings(*terminated)["phantom"])] == [
         "2024-03", "2024-04"]  # fmt: skip
+
+
+def test_a_partial_cancellation_does_not_clear_phantom_backlog() -> None:
+    contracts, changes, recognition = CLEAN
+    # P1: 500.00 ending in February, nothing recognized; 1.00 cancelled in March leaves 499.00
+    # (500.00 - 1.00) held from March to December, ten months past its end month.
+    contracts = [*contracts, contract("P1", "2024-01-05", "500.00", end_date="2024-02-29")]
+    partial = frames(
+        contracts, [*changes, change("X9", "P1", "2024-03-15", "cancellation", "1.00")], recognition
+    )
+    phantom = found(all_findings(*partial)["phantom"])
+    assert phantom == [(f"2024-{m:02d}", "P1", "P1", 49_900) for m in range(3, 13)]
+    # A partial cancellation of everything that was left (500.00) brings it to 0: not phantom.
+    emptied = frames(
+        contracts, [*changes, change("X9", "P1", "2024-03-15", "cancellation", "500.00")],
+        recognition,
+    )  # fmt: skip
+    assert found(all_findings(*emptied)["phantom"]) == []
 
 
 def test_partial_cancellation_above_remaining_backlog() -> None:

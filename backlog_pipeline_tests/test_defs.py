@@ -83,7 +83,7 @@ def test_demo_months_are_the_partitions_by_default(tmp_path, monkeypatch):
     ("name", "value", "message"),
     [
         ("BACKLOG_START_MONTH", "2024-13", "BACKLOG_START_MONTH='2024-13' is not a month"),
-        ("BACKLOG_REPORTING_CURRENCY", "usd", "BACKLOG_REPORTING_CURRENCY='usd'"),
+        ("BACKLOG_REPORTING_CURRENCY", "dollars", "BACKLOG_REPORTING_CURRENCY='dollars'"),
         ("BACKLOG_CLOSE_DAY_OF_MONTH", "31", "BACKLOG_CLOSE_DAY_OF_MONTH='31' must be"),
         ("BACKLOG_CLOSE_TIMEZONE", "Mars/Olympus", "not an IANA time zone"),
         ("BACKLOG_CRM_DIR", "/no/such/folder", "BACKLOG_CRM_DIR='/no/such/folder' is not a folder"),
@@ -119,3 +119,11 @@ def test_the_process_environment_and_a_mapping_give_the_same_settings(tmp_path, 
     assert from_process.end_month is None  # blank is unset; not the demo, so no default
     mapping = {name: value for name, value in os.environ.items() if name.startswith("BACKLOG_")}
     assert from_process.model_dump() == load_settings(mapping).model_dump()
+
+
+def test_the_reporting_currency_is_upper_cased_as_a_contract_currency_is(tmp_path):
+    # A contract's "usd" is read as USD (canonical.parse_contracts): the setting matches it.
+    settings = load_settings(
+        {"BACKLOG_DATA_DIR": str(tmp_path), "BACKLOG_REPORTING_CURRENCY": " eur "}
+    )
+    assert settings.reporting_currency == "EUR"

@@ -186,14 +186,21 @@ def _poll(url: str, query: str, params: dict, done, what: str, timeout: float) -
 
 
 def _waiting_publisher(url: str, not_pid: int | None = None) -> int:
-    """The backend pid of a publisher waiting on the lock, once it waits."""
+    """The backend pid of this test's publisher waiting on the lock, once it waits.
+
+    Other tests may publish into their own schemas of the same database at the same time:
+    only sessions named for this test's schema (``application_name``) are looked at.
+    """
     query = (
         "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
         "AND query ILIKE 'INSERT INTO publication_versions%' "
+        "AND application_name = :application "
         "AND pid <> pg_backend_pid() AND pid IS DISTINCT FROM :not_pid"
     )
-    found = _poll(url, query, {"not_pid": not_pid}, lambda pid: pid is not None,
-                  "a publisher reaching the locked insert", 120.0)  # fmt: skip
+    application = sa.make_url(url).query["application_name"]
+    found = _poll(url, query, {"not_pid": not_pid, "application": application},
+                  lambda pid: pid is not None, "a publisher reaching the locked insert",
+                  120.0)  # fmt: skip
     return int(found)
 
 
@@ -300,7 +307,7 @@ def test_a_bug_in_mapping_a_source_fails_at_once_without_retries(tmp_path, monke
     url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
     defs = build(tmp_path, monkeypatch, url)
 
-    def broken(raw: pd.DataFrame, source: str, currency: str) -> None:
+    def broken(raw: pd.DataFrame, source: str, currency: str, timezone: str) -> None:
         raise RuntimeError("mapping bug")
 
     monkeypatch.setattr("backlog_pipeline.defs.sources.parse_contracts", broken)

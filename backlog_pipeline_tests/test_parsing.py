@@ -164,12 +164,17 @@ def test_csv_row_numbers_are_file_lines_even_after_blank_lines(tmp_path):
     assert parsed.quarantine[["record_id", "row_number"]].values.tolist() == [["C2", 4]]
 
 
-def test_a_ragged_csv_names_the_file(tmp_path):
+def test_a_ragged_csv_line_is_quarantined_with_its_line_and_the_rest_is_read(tmp_path):
     from backlog_pipeline.defs.resources import CrmExport
 
-    (tmp_path / "contracts.csv").write_text("contract_id,customer_id\nC1,A\nC2,B,extra,more\n")
-    with pytest.raises(SourceError, match=r"contracts.csv cannot be read"):
-        CrmExport(directory=str(tmp_path)).read_table("contracts")
+    (tmp_path / "contracts.csv").write_text(
+        "contract_id,customer_id,signed_date,tcv\nC1,A,2024-01-01,1\nC2,B,extra,more,2,x\n"
+    )
+    parsed = parse_contracts(CrmExport(directory=str(tmp_path)).read_table("contracts"), "c", "USD")
+    assert parsed.rows["contract_id"].tolist() == ["C1"]
+    assert parsed.quarantine[["row_number", "reason"]].values.tolist() == [
+        [3, "6 field(s) where the header has 4"]
+    ]
 
 
 TRICKY_AMOUNTS = [
@@ -213,3 +218,53 @@ def test_months_and_dates_parsed_once_per_distinct_text_as_they_are_one_by_one()
             values = {str(value) for value in parsed[rows].astype(object)}
             assert values == {str(one_parsed.astype(object).iloc[0])}, text
         assert parsed.dtype == one_parsed.dtype
+
+
+def test_an_amount_far_beyond_numeric_18_2_is_refused_not_a_crash():
+    # Decimal.quantize raised InvalidOperation past 28 digits: the whole source failed.
+    values = pd.Series(["1e30", Decimal("1E+30"), 1e30, Decimal("-1E+16")], dtype=object)
+    cents, reasons = parse_amounts(values)
+    assert cents.isna().all()
+    assert reasons.tolist() == [
+        "amount '1e30' is not in plain decimal notation",
+        "amount Decimal('1E+30') does not fit NUMERIC(18,2)",
+        "amount '1e+30' is not in plain decimal notation",
+        "amount Decimal('-1E+16') does not fit NUMERIC(18,2)",
+    ]
+
+
+def test_date_times_with_an_offset_fall_on_their_day_in_the_close_time_zone():
+    from backlog_pipeline.sources.parsing import parse_dates
+
+    values = [
+        "2024-01-31T23:30:00-05:00",  # 23:30 in New York on 31 January
+        "2024-02-01T04:30:00Z",  # the same instant, written in UTC
+        "2024-02-01T04:30:00.000+0000",  # again, as Salesforce writes date-times
+        "2024-02-01",  # a plain date stays that date, whatever the zone
+        "2024-02-01T01:00:00",  # no offset: the day as written
+        "2024-02-01T25:00:00Z",  # not a time
+    ]
+    new_york, reasons = parse_dates(pd.Series(values), "America/New_York")
+    days = [None if pd.isna(d) else d.strftime("%Y-%m-%d") for d in new_york]
+    assert days == ["2024-01-31", "2024-01-31", "2024-01-31", "2024-02-01", "2024-02-01", None]
+    assert reasons.iloc[:5].isna().all() and "not an ISO date" in reasons.iloc[5]
+    utc, _ = parse_dates(pd.Series(values[:2]), "UTC")
+    assert [d.strftime("%Y-%m-%d") for d in utc] == ["2024-02-01", "2024-02-01"]
+    tokyo, _ = parse_dates(pd.Series(["2024-01-31T20:00:00Z"]), "Asia/Tokyo")  # 05:00 on 1 Feb
+    assert tokyo.iloc[0] == pd.Timestamp("2024-02-01")
+
+
+def test_contract_and_change_dates_are_placed_in_the_close_time_zone():
+    contracts = pd.DataFrame(
+        {"contract_id": ["C1"], "customer_id": ["A"], "signed_date": ["2024-02-01T04:30:00Z"],
+         "end_date": ["2025-01-01T03:00:00Z"], "tcv": ["10"]}
+    )  # fmt: skip
+    parsed = parse_contracts(contracts, "crm", "USD", timezone="America/New_York")
+    assert parsed.rows["signed_month"].tolist() == [2024 * 12 + 0]  # January 2024
+    assert parsed.rows["end_date"].tolist() == [pd.Timestamp("2024-12-31")]
+    changes = pd.DataFrame(
+        {"change_id": ["X1"], "contract_id": ["C1"], "effective_date": ["2024-03-01T02:00:00Z"],
+         "kind": ["increase"], "amount": ["5"]}
+    )  # fmt: skip
+    parsed = parse_contract_changes(changes, "crm", timezone="America/New_York")
+    assert parsed.rows["effective_month"].tolist() == [2024 * 12 + 1]  # February 2024

@@ -272,9 +272,12 @@ def over_recognition(contract_rows: pd.DataFrame, source: str) -> pd.DataFrame:
 def phantom_backlog(
     contract_rows: pd.DataFrame, contracts: pd.DataFrame, changes: pd.DataFrame, source: str
 ) -> pd.DataFrame:
-    """Backlog still held a whole month after the contract's end date, with no cancellation.
+    """Backlog still held a whole month after the contract's end date, not terminated.
 
     The end month itself is allowed: its last recognition may close the contract that month.
+    Only a termination (a cancellation without an amount) clears a contract from its month
+    on; a partial cancellation does not, however small (SPEC), since what it leaves is still
+    held past the end. A cancellation that leaves nothing needs no exemption: the closing is 0.
     """
     end = contracts.drop_duplicates("contract_id").set_index("contract_id")["end_date"]
     end_month = month_indices(end).astype("Int64")
@@ -287,10 +290,8 @@ def phantom_backlog(
     row_end[at < 0] = np.nan
     past_end = positive[row_end < contract_rows["period"].to_numpy(np.int64)[positive]]
     rows = contract_rows.iloc[past_end]
-    cancellations = changes[changes["kind"] == "cancellation"]
-    first_cancellation = cancellations.groupby("contract_id")["effective_month"].min()
-    cancelled = rows["contract_id"].map(first_cancellation)
-    phantom = rows[~(cancelled.notna() & (cancelled <= rows["period"]))]
+    terminated = rows["contract_id"].map(_termination_months(changes)["effective_month"])
+    phantom = rows[~(terminated.notna() & (terminated <= rows["period"]))]
     return _exceptions(
         phantom["period"],
         source,
@@ -299,7 +300,7 @@ def phantom_backlog(
         phantom["closing"],
         [
             f"ended {end[contract_id].date().isoformat()} and still holds "
-            f"{format_cents(int(closing))} of backlog with no cancellation"
+            f"{format_cents(int(closing))} of backlog without a termination"
             for contract_id, closing in zip(phantom["contract_id"], phantom["closing"], strict=True)
         ],
     )

@@ -153,7 +153,7 @@ BACKLOG_CHECKS = [
     DataErrorCheck(
         "no_phantom_backlog",
         WARN,
-        "No contract holds backlog a whole month past its end date without a cancellation.",
+        "No contract holds backlog a whole month past its end date unless it was terminated.",
         lambda f: data_errors.phantom_backlog(
             f["contract_rows"], f["contracts"], f["changes"], "contract_backlog"
         ),

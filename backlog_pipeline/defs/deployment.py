@@ -125,7 +125,7 @@ warehouse = Warehouse(
     else settings.default_warehouse_url
 )
 documents = DocumentFolder(path=str(settings.output_dir))
-reporting = Reporting(currency=settings.reporting_currency)
+reporting = Reporting(currency=settings.reporting_currency, timezone=settings.close_timezone)
 io_manager = MonthlyFrameIOManager(base_dir=str(settings.data_dir / "staging"))
 try:
     settings.data_dir.mkdir(parents=True, exist_ok=True)

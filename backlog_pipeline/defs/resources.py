@@ -96,8 +96,11 @@ class HttpSource(dg.ConfigurableResource):
         signature: str,
         fetch: Callable[[str | None], Batch],
         log: Log,
+        system: str = "",
+        unique_ids: bool = True,
     ) -> PullResult:
-        copy = LocalCopy(Path(self.copy_dir) / f"{name}.pkl", id_column, signature)
+        path = Path(self.copy_dir) / f"{name}.pkl"
+        copy = LocalCopy(path, id_column, signature, system, unique_ids)
         return copy.pull(fetch, self.full_refresh, log)
 
 
@@ -119,6 +122,7 @@ class CrmExport(CrmSource):
         return SourceRead(raw, csv_export.high_water_mark(raw), len(raw), len(raw))
 
     def read_table(self, table: str) -> pd.DataFrame:
+        """Every cell as text with its line; broken lines set aside (see ``csv_file``)."""
         if self.demo_data_dir:
             ensure_demo(Path(self.demo_data_dir))
         return csv_export.read_table(self.directory, table)
@@ -159,6 +163,7 @@ class SalesforceCrm(CrmSource, HttpSource):
             pull = self.pull(
                 f"salesforce-{self.object_name}", salesforce.ID, query.signature(),
                 lambda since: salesforce.fetch(client, query, since), log,
+                salesforce.system(self.instance_url),
             )  # fmt: skip
         finally:
             client.http.close()
@@ -192,7 +197,7 @@ class HubSpotCrm(CrmSource, HttpSource):
         try:
             pull = self.pull(
                 "hubspot-deals", hubspot.ID, query.signature(),
-                lambda since: hubspot.fetch(client, query, since), log,
+                lambda since: hubspot.fetch(client, query, since), log, hubspot.system(client),
             )  # fmt: skip
         finally:
             client.http.close()
@@ -250,6 +255,7 @@ class NetSuiteErp(ErpSource, HttpSource):
             pull = self.pull(
                 "netsuite-recognition", netsuite.ID, netsuite.signature(self.query),
                 lambda since: netsuite.fetch(client, self.query, since), log,
+                netsuite.system(self.base_url), unique_ids=False,
             )  # fmt: skip
         finally:
             client.http.close()
@@ -286,6 +292,7 @@ class DocumentFolder(dg.ConfigurableResource):
 
 
 class Reporting(dg.ConfigurableResource):
-    """What the published figures are expressed in."""
+    """What the published figures are expressed in: a currency, and months in a time zone."""
 
     currency: str
+    timezone: str = "UTC"  # the close's (BACKLOG_CLOSE_TIMEZONE): a date-time's day is its day here

@@ -69,10 +69,13 @@ def _read_sources(
     crm: CrmSource, erp: ErpSource, reporting: Reporting, log: Log
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The sources as the source assets read them: contracts, changes, recognition."""
+    # Parsed as the source assets parse them (same currency, same time zone).
     contracts = parse_contracts(
-        crm.read("contracts", log).raw, crm.describe(), reporting.currency
+        crm.read("contracts", log).raw, crm.describe(), reporting.currency, reporting.timezone
     ).rows
-    changes = parse_contract_changes(crm.read("contract_changes", log).raw, crm.describe()).rows
+    changes = parse_contract_changes(
+        crm.read("contract_changes", log).raw, crm.describe(), reporting.timezone
+    ).rows
     recognition = parse_recognition(erp.read(log).raw, erp.describe()).rows
     return contracts, changes, recognition
 

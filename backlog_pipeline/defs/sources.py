@@ -167,7 +167,7 @@ def crm_contracts(
 ) -> Landed:
     def land() -> dg.Output[pd.DataFrame]:
         read = crm.read("contracts", context.log)
-        parsed = parse_contracts(read.raw, crm.describe(), reporting.currency)
+        parsed = parse_contracts(read.raw, crm.describe(), reporting.currency, reporting.timezone)
         return _landed(context, warehouse, "contracts", crm, parsed, read)
 
     yield from landed_and_checked(context, "crm_contracts", warehouse, land)
@@ -179,11 +179,14 @@ def crm_contracts(
     check_specs=[shrink_spec("crm_contract_changes")],
 )
 def crm_contract_changes(
-    context: dg.AssetExecutionContext, crm: CrmSource, warehouse: Warehouse
+    context: dg.AssetExecutionContext,
+    crm: CrmSource,
+    warehouse: Warehouse,
+    reporting: Reporting,
 ) -> Landed:
     def land() -> dg.Output[pd.DataFrame]:
         read = crm.read("contract_changes", context.log)
-        parsed = parse_contract_changes(read.raw, crm.describe())
+        parsed = parse_contract_changes(read.raw, crm.describe(), reporting.timezone)
         return _landed(context, warehouse, "contract_changes", crm, parsed, read)
 
     yield from landed_and_checked(context, "crm_contract_changes", warehouse, land)

@@ -2,19 +2,20 @@
 
 Every source, whatever system it comes from, hands over raw columns named as in SPEC.md;
 this module turns them into typed frames (money in integer cents, months as indices) and
-sets aside, with the source, record, field and reason, the rows that cannot be read.
+sets aside (``quarantine``), with the source, record, field and reason, the rows that
+cannot be read.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 import pandas as pd
 
 from backlog_pipeline.periods import month_indices
 from backlog_pipeline.sources.parsing import parse_amounts, parse_dates, parse_months, parse_text
+from backlog_pipeline.sources.quarantine import ParsedTable, Quarantine
 
 CONTRACT_COLUMNS = (
     "contract_id", "customer_id", "customer_name", "signed_date", "start_date", "end_date",
@@ -26,7 +27,6 @@ CHANGE_REQUIRED = ("change_id", "contract_id", "effective_date", "kind")
 RECOGNITION_COLUMNS = ("line_id", "contract_id", "period", "amount")
 RECOGNITION_REQUIRED = RECOGNITION_COLUMNS
 CHANGE_KINDS = ("increase", "decrease", "cancellation")
-QUARANTINE_COLUMNS = ("source", "table", "row_number", "record_id", "field", "value", "reason")
 _CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
 # The share of a source's rows that may be set aside before the source fails, unless set.
 MAX_QUARANTINE_SHARE = 0.05
@@ -41,14 +41,6 @@ class SourceError(Exception):
     def __init__(self, message: str, transient: bool = False) -> None:
         super().__init__(message)
         self.transient = transient
-
-
-@dataclass(frozen=True)
-class ParsedTable:
-    """Typed rows ready for the accounting, and the rows set aside with their reasons."""
-
-    rows: pd.DataFrame
-    quarantine: pd.DataFrame
 
 
 def parse_in_batches(
@@ -79,78 +71,14 @@ def parse_in_batches(
     )
 
 
-def empty_quarantine() -> pd.DataFrame:
-    return pd.DataFrame({column: pd.Series(dtype=object) for column in QUARANTINE_COLUMNS})
-
-
 def _require_columns(raw: pd.DataFrame, required: Iterable[str], source: str, table: str) -> None:
     missing = [column for column in required if column not in raw.columns]
     if missing:
+        found = [str(column) for column in raw.columns if not str(column).startswith("@")]
         raise SourceError(
             f"{source}: table {table!r} has no column(s) {', '.join(missing)}; "
-            f"found {', '.join(map(str, raw.columns)) or 'none'}"
+            f"found {', '.join(found) or 'none'}"
         )
-
-
-class _Quarantine:
-    """Collects refused rows, the first reason per row, keyed by the frame's index."""
-
-    def __init__(self, raw: pd.DataFrame, source: str, table: str, ids: pd.Series) -> None:
-        self.raw = raw
-        self.source = source
-        self.table = table
-        self.ids = ids
-        self.refused = pd.Series(False, index=raw.index)
-        self.parts: list[pd.DataFrame] = []
-
-    def add(self, field: str, reasons: pd.Series) -> None:
-        bad = reasons.notna() & ~self.refused
-        if not bad.any():
-            return
-        labels = reasons.index[bad]
-        record_ids = self.ids[labels] if self.ids is not None else pd.Series(pd.NA, index=labels)
-        values = self.raw[field][labels] if field in self.raw else pd.Series(pd.NA, index=labels)
-        self.parts.append(
-            pd.DataFrame(
-                {
-                    "source": self.source,
-                    "table": self.table,
-                    # The line in the file (header on line 1); for a query, the row in the result.
-                    "row_number": [int(label) + 2 for label in labels],
-                    "record_id": record_ids.astype(object).where(record_ids.notna(), None),
-                    "field": field,
-                    "value": values.map(lambda v: None if pd.isna(v) else str(v)).astype(object),
-                    "reason": reasons[labels].astype(object),
-                },
-                index=labels,
-            )
-        )
-        self.refused |= bad
-
-    def missing(self, field: str, values: pd.Series) -> None:
-        self.refuse(field, values.isna(), f"{field} is missing")
-
-    def refuse(self, field: str, mask: pd.Series, reason: str | pd.Series) -> None:
-        """Refuse the rows under ``mask`` for ``reason`` (one text, or one per row)."""
-        if not mask.any():  # the common case: no column of reasons built for nothing
-            return
-        self.add(field, pd.Series(reason, index=mask.index).where(mask))
-
-    def result(self, rows: pd.DataFrame) -> ParsedTable:
-        """The rows kept and the refused ones; each refused row carries its ``amount`` in
-        cents where it could be read (NA where not), so a close can say how much it left out.
-        """
-        if self.parts:
-            quarantine = pd.concat(self.parts).sort_index()
-            money = next((column for column in ("tcv", "amount") if column in rows), None)
-            if money is not None:
-                quarantine["amount"] = rows[money].astype("Int64").reindex(quarantine.index)
-            quarantine = quarantine.reset_index(drop=True)
-        else:
-            quarantine = empty_quarantine()
-        if not self.parts:  # nothing refused: the rows as they are, not a copy of millions
-            return ParsedTable(rows.set_axis(pd.RangeIndex(len(rows)), copy=False), quarantine)
-        return ParsedTable(rows[~self.refused].reset_index(drop=True), quarantine)
 
 
 def _optional_text(raw: pd.DataFrame, column: str) -> pd.Series:
@@ -159,19 +87,22 @@ def _optional_text(raw: pd.DataFrame, column: str) -> pd.Series:
     return pd.Series(None, index=raw.index, dtype=object)
 
 
-def parse_contracts(raw: pd.DataFrame, source: str, reporting_currency: str) -> ParsedTable:
+def parse_contracts(
+    raw: pd.DataFrame, source: str, reporting_currency: str, timezone: str = "UTC"
+) -> ParsedTable:
+    """Typed contracts; dates with an offset fall on their day in ``timezone`` (the close's)."""
     _require_columns(raw, CONTRACT_REQUIRED, source, "contracts")
     contract_id = parse_text(raw["contract_id"])
-    quarantine = _Quarantine(raw, source, "contracts", contract_id)
+    quarantine = Quarantine(raw, source, "contracts", contract_id)
     quarantine.missing("contract_id", contract_id)
     customer_id = parse_text(raw["customer_id"])
     quarantine.missing("customer_id", customer_id)
-    signed_date, reasons = parse_dates(raw["signed_date"])
+    signed_date, reasons = parse_dates(raw["signed_date"], timezone)
     quarantine.add("signed_date", reasons)
     optional_dates = {}
     for column in ("start_date", "end_date"):
         if column in raw:
-            parsed, reasons = parse_dates(raw[column])
+            parsed, reasons = parse_dates(raw[column], timezone)
             quarantine.add(column, reasons.where(parse_text(raw[column]).notna()))
             optional_dates[column] = parsed
         else:
@@ -212,14 +143,15 @@ def parse_contracts(raw: pd.DataFrame, source: str, reporting_currency: str) -> 
     return ParsedTable(contracts, parsed.quarantine)
 
 
-def parse_contract_changes(raw: pd.DataFrame, source: str) -> ParsedTable:
+def parse_contract_changes(raw: pd.DataFrame, source: str, timezone: str = "UTC") -> ParsedTable:
+    """Typed changes; an effective date-time with an offset falls on its day in ``timezone``."""
     _require_columns(raw, CHANGE_REQUIRED, source, "contract_changes")
     change_id = parse_text(raw["change_id"])
-    quarantine = _Quarantine(raw, source, "contract_changes", change_id)
+    quarantine = Quarantine(raw, source, "contract_changes", change_id)
     quarantine.missing("change_id", change_id)
     contract_id = parse_text(raw["contract_id"])
     quarantine.missing("contract_id", contract_id)
-    effective_date, reasons = parse_dates(raw["effective_date"])
+    effective_date, reasons = parse_dates(raw["effective_date"], timezone)
     quarantine.add("effective_date", reasons)
     kind = parse_text(raw["kind"]).str.lower()
     quarantine.missing("kind", kind)
@@ -255,7 +187,7 @@ def parse_contract_changes(raw: pd.DataFrame, source: str) -> ParsedTable:
 def parse_recognition(raw: pd.DataFrame, source: str) -> ParsedTable:
     _require_columns(raw, RECOGNITION_REQUIRED, source, "recognition")
     line_id = parse_text(raw["line_id"])
-    quarantine = _Quarantine(raw, source, "recognition", line_id)
+    quarantine = Quarantine(raw, source, "recognition", line_id)
     quarantine.missing("line_id", line_id)
     contract_id = parse_text(raw["contract_id"])
     quarantine.missing("contract_id", contract_id)

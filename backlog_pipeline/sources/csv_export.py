@@ -1,7 +1,7 @@
 """A CRM export folder: ``contracts.csv`` and ``contract_changes.csv`` in the canonical shape.
 
-Every cell is read as text: parsing and its errors belong to the canonical mapping, which
-names each refused row by its line in the file.
+Every cell is read as text with its line (``csv_file``): parsing and its errors belong to
+the canonical mapping, which names each refused row, and each broken line, by its line.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from backlog_pipeline.sources.canonical import CHANGE_COLUMNS, SourceError
+from backlog_pipeline.sources.csv_file import read_file
 from backlog_pipeline.sources.local_copy import latest
 
 
@@ -19,18 +20,12 @@ def describe(directory: str | Path) -> str:
 
 
 def read_table(directory: str | Path, table: str) -> pd.DataFrame:
-    """``<directory>/<table>.csv`` as text columns, blank lines dropped by label."""
+    """``<directory>/<table>.csv`` as text columns with their ``@line``; broken lines set
+    aside as rows with ``@broken`` and ``@text`` (see ``csv_file``)."""
     path = Path(directory) / f"{table}.csv"
     if not path.is_file():
         raise SourceError(f"{describe(directory)}: {path.name} not found in {directory}")
-    try:
-        frame = pd.read_csv(
-            path, dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=False
-        )
-    except (pd.errors.ParserError, UnicodeDecodeError) as error:
-        raise SourceError(f"{describe(directory)}: {path.name} cannot be read: {error}") from None
-    # Blank lines are dropped by label, so row numbers still match the file's lines.
-    return frame[(frame != "").any(axis=1)]
+    return read_file(path, describe(directory))
 
 
 def high_water_mark(raw: pd.DataFrame) -> str | None:
@@ -43,8 +38,9 @@ def with_exported_changes(changes: pd.DataFrame, directory: str | None) -> pd.Da
     if not directory:
         return changes
     exported = read_table(directory, "contract_changes")
-    # The export's rows keep their labels, so quarantined ones name their line in the file;
-    # the CRM's own rows are numbered after them.
+    # The export's rows keep their lines (``@...`` columns), so quarantined ones name their
+    # line in the file; the CRM's own rows are numbered after them.
     first = int(exported.index.max()) + 1 if len(exported) else 0
     derived = changes.set_axis(range(first, first + len(changes)))
-    return pd.concat([exported.reindex(columns=list(CHANGE_COLUMNS)), derived])
+    kept = [*CHANGE_COLUMNS, *(c for c in exported.columns if str(c).startswith("@"))]
+    return pd.concat([exported.reindex(columns=kept), derived])

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -228,13 +229,22 @@ class HttpClient:
         raise AssertionError("unreachable: the loop returns or raises")
 
     def json(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
-        """The decoded JSON object of a call; numbers stay text, exactly as sent."""
+        """The decoded JSON object of a call.
+
+        A JSON number is a decimal, so it becomes an exact ``Decimal`` (an ``int`` when it
+        has no fraction or exponent), never a float: ``1.23456789E7`` is 12345678.90 to the
+        cent. JSON strings stay text, for the strict parsers' typed-in rules.
+        """
         response = self.request(method, url, **kwargs)
         try:
-            payload = json.loads(response.text, parse_float=str, parse_int=str)
+            payload = json.loads(response.text, parse_float=Decimal)
         except ValueError:
+            # A login or maintenance page answered with 200: another try gets the same page,
+            # so it fails now, with the start of the page to say what it was.
             raise self._error(
-                endpoint_of(method, url), "response is not valid JSON", response, transient=True
+                endpoint_of(method, url),
+                "the response is not JSON (a login, proxy or maintenance page?)",
+                response,
             ) from None
         if not isinstance(payload, dict):
             raise self._error(endpoint_of(method, url), "response is not a JSON object", response)

@@ -4,7 +4,8 @@ A full pull lists every deal (``GET /crm/v3/objects/deals``, ``paging.next.after
 companies associated inline). An incremental pull searches the deals modified since the
 mark (``POST /crm/v3/objects/deals/search``, sorted by modification time) and reads their
 companies with the v4 associations batch call, since search returns no associations.
-Every property value arrives as a string; dates may be ISO text or epoch milliseconds.
+Every property value arrives as a string; dates may be ISO text or epoch milliseconds, and
+date-times are placed in months in the close's time zone (see :func:`_date_text`).
 A 429 whose ``policyName`` is ``DAILY`` stops the pull; other 429s back off and retry.
 """
 
@@ -20,7 +21,8 @@ import requests
 
 from backlog_pipeline.sources.canonical import CONTRACT_COLUMNS
 from backlog_pipeline.sources.http import ConnectorError, HttpClient, HttpPolicy, Log
-from backlog_pipeline.sources.local_copy import Batch, iso_utc, latest
+from backlog_pipeline.sources.local_copy import Batch, iso_utc, latest, pull_time
+from backlog_pipeline.sources.quarantine import MISSING_REASONS, PAGE
 
 ID = "id"
 BASE_URL = "https://api.hubapi.com"
@@ -151,6 +153,32 @@ class HubSpotClient:
         return found
 
 
+ACCOUNT_DETAILS = "/account-info/v3/details"
+
+
+def system(client: HubSpotClient) -> str:
+    """Which portal a local copy came from: every portal shares ``api.hubapi.com``, so the
+    token's portal id is asked for (one call; the token itself is never part of it).
+
+    Without the permission to read it, the copy is tied to the base URL only, and the log
+    says so.
+    """
+    try:
+        portal = client.call("GET", ACCOUNT_DETAILS).get("portalId")
+        why = "the answer has no portalId"
+    except ConnectorError as error:
+        if error.status not in (403, 404):
+            raise
+        portal, why = None, f"HTTP {error.status}"
+    if portal is None or portal == "":
+        client.log.warning(
+            f"HubSpot: the token's portal id cannot be read ({ACCOUNT_DETAILS}: {why}); the "
+            f"local copy is tied to {client.base_url} only"
+        )
+        return f"HubSpot {client.base_url}"
+    return f"HubSpot {client.base_url} portal {portal}"
+
+
 def _results(page: Mapping[str, Any]) -> list[dict[str, Any]]:
     results = page.get("results")
     if not isinstance(results, list):
@@ -184,30 +212,42 @@ def fetch(client: HubSpotClient, query: HubSpotQuery, since: str | None) -> Batc
     """Deals modified at or after ``since`` (all of them without), as text columns."""
     rows: list[dict[str, Any]] = []
     pages = client.search_deals(query, since) if since else client.list_deals(query)
+    pulled = pull_time()
     for number, deals in enumerate(pages, start=1):
         client.log.info(f"HubSpot: page {number}, {len(deals)} deals")
-        rows.extend(_row(deal, query, _inline_company(deal)) for deal in deals)
+        where = f"page {number} of the pull at {pulled}"
+        rows.extend({**_row(deal, query, _inline_company(deal)), PAGE: where} for deal in deals)
     if since and COMPANY in query.properties.values() and rows:
         linked = client.companies([str(row[ID]) for row in rows])
         for row in rows:
             row[COMPANY] = linked.get(str(row[ID]))
-    records = pd.DataFrame(rows, columns=query.columns(), dtype=object)
+    records = pd.DataFrame(rows, columns=[*query.columns(), PAGE], dtype=object)
     return Batch(records, latest(records[query.modified_property]))
 
 
 def _date_text(values: pd.Series) -> pd.Series:
-    """Epoch milliseconds (digits only) as ISO dates in UTC; other text untouched.
+    """HubSpot dates and date-times as text the date parser reads in the close's time zone.
 
-    Anything else, ``1.7e12`` or ``17O4...``, stays as it came, for the strict date
-    parser to refuse with the value in the quarantine.
+    Epoch milliseconds (digits only) become an instant in UTC (``...T04:30:00.000Z``),
+    which the parser places on its day in the close's zone. HubSpot stores a *date*
+    property as midnight UTC of its day (its docs), so a value at exactly 00:00 UTC, as
+    milliseconds or ISO text, is that calendar date: read as an instant it would fall on
+    the day before west of Greenwich. Anything else, ``1.7e12`` or ``17O4...``, stays as
+    it came, for the strict date parser to refuse with the value in the quarantine.
     """
     text = values.astype("string").str.strip()
     epoch = text.str.fullmatch(r"\d{1,15}").fillna(False).astype(bool)
     result = values.astype(object).copy()
     if epoch.any():
         when = pd.to_datetime(text[epoch].astype("int64"), unit="ms", utc=True, errors="coerce")
-        readable = when.notna()
-        result[when.index[readable]] = when[readable].dt.strftime("%Y-%m-%d")
+        when = when[when.notna()]
+        midnight = when == when.dt.normalize()
+        result[when.index[midnight]] = when[midnight].dt.strftime("%Y-%m-%d")
+        instants = when[~midnight]
+        result[instants.index] = instants.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str[:-3] + "Z"
+    utc_midnight = text.str.fullmatch(r"\d{4}-\d{2}-\d{2}T00:00(?::00(?:\.0+)?)?(?:Z|[+-]00:?00)")
+    utc_midnight = utc_midnight.fillna(False).astype(bool)
+    result[utc_midnight] = text[utc_midnight].str[:10].astype(object)
     return result
 
 
@@ -217,9 +257,12 @@ def contracts(records: pd.DataFrame, query: HubSpotQuery) -> pd.DataFrame:
     won = records[records[stage].isin(query.won_stages)] if stage else records
     frame = pd.DataFrame(
         {
-            column: won[query.properties[column]]
-            for column in CONTRACT_COLUMNS
-            if query.properties.get(column)
+            **{
+                column: won[query.properties[column]]
+                for column in CONTRACT_COLUMNS
+                if query.properties.get(column)
+            },
+            PAGE: won[PAGE] if PAGE in won else None,
         }
     )
     for column in _DATES:
@@ -227,4 +270,12 @@ def contracts(records: pd.DataFrame, query: HubSpotQuery) -> pd.DataFrame:
             frame[column] = _date_text(frame[column])
     if "updated_at" in frame:
         frame["updated_at"] = iso_utc(frame["updated_at"]).astype(object)
-    return frame.reset_index(drop=True)
+    frame = frame.reset_index(drop=True)
+    frame.attrs[MISSING_REASONS] = {
+        column: "the deal has no associated company (@company)"
+        if name == COMPANY
+        else f"the deal's property {name} is empty"
+        for column, name in query.properties.items()
+        if column in CONTRACT_COLUMNS and name
+    }
+    return frame

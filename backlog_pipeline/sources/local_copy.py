@@ -4,7 +4,9 @@ The copy holds the source's records as fetched (all text, one row per record id)
 canonical rows: a record that changes state (a deal leaving "won") is replaced whole, so
 whatever is derived from it is derived again. The copy and its high-water mark are one
 pickle file, replaced by an atomic rename only after a pull has fetched everything, so a
-pull that fails half-way leaves the previous copy exactly as it was.
+pull that fails half-way leaves the previous copy exactly as it was. A copy is tied to the
+system it came from (instance, account, portal): pointed at another, the next pull is a full
+one, so a sandbox's records never mix with production's.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pickle
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -38,6 +41,11 @@ class PullResult:
     since: str | None  # what was asked for: None is a full pull
     fetched: int
     total: int
+
+
+def pull_time() -> str:
+    """When a fetch started, to name where its records came from (``@page``)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _utc_times(values: pd.Series) -> pd.Series:
@@ -73,18 +81,30 @@ def latest(values: pd.Series) -> str | None:
     return None if pd.isna(newest) else str(_iso(pd.Series([newest])).iloc[0])
 
 
-def _merge(previous: pd.DataFrame | None, fetched: pd.DataFrame, id_column: str) -> pd.DataFrame:
+def _merge(
+    previous: pd.DataFrame | None, fetched: pd.DataFrame, id_column: str, unique_ids: bool
+) -> pd.DataFrame:
     """The fetched records replace the previous ones with the same id.
 
     Records without an id cannot be matched: only the latest fetch's are kept, so they
-    reach the canonical mapping (and its quarantine) once, not once per pull.
+    reach the canonical mapping (and its quarantine) once, not once per pull. With
+    ``unique_ids``, the source's own ids (a record fetched twice in one pull is one record,
+    the last copy wins); without, an id repeated within a fetch is kept every time, so the
+    duplicate check sees what the source holds.
     """
+    with_id = _has_id(fetched, id_column)
+    if unique_ids:
+        fetched = pd.concat(
+            [fetched[with_id].drop_duplicates(subset=[id_column], keep="last"), fetched[~with_id]]
+        )
+        with_id = _has_id(fetched, id_column)
     if previous is not None:
         previous = previous[_has_id(previous, id_column)]
-        fetched = pd.concat([previous, fetched], ignore_index=True)
-    with_id = _has_id(fetched, id_column)
-    kept = fetched[with_id].drop_duplicates(subset=[id_column], keep="last")
-    return pd.concat([kept, fetched[~with_id]], ignore_index=True)
+        replaced = previous[id_column].isin(fetched.loc[with_id, id_column])
+        previous = previous[~replaced.to_numpy(bool)]
+    else:
+        previous = fetched.iloc[:0]
+    return pd.concat([previous, fetched[with_id], fetched[~with_id]], ignore_index=True)
 
 
 def _has_id(records: pd.DataFrame, id_column: str) -> pd.Series:
@@ -95,21 +115,47 @@ def _has_id(records: pd.DataFrame, id_column: str) -> pd.Series:
 class LocalCopy:
     """The records of one source kept between runs in ``path``, keyed by ``id_column``.
 
-    ``signature`` describes what is fetched (object, fields, query): when it changes, the
-    copy no longer matches the fetch and the next pull is a full one.
+    ``signature`` describes what is fetched (object, fields, query) and ``system`` where from
+    (``Salesforce https://acme.my.salesforce.com``; never a secret): when either changes,
+    the copy no longer matches the fetch and the next pull is a full one.
     """
 
-    def __init__(self, path: Path, id_column: str, signature: str) -> None:
+    def __init__(
+        self,
+        path: Path,
+        id_column: str,
+        signature: str,
+        system: str = "",
+        unique_ids: bool = True,  # False: ids come from a query and may repeat (see _merge)
+    ) -> None:
         self.path = path
         self.id_column = id_column
         self.signature = signature
+        self.system = system
+        self.unique_ids = unique_ids
+
+    def _stored(self) -> dict | None:
+        if not self.path.is_file():
+            return None
+        with open(self.path, "rb") as stream:
+            return pickle.load(stream)
+
+    def _unusable(self, stored: dict) -> str | None:
+        """Why the stored copy cannot be merged into (None: it can)."""
+        if stored.get("version") != _FORMAT_VERSION:
+            return "the local copy was written by another version of the pipeline"
+        if stored.get("system", "") != self.system:
+            return (
+                f"the local copy came from {stored.get('system') or 'an unrecorded system'}, "
+                f"this pull reads {self.system or 'an unnamed system'}"
+            )
+        if stored.get("signature") != self.signature:
+            return "the object, fields or query changed since the local copy was made"
+        return None
 
     def load(self) -> tuple[pd.DataFrame | None, str | None]:
-        if not self.path.is_file():
-            return None, None
-        with open(self.path, "rb") as stream:
-            stored = pickle.load(stream)
-        if stored.get("version") != _FORMAT_VERSION or stored.get("signature") != self.signature:
+        stored = self._stored()
+        if stored is None or self._unusable(stored) is not None:
             return None, None
         return stored["records"], stored["high_water_mark"]
 
@@ -118,6 +164,7 @@ class LocalCopy:
         handle, temporary = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
         stored = {
             "version": _FORMAT_VERSION,
+            "system": self.system,
             "signature": self.signature,
             "records": records,
             "high_water_mark": high_water_mark,
@@ -139,12 +186,19 @@ class LocalCopy:
         boundary is fetched again on purpose (two records can share a timestamp), and the
         merge by id makes the repeat harmless.
         """
-        previous, mark = (None, None) if full_refresh else self.load()
+        previous, mark = None, None
+        stored = None if full_refresh else self._stored()
+        if stored is not None:
+            why = self._unusable(stored)
+            if why is None:
+                previous, mark = stored["records"], stored["high_water_mark"]
+            else:
+                log.warning(f"{self.path.stem}: {why}: the copy is replaced by a full pull")
         since = mark if previous is not None else None
         what = f"records modified since {since}" if since else "every record (full pull)"
         log.info(f"{self.path.stem}: pulling {what}")
         batch = fetch(since)
-        records = _merge(previous, batch.records, self.id_column)
+        records = _merge(previous, batch.records, self.id_column, self.unique_ids)
         marks = [m for m in (since, batch.high_water_mark) if m is not None]
         high_water_mark = max(marks) if marks else None
         self._save(records, high_water_mark)

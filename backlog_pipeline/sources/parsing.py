@@ -7,6 +7,7 @@ the good ones. Nothing is guessed: a value that needs interpretation is refused.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -70,16 +71,37 @@ def _distinct_values_once(
     )
 
 
-def parse_dates(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """ISO dates (``YYYY-MM-DD``, a time part allowed) to ``datetime64``; others refused."""
-    return _distinct_values_once(_parse_dates, raw)
+# A date, then optionally a time, then optionally its offset from UTC (Z, +05:00, +0000).
+_DATE_TIME = (
+    r"^(\d{4}-\d{2}-\d{2})(?:[ T](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}:?\d{2})?)?$"
+)
 
 
-def _parse_dates(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+def parse_dates(raw: pd.Series, timezone: str = "UTC") -> tuple[pd.Series, pd.Series]:
+    """ISO dates (``YYYY-MM-DD``, a time part allowed) to ``datetime64``; others refused.
+
+    A date-time with an offset (``Z``, ``-05:00``) is an instant: it falls on its day in
+    ``timezone``, the close's time zone, so a deal signed at 23:30 in New York on 31 January
+    is January's when the close is New York's. A plain date, or a time without an offset,
+    keeps the day as written: nothing says where it was.
+    """
+    return _distinct_values_once(functools.partial(_parse_dates, timezone=timezone), raw)
+
+
+def _parse_dates(raw: pd.Series, timezone: str) -> tuple[pd.Series, pd.Series]:
     text = _as_text(raw)
-    # The calendar date as written; a time or offset after it does not move the day.
-    day = text.str.extract(r"^(\d{4}-\d{2}-\d{2})(?:[ T][0-9:.]+(?:Z|[+-]\d{2}:?\d{2})?)?$")[0]
-    parsed = pd.to_datetime(day, format="%Y-%m-%d", errors="coerce")
+    parts = text.str.extract(_DATE_TIME)
+    parsed = pd.to_datetime(parts[0], format="%Y-%m-%d", errors="coerce")
+    timed = parts[1].notna() & parsed.notna()
+    if timed.any():
+        zoned = timed & parts[2].notna()
+        # The time must be one (25:00 is not); with an offset it also decides the day.
+        instants = pd.to_datetime(text[zoned], format="ISO8601", utc=True, errors="coerce")
+        local = instants.dt.tz_convert(timezone).dt.tz_localize(None).dt.normalize()
+        parsed[zoned] = local.astype(parsed.dtype)
+        naive = timed & ~zoned
+        written = pd.to_datetime(text[naive], format="ISO8601", errors="coerce")
+        parsed[naive] = parsed[naive].where(written.notna())
     reasons = pd.Series(None, index=raw.index, dtype=object)
     reasons[text.isna()] = "date is missing"
     bad = text.notna() & parsed.isna()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -19,7 +20,8 @@ import requests
 
 from backlog_pipeline.sources.canonical import CHANGE_COLUMNS, CONTRACT_COLUMNS
 from backlog_pipeline.sources.http import ConnectorError, HttpClient, HttpPolicy, Log
-from backlog_pipeline.sources.local_copy import Batch, latest
+from backlog_pipeline.sources.local_copy import Batch, latest, pull_time
+from backlog_pipeline.sources.quarantine import MISSING_REASONS, PAGE
 
 ID = "Id"
 API_VERSION = "v62.0"  # the REST API version read, unless set
@@ -72,6 +74,12 @@ class SalesforceQuery:
         return json.dumps([self.object_name, self.selected()])
 
 
+def system(instance_url: str) -> str:
+    """Which org a local copy came from: each org, sandboxes included, has its own instance
+    URL (My Domain), so the URL tells them apart without a call."""
+    return f"Salesforce {instance_url.rstrip('/')}"
+
+
 def _daily_limit(response: requests.Response) -> str | None:
     if response.status_code == 403 and "REQUEST_LIMIT_EXCEEDED" in response.text:
         return (
@@ -109,7 +117,7 @@ class SalesforceClient:
         self.access_token = access_token
 
     def refresh(self) -> None:
-        if not (self.refresh_token and self.client_id):
+        if not self.can_refresh():
             raise ConnectorError(
                 "Salesforce", f"POST {self.token_url}",
                 "the session expired and no refresh token and client id are set",
@@ -125,6 +133,9 @@ class SalesforceClient:
         self.access_token = token
         self.log.info("Salesforce: access token refreshed")
 
+    def can_refresh(self) -> bool:
+        return bool(self.refresh_token and self.client_id)
+
     def get(self, url: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
         if self.access_token is None:
             self.refresh()
@@ -133,6 +144,17 @@ class SalesforceClient:
         except ConnectorError as error:
             if error.status != 401 or "INVALID_SESSION_ID" not in error.body:
                 raise
+            if not self.can_refresh():
+                # The call that was refused, and how to mend it: not the token endpoint
+                # that was never called.
+                raise ConnectorError(
+                    "Salesforce", error.endpoint,
+                    "the session was refused (INVALID_SESSION_ID) and cannot be refreshed: set "
+                    "BACKLOG_SALESFORCE_REFRESH_TOKEN and BACKLOG_SALESFORCE_CLIENT_ID (and "
+                    "BACKLOG_SALESFORCE_CLIENT_SECRET if the app has one), or a fresh "
+                    "BACKLOG_SALESFORCE_ACCESS_TOKEN",
+                    error.status, error.body,
+                ) from None  # fmt: skip
         self.refresh()
         return self._get(url, params)
 
@@ -157,8 +179,13 @@ class SalesforceClient:
             number += 1
 
 
-def _value(record: Mapping[str, Any], path: str) -> str | None:
-    """A field as text; ``Account.Name`` walks into the related record."""
+def _value(record: Mapping[str, Any], path: str) -> str | Decimal | int | None:
+    """A field as text, or as the exact number the JSON sent; ``Account.Name`` walks into
+    the related record.
+
+    Numbers are kept as numbers so the amount parser can tell Salesforce's own
+    ``1.23456789E7`` (a JSON number, exact) from typed-in text, which keeps the strict rules.
+    """
     value: Any = record
     for part in path.split("."):
         if not isinstance(value, Mapping):
@@ -168,31 +195,46 @@ def _value(record: Mapping[str, Any], path: str) -> str | None:
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, Decimal | int):
+        return value
     return str(value)
 
 
 def fetch(client: SalesforceClient, query: SalesforceQuery, since: str | None) -> Batch:
-    """The records modified at or after ``since`` (all of them without), as text columns."""
-    columns = query.selected()
+    """The records modified at or after ``since`` (all of them without), as text columns,
+    each with the page it came on (``@page``), to name it if it is quarantined."""
+    columns, pulled = query.selected(), pull_time()
     rows = [
-        [_value(record, path) for path in columns]
-        for page in client.query(query.soql(since))
+        [*(_value(record, path) for path in columns), f"page {number} of the pull at {pulled}"]
+        for number, page in enumerate(client.query(query.soql(since)), start=1)
         for record in page
     ]
-    records = pd.DataFrame(rows, columns=columns, dtype=object)
+    records = pd.DataFrame(rows, columns=[*columns, PAGE], dtype=object)
     return Batch(records, latest(records[query.modified_field]))
 
 
 def contracts(records: pd.DataFrame, query: SalesforceQuery) -> pd.DataFrame:
     """Canonical contract columns of the signed records (a cancelled one stays a booking)."""
     signed = records[_status(records, query).isin(query.signed_values)]
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
-            column: signed[query.fields[column]]
-            for column in CONTRACT_COLUMNS
-            if query.fields.get(column)
+            **{
+                column: signed[query.fields[column]]
+                for column in CONTRACT_COLUMNS
+                if query.fields.get(column)
+            },
+            PAGE: _page(signed),
         }
     ).reset_index(drop=True)
+    frame.attrs[MISSING_REASONS] = _empty_fields(query, CONTRACT_COLUMNS)
+    return frame
+
+
+def _empty_fields(query: SalesforceQuery, columns: tuple[str, ...]) -> dict[str, str]:
+    """Which Salesforce field left each canonical column empty, for the quarantine."""
+    return {
+        column: f"{query.fields[column]} is empty" for column in columns if query.fields.get(column)
+    }
 
 
 def changes(records: pd.DataFrame, query: SalesforceQuery) -> pd.DataFrame:
@@ -203,7 +245,7 @@ def changes(records: pd.DataFrame, query: SalesforceQuery) -> pd.DataFrame:
     def column(key: str) -> pd.Series:
         return cancelled[fields[key]] if fields.get(key) else pd.Series(None, index=cancelled.index)
 
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "change_id": cancelled[ID] + "-cancellation",
             "contract_id": column("contract_id"),
@@ -212,7 +254,16 @@ def changes(records: pd.DataFrame, query: SalesforceQuery) -> pd.DataFrame:
             "amount": column("cancellation_amount"),
         },
         columns=list(CHANGE_COLUMNS),
-    ).reset_index(drop=True)
+    )
+    frame[PAGE] = _page(cancelled)
+    frame = frame.reset_index(drop=True)
+    frame.attrs[MISSING_REASONS] = _empty_fields(query, ("contract_id",))
+    return frame
+
+
+def _page(records: pd.DataFrame) -> pd.Series:
+    """Where each record was fetched; unknown for records of a copy made before it was kept."""
+    return records[PAGE] if PAGE in records else pd.Series(None, index=records.index, dtype=object)
 
 
 def _status(records: pd.DataFrame, query: SalesforceQuery) -> pd.Series:

@@ -13,7 +13,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from backlog_pipeline.periods import month_label, month_labels
-from backlog_pipeline.sources.canonical import QUARANTINE_COLUMNS
+from backlog_pipeline.sources.quarantine import QUARANTINE_COLUMNS
 from backlog_pipeline.warehouse.bulk import insert_rows
 from backlog_pipeline.warehouse.schema import backlog_exceptions_table, source_quarantine_table
 
