@@ -31,11 +31,13 @@ from backlog_pipeline.config_checks import (
     checked_folder,
     choice,
     currency,
-    existing_file,
-    existing_folder,
+    existing_file_in,
+    existing_folder_in,
     flag,
     folder,
+    folder_setting,
     identifier,
+    in_data_folder,
     is_set,
     mapping,
     month,
@@ -61,6 +63,7 @@ from backlog_pipeline.connector_settings import (
 )
 from backlog_pipeline.demo.generate import DEMO_FIRST_MONTH, DEMO_LAST_MONTH, DEMO_RATES_TABLE
 from backlog_pipeline.periods import parse_month
+from backlog_pipeline.source_shrink import MAX_SHRINK
 from backlog_pipeline.sources import hubspot, salesforce, sql
 from backlog_pipeline.sources.canonical import (
     MAX_QUARANTINE_SHARE,
@@ -99,7 +102,8 @@ class Settings(BaseSettings):
     )
 
     data_dir: Annotated[Path, folder] = Field(Path("backlog_data"), validate_default=True)
-    crm_dir: Annotated[Path | None, existing_folder] = None  # None: the embedded demo export
+    # Relative folders are inside data_dir (resolved in _check_together).
+    crm_dir: Annotated[Path | None, folder_setting] = None  # None: the embedded demo export
     erp_url_is_set: Annotated[bool, is_set] = _set(ERP_URL)  # False: the embedded demo ERP
     crm_kind: Annotated[str, choice(CRM_KINDS)] = CRM_KINDS[0]
     erp_kind: Annotated[str, choice(ERP_KINDS)] = ERP_KINDS[0]
@@ -108,7 +112,7 @@ class Settings(BaseSettings):
     close_timezone: Annotated[str, time_zone] = "UTC"
     start_month: Annotated[str, month] = DEMO_FIRST_MONTH
     end_month: Annotated[str | None, month] = None  # None: the demo's last month or last month
-    output_dir: Annotated[Path | None, folder] = None  # None: <data_dir>/output
+    output_dir: Annotated[Path | None, folder_setting] = None  # None: <data_dir>/output
     erp_table: Annotated[str, identifier] = sql.TABLE
     close_day_of_month: Annotated[int, whole(1, 28)] = 3
     close_hour: Annotated[int, whole(0, 23)] = 6
@@ -119,11 +123,13 @@ class Settings(BaseSettings):
     )
     full_refresh: Annotated[bool, flag] = False
     # FX rates: a CSV file, or a table of the ERP database; neither: one currency, no rates
-    fx_rates_csv: Annotated[Path | None, existing_file] = None
+    fx_rates_csv: Annotated[Path | None, folder_setting] = None  # a file, relative: in data
     fx_rates_table: Annotated[str | None, identifier] = None  # None on the demo: its table
     fx_constant_month: Annotated[str | None, month] = None  # None: each fiscal year's first
     fiscal_year_start_month: Annotated[int, whole(1, 12)] = 1  # 1: fiscal years are calendar
     max_quarantine_share: Annotated[float, number(0.0, 1.0)] = MAX_QUARANTINE_SHARE
+    max_source_shrink: Annotated[float, number(0.0, 1.0)] = MAX_SHRINK  # share a source may lose
+    expect_source_shrink: Annotated[bool, flag] = False  # every run may shrink (WARN, not ERROR)
     http_timeout: Annotated[float, number(0.01, 600.0)] = HttpPolicy.timeout
     http_max_attempts: Annotated[int, whole(1, 20)] = HttpPolicy.max_attempts
     http_backoff: Annotated[float, number(0.0, 60.0)] = HttpPolicy.backoff
@@ -169,6 +175,8 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _check_together(self) -> Settings:
         """The checks that need several settings, and the defaults that depend on others."""
+        if self.crm_dir is not None:
+            self.crm_dir = existing_folder_in(f"{PREFIX}CRM_DIR", self.crm_dir, self.data_dir)
         check_not_mixed(self.crm_kind, self.crm_dir, self.erp_kind, self.erp_url_is_set)
         if self.end_month is None and self.uses_demo:
             self.end_month = DEMO_LAST_MONTH
@@ -180,8 +188,12 @@ class Settings(BaseSettings):
                 f"{PREFIX}START_MONTH={self.start_month}"
             )
         self._check_rates()
-        if self.output_dir is None:
-            self.output_dir = checked_folder(f"{PREFIX}OUTPUT_DIR", "", self.data_dir / "output")
+        output = self.output_dir if self.output_dir is not None else Path("output")
+        self.output_dir = checked_folder(
+            f"{PREFIX}OUTPUT_DIR",
+            str(self.output_dir or ""),
+            in_data_folder(f"{PREFIX}OUTPUT_DIR", output, self.data_dir),
+        )
         if self.crm_kind == "salesforce":
             self._salesforce = salesforce_settings(self)
         if self.crm_kind == "hubspot":
@@ -195,6 +207,10 @@ class Settings(BaseSettings):
         if self.fx_rates_csv is not None and self.fx_rates_table is not None:
             raise SettingsError(
                 f"{PREFIX}FX_RATES_CSV and {PREFIX}FX_RATES_TABLE are both set; set one"
+            )
+        if self.fx_rates_csv is not None:
+            self.fx_rates_csv = existing_file_in(
+                f"{PREFIX}FX_RATES_CSV", self.fx_rates_csv, self.data_dir
             )
         if self.fx_rates_table is not None and self.erp_kind != "sql":
             raise SettingsError(

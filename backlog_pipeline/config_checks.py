@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import sqlparse
 from pydantic import BeforeValidator, ValidationInfo
 
 from backlog_pipeline.periods import parse_month
 
 PREFIX = "BACKLOG_"
-_SELECT = re.compile(r"(?is)^\s*(select|with)\b")
 
 
 class SettingsError(ValueError):
@@ -52,18 +52,40 @@ def _folder(value: Any, info: ValidationInfo) -> Path:
     return checked_folder(f"{PREFIX}{(info.field_name or '').upper()}", text, Path(text or value))
 
 
-def _existing_folder(name: str, text: str) -> Path:
-    path = Path(text).resolve()
-    if not path.is_dir():
-        raise SettingsError(f"{name}={text!r} is not a folder")
-    return path
+def in_data_folder(name: str, path: Path, data_dir: Path) -> Path:
+    """A folder setting resolved: an absolute path as it is, a relative one inside the data
+    folder (never against the working directory, which depends on where a process
+    started), and refused if it leads out of the data folder (``../../etc``)."""
+    if path.is_absolute():
+        return path.resolve()
+    base = data_dir.resolve()
+    resolved = (base / path).resolve()
+    if not resolved.is_relative_to(base):
+        raise SettingsError(
+            f"{name}={str(path)!r} leads outside the data folder {base} (BACKLOG_DATA_DIR): "
+            "a relative folder is taken inside it; give an absolute path for another place"
+        )
+    return resolved
 
 
-def _existing_file(name: str, text: str) -> Path:
-    path = Path(text).resolve()
-    if not path.is_file():
-        raise SettingsError(f"{name}={text!r} is not a file")
-    return path
+def existing_folder_in(name: str, path: Path, data_dir: Path) -> Path:
+    resolved = in_data_folder(name, path, data_dir)
+    if not resolved.is_dir():
+        raise SettingsError(f"{name}={str(path)!r} is not a folder ({resolved})")
+    return resolved
+
+
+def existing_file_in(name: str, path: Path, data_dir: Path) -> Path:
+    """A file setting: resolved as a folder setting is (``in_data_folder``), and there."""
+    resolved = in_data_folder(name, path, data_dir)
+    if not resolved.is_file():
+        raise SettingsError(f"{name}={str(path)!r} is not a file ({resolved})")
+    return resolved
+
+
+def _path(name: str, text: str) -> Path:
+    """The text as a path, resolved later against the data folder (see ``in_data_folder``)."""
+    return Path(text)
 
 
 def _month(name: str, text: str) -> str:
@@ -96,9 +118,32 @@ def _time_zone(name: str, text: str) -> str:
     return text
 
 
+def _statements(query: str) -> list[sqlparse.sql.Statement]:
+    """The statements of ``query`` as a SQL parser reads them (quotes and comments known)."""
+    parsed = sqlparse.parse(query)
+    return [s for s in parsed if s.token_first(skip_cm=True, skip_ws=True) is not None]
+
+
+def select_problem(query: str) -> str | None:
+    """Why ``query`` is not one read-only SELECT (or WITH ... SELECT), or None.
+
+    Parsed, not matched on its first word: ``SELECT 1; DROP TABLE x`` is two statements.
+    The read itself also runs in a read-only transaction (``sources.sql``), for what a
+    parser cannot see (a function that writes, a data-modifying WITH).
+    """
+    statements = _statements(query)
+    if len(statements) != 1:
+        return f"must be one statement; it has {len(statements)}"
+    kind = statements[0].get_type()
+    if kind != "SELECT":
+        return f"must be a SELECT (or WITH ... SELECT); it is {kind.lower()}"
+    return None
+
+
 def _select_query(name: str, text: str) -> str:
-    if not _SELECT.match(text):
-        raise SettingsError(f"{name} must be a SELECT (or WITH ... SELECT) query")
+    problem = select_problem(text)
+    if problem:
+        raise SettingsError(f"{name} {problem}")
     return text
 
 
@@ -187,12 +232,11 @@ def url(name: str, text: str) -> str:
 
 
 def is_select(query: str) -> bool:
-    return bool(_SELECT.match(query))
+    return select_problem(query) is None
 
 
 folder = BeforeValidator(_folder)
-existing_folder = _text_check(_existing_folder)
-existing_file = _text_check(_existing_file)
+folder_setting = _text_check(_path)
 month = _text_check(_month)
 identifier = _text_check(_identifier)
 currency = _text_check(_currency)

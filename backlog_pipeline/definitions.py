@@ -32,6 +32,7 @@ from backlog_pipeline.defs.data_checks import (
 from backlog_pipeline.defs.deployment import resources
 from backlog_pipeline.defs.executors import executor
 from backlog_pipeline.defs.jobs import monthly_close
+from backlog_pipeline.defs.lock_checks import continues_locked_close
 from backlog_pipeline.defs.publish import publish_kpi_documents, publish_warehouse_tables
 from backlog_pipeline.defs.schedules import monthly_close_schedule
 from backlog_pipeline.defs.sensors import late_data_sensor
@@ -62,6 +63,7 @@ defs = dg.Definitions(
         opening_continues_previous_close,
         currencies_sum_to_flow,
         fx_revaluation_second_route,
+        continues_locked_close,
     ],
     jobs=[monthly_close],
     schedules=[monthly_close_schedule],

@@ -16,7 +16,11 @@ from typing import Any
 
 import pandas as pd
 
+from backlog_pipeline.money import exact_sum, format_cents
+
 CODE_VERSION = "BACKLOG_CODE_VERSION"
+# The money column of each canonical source: contracts' TCV, changes' and lines' amounts.
+MONEY_COLUMNS = ("tcv", "amount")
 
 
 @cache
@@ -56,9 +60,22 @@ def frame_fingerprint(frame: pd.DataFrame) -> str:
     return hashlib.sha256(hashed.tobytes()).hexdigest()
 
 
+def source_total(frame: pd.DataFrame) -> int:
+    """The sum of a source's money column in cents (blank amounts count 0), exact."""
+    column = next((name for name in MONEY_COLUMNS if name in frame), None)
+    if column is None or frame.empty:
+        return 0
+    return exact_sum(frame[column].dropna().to_numpy(dtype="int64"))
+
+
 def source_mark(frame: pd.DataFrame) -> dict[str, Any]:
-    """Rows, content digest and the high-water mark (latest ``updated_at``) of a source read."""
-    mark: dict[str, Any] = {"rows": len(frame), "fingerprint": frame_fingerprint(frame)}
+    """Rows, total amount, content digest and the high-water mark (latest ``updated_at``) of
+    a source read. Rows and total let the next run see a source that shrank (``shrink``)."""
+    mark: dict[str, Any] = {
+        "rows": len(frame),
+        "total": format_cents(source_total(frame)),
+        "fingerprint": frame_fingerprint(frame),
+    }
     if "updated_at" in frame and frame["updated_at"].notna().any():
         mark["high_water_mark"] = frame["updated_at"].max().isoformat()
     else:

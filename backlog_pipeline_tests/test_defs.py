@@ -46,8 +46,11 @@ def test_the_module_loads_with_every_asset_check_and_schedule():
         ("backlog_flow", "flow_reconciles"), ("backlog_flow", "cancellation_line_present"),
         ("backlog_flow", "flow_matches_contracts"),
         ("backlog_flow", "opening_continues_previous_close"),
-        ("backlog_flow", "matches_published"), ("backlog_flow", "currencies_sum_to_flow"),
-        ("backlog_flow", "fx_revaluation_second_route"),
+        ("backlog_flow", "matches_published"), ("backlog_flow", "continues_locked_close"),
+        ("backlog_flow", "currencies_sum_to_flow"), ("backlog_flow", "fx_revaluation_second_route"),
+        # Each source against what the last publication read of it.
+        ("crm_contracts", "source_not_shrunk"), ("crm_contract_changes", "source_not_shrunk"),
+        ("erp_recognition", "source_not_shrunk"),
     }  # fmt: skip
     blocking = {key.name for key in graph.asset_check_keys if graph.get_check_spec(key).blocking}
     # ERROR where a published figure would be wrong; matches_published decides per run.
@@ -55,6 +58,7 @@ def test_the_module_loads_with_every_asset_check_and_schedule():
         "contract_ids_unique", "tcv_not_negative", "currency_known", "change_ids_unique",
         "line_ids_unique", "cancellations_within_backlog", "flow_reconciles",
         "cancellation_line_present", "flow_matches_contracts", "matches_published",
+        "continues_locked_close", "source_not_shrunk",
         "currencies_sum_to_flow", "fx_revaluation_second_route",
     }  # fmt: skip
     assert defs.resolve_job_def("monthly_close") is not None

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from backlog_pipeline import text_codes
+from backlog_pipeline.money import require_exact_sums
 
 # The source columns the roll-forward (and the as-of route) read; ids of lines are not.
 ROLL_FORWARD_INPUTS = {
@@ -21,6 +22,20 @@ ACTIVITY_COLUMNS = (
 def known_contract_rows(frame: pd.DataFrame, contracts: pd.DataFrame) -> pd.Series:
     """Mask of rows that belong to a contract in the contracts table (the rest are orphans)."""
     return frame["contract_id"].isin(contracts["contract_id"])
+
+
+def require_exact_arithmetic(
+    contracts: pd.DataFrame, changes: pd.DataFrame, recognition: pd.DataFrame
+) -> None:
+    """Refuse sources whose amounts could wrap an int64 sum (see ``money``); both routes
+    to the closing call it, so neither computes a figure it cannot hold."""
+    require_exact_sums(
+        {
+            "crm_contracts tcv": contracts["tcv"].to_numpy(np.int64),
+            "crm_contract_changes amount": changes["amount"].dropna().to_numpy(np.int64),
+            "erp_recognition amount": recognition["amount"].to_numpy(np.int64),
+        }
+    )
 
 
 def contract_index(contracts: pd.DataFrame) -> pd.Index:
@@ -48,6 +63,7 @@ def contract_activity(
     figure is summed into its slots with exact int64 arithmetic (``np.add.at``), with no
     sort and no group-by on text.
     """
+    require_exact_arithmetic(contracts, changes, recognition)
     known = contract_index(contracts)
     by_contract = known.get_indexer(contracts["contract_id"])
     line_contract = text_codes.positions(known, recognition["contract_id"])

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from backlog_pipeline import text_codes
-from backlog_pipeline.accounting.activity import known_contract_rows
+from backlog_pipeline.accounting.activity import known_contract_rows, require_exact_arithmetic
 
 
 def closing_as_of(
@@ -83,6 +83,7 @@ def total_closing_as_of_months(
     """
     if not len(months):
         return {}
+    require_exact_arithmetic(contracts, changes, recognition)
     known = pd.Index(contracts["contract_id"].unique())
     # Each record's contract number, looked up once; -1 marks an orphan, which is left out.
     change_contract = known.get_indexer(changes["contract_id"])

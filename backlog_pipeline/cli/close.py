@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import dagster as dg
 
+from backlog_pipeline.cli import close_report
 from backlog_pipeline.config_checks import SettingsError
 from backlog_pipeline.periods import month_label, parse_month, partition_key
 from backlog_pipeline.warehouse.engine import create_warehouse_engine, redacted
@@ -47,39 +48,31 @@ def close_job() -> dg.JobDefinition:
     return in_process.resolve_job_def(JOB)
 
 
-def _failures(result: dg.JobExecutionResult) -> list[str]:
-    messages = []
-    for event in result.all_events:
-        if event.is_step_failure and event.step_failure_data is not None:
-            error = event.step_failure_data.error
-            messages.append(f"{event.step_key}: {error.message.strip() if error else 'failed'}")
-        if event.event_type_value != "ASSET_CHECK_EVALUATION":
-            continue
-        evaluation = event.asset_check_evaluation_data
-        if not evaluation.passed:
-            summary = evaluation.metadata.get("summary") or evaluation.metadata.get("error")
-            text = getattr(summary, "value", summary)
-            severity = getattr(evaluation.severity, "value", "ERROR")
-            messages.append(f"check {evaluation.check_name} failed ({severity}): {text}")
-    return messages
-
-
 def _months(args: argparse.Namespace) -> tuple[int, int]:
     """The months asked for, within the code location's partitions by default.
 
-    Reads the settings and builds the definitions: a bad setting raises SettingsError.
+    Reads the settings and builds the definitions: a bad setting raises SettingsError, a
+    month outside the partitions a SettingsError naming the months there are.
     """
     from backlog_pipeline.definitions import defs
 
-    first, last = _month_bounds(defs)
-    first = parse_month(args.first) if args.first else first
-    last = parse_month(args.last) if args.last else last
+    start, end = _month_bounds(defs)
+    first = parse_month(args.first) if args.first else start
+    last = parse_month(args.last) if args.last else end
+    for option, month in (("--from", first), ("--to", last)):
+        if not start <= month <= end:
+            raise SettingsError(
+                f"{option} {month_label(month)} is outside the months this close covers, "
+                f"{month_label(start)}..{month_label(end)} (BACKLOG_START_MONTH and "
+                "BACKLOG_END_MONTH, or the last complete month)"
+            )
     return first, last
 
 
-def _run(first: int, last: int) -> dg.JobExecutionResult:
+def _run(first: int, last: int, expect_shrink: bool = False) -> dg.JobExecutionResult:
     from backlog_pipeline.defs.jobs import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
     from backlog_pipeline.defs.policies import ensure_pools
+    from backlog_pipeline.source_shrink import EXPECT_SHRINK_TAG
 
     if os.environ.get("DAGSTER_HOME"):
         instance = dg.DagsterInstance.get()
@@ -93,33 +86,51 @@ def _run(first: int, last: int) -> dg.JobExecutionResult:
         tags={
             PARTITION_RANGE_START_TAG: partition_key(first),
             PARTITION_RANGE_END_TAG: partition_key(last),
+            **({EXPECT_SHRINK_TAG: "true"} if expect_shrink else {}),
         },
         raise_on_error=False,
     )
 
 
-def _report(result: dg.JobExecutionResult, first: int, last: int) -> None:
-    """The published flow of the months, the checks that need a look, and where it all is."""
+def _warehouse_url() -> str:
     from backlog_pipeline.config import WAREHOUSE_URL, settings
 
-    warehouse_url = (
-        os.environ[WAREHOUSE_URL]
-        if settings.warehouse_url_is_set
-        else settings.default_warehouse_url
-    )
-    engine = create_warehouse_engine(warehouse_url)
+    if settings.warehouse_url_is_set:
+        return os.environ[WAREHOUSE_URL]
+    return settings.default_warehouse_url
+
+
+def _print_flow(first: int, last: int) -> None:
+    engine = create_warehouse_engine(_warehouse_url())
     flow = read_flow(engine)
     engine.dispose()
     flow = flow[flow["period"].between(month_label(first), month_label(last))]
     print()
     print(flow.fillna("n/a").to_string(index=False))
     print()
+
+
+def _print_quarantine(result: dg.JobExecutionResult) -> None:
+    set_aside = close_report.quarantined(result)
+    if set_aside:
+        print("Quarantined (left out of the figures; each query lists the rows and reasons):")
+        for line in set_aside:
+            print(f"  - {line}")
+
+
+def _report(result: dg.JobExecutionResult, first: int, last: int) -> None:
+    """The published flow of the months, the checks that need a look, and where it all is."""
+    from backlog_pipeline.config import settings
+
+    _print_flow(first, last)
     print(f"Run {result.run_id} succeeded.")
-    needs_a_look = _failures(result)
+    _print_quarantine(result)
+    needs_a_look = close_report.failures(result)
     if needs_a_look:
         print("Needs a look (published; the records are in table backlog_exceptions):")
         for message in needs_a_look:
             print(f"  - {message}")
+    warehouse_url = _warehouse_url()
     print(
         f"Warehouse: {redacted(warehouse_url)} "
         "(tables backlog_flow, contract_backlog, backlog_flow_by_currency, "
@@ -137,6 +148,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--from", dest="first", help="first month, YYYY-MM (default: the first)")
     parser.add_argument("--to", dest="last", help="last month, YYYY-MM (default: the last)")
+    parser.add_argument(
+        "--expect-shrink",
+        action="store_true",
+        help="a source is expected to have shrunk since the last publication (records really "
+        "deleted): its shrink check warns instead of stopping the close",
+    )
     args = parser.parse_args(argv)
     # Dagster's notices about beta and preview parameters are for developers, not the close.
     # Set before the code location is imported: importing it builds its definitions.
@@ -144,7 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
     try:
         first, last = _months(args)
-    except (SettingsError, ValueError) as error:
+    except (SettingsError, ValueError, OSError) as error:
+        # OSError: a folder a setting names that cannot be created, met while loading.
         print(f"backlog-close: {error}", file=sys.stderr)
         return 2
     if first > last:
@@ -152,16 +170,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     print(f"Closing {month_label(first)}..{month_label(last)} in one run", flush=True)
-    result = _run(first, last)
+    result = _run(first, last, args.expect_shrink)
     if not result.success:
-        print(
-            f"The close failed (run {result.run_id}); nothing new was published:", file=sys.stderr
-        )
-        for message in _failures(result):
-            print(f"  - {message}", file=sys.stderr)
+        _report_failure(result, first, last)
         return 1
     _report(result, first, last)
     return 0
+
+
+def _report_failure(result: dg.JobExecutionResult, first: int, last: int) -> None:
+    """What failed and why; and when the warehouse was written first, that it was."""
+    if close_report.warehouse_published(result):
+        _print_flow(first, last)
+        _print_quarantine(result)
+        print(
+            f"The close failed (run {result.run_id}) AFTER the warehouse was published: its "
+            "tables hold the figures above, but the KPI documents were NOT all written:",
+            file=sys.stderr,
+        )
+    else:
+        print(
+            f"The close failed (run {result.run_id}); nothing new was published:", file=sys.stderr
+        )
+    for message in close_report.failures(result) or ["no step reported an error; see the run"]:
+        print(f"  - {message}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from backlog_pipeline.accounting.rollforward import REPORTING_COLUMNS
 from backlog_pipeline.config_checks import SettingsError
 from backlog_pipeline.periods import month_label, parse_month
-from backlog_pipeline.warehouse.engine import create_warehouse_engine, redacted
+from backlog_pipeline.warehouse.engine import WarehouseUnavailable, open_warehouse, redacted
 from backlog_pipeline.warehouse.locks import PublicationError, lock_month, unlock_month
 from backlog_pipeline.warehouse.reads import trace, version_history
 
@@ -66,7 +66,7 @@ def _engine() -> sa.Engine:
     from backlog_pipeline.config import WAREHOUSE_URL, settings
 
     url = os.environ.get(WAREHOUSE_URL, "").strip() or settings.default_warehouse_url
-    engine = create_warehouse_engine(url)
+    engine = open_warehouse(url)
     print(f"warehouse: {redacted(url)}")
     return engine
 
@@ -118,6 +118,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(f"backlog-months: {error}", file=sys.stderr)
         return 2
+    except WarehouseUnavailable as error:
+        print(f"backlog-months: {error}", file=sys.stderr)
+        return 1
     try:
         if arguments.command == "lock":
             lock = lock_month(engine, arguments.month, arguments.by, arguments.reason)

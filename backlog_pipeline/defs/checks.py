@@ -198,11 +198,15 @@ def _restatement(
     }
     if blocked:
         extra = {**extra, **_locked_metadata(blocked)}
+    what = "published figure(s) would change (restatement)"
+    if blocked:
+        what = (
+            f"published figure(s) would change in locked month(s) {'; '.join(blocked)}, so "
+            "nothing is published: unlock with `backlog-months unlock YYYY-MM --by NAME "
+            "--reason TEXT` to restate"
+        )
     return check_result(
-        _with_contract_only_months(by_line, changed),
-        "published figure(s) would change (restatement)",
-        severity=severity,
-        extra=extra,
+        _with_contract_only_months(by_line, changed), what, severity=severity, extra=extra
     )
 
 

@@ -16,6 +16,7 @@ from backlog_pipeline.config import (
     SALESFORCE_CLIENT_SECRET,
     SALESFORCE_REFRESH_TOKEN,
     WAREHOUSE_URL,
+    SettingsError,
     settings,
 )
 from backlog_pipeline.defs.fx_source import FxRatesSource
@@ -148,7 +149,12 @@ reporting = Reporting(
     fiscal_year_start_month=settings.fiscal_year_start_month,
 )
 io_manager = MonthlyFrameIOManager(base_dir=str(settings.data_dir / "staging"))
-settings.data_dir.mkdir(parents=True, exist_ok=True)
+try:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+except OSError as error:
+    raise SettingsError(
+        f"BACKLOG_DATA_DIR={str(settings.data_dir)!r} cannot be created: {error.strerror}"
+    ) from None
 
 resources = {
     "crm": crm,

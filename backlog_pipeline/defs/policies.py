@@ -1,9 +1,10 @@
 """How the close behaves under faults and concurrency: pools, retries and run tags.
 
-Transient faults (a source that timed out, a dropped database connection) are retried by
-Dagster with exponential backoff and jitter; faults a retry cannot mend (refused
-credentials, a daily quota, unreadable data) fail at once with their own message, so an
-operator is not made to wait for a retry that will fail the same way.
+Transient faults (a source that timed out, a dropped database connection, a locked ERP
+file) are retried by Dagster with exponential backoff and jitter; faults a retry cannot
+mend (refused credentials, a daily quota, a read-only or full warehouse, unreadable data)
+fail at once with their own message, so an operator is not made to wait for a retry that
+will fail the same way. ``faults.is_transient`` says which is which, for every step.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from backlog_pipeline.config import settings
-from backlog_pipeline.sources.http import ConnectorError
+from backlog_pipeline.faults import describe, is_transient
 
 # Steps in one pool run one at a time across all runs of the instance (`concurrency.pools`
 # in deploy/*.yaml). Sources write the local copies and the quarantine; publishing writes
@@ -48,19 +49,11 @@ run_retry_tags = {
 }
 
 
-def is_transient(error: BaseException) -> bool:
-    """Whether a later attempt may succeed where this one failed."""
-    if isinstance(error, ConnectorError):
-        return error.transient
-    if isinstance(error, sa.exc.DBAPIError):
-        return error.connection_invalidated or isinstance(
-            error, sa.exc.OperationalError | sa.exc.InterfaceError
-        )
-    return isinstance(error, ConnectionError | TimeoutError)
-
-
 def retried_only_if_transient(work: Callable[[], T]) -> T:
-    """``work()``; an error a retry cannot mend becomes a Failure that skips the RetryPolicy."""
+    """``work()``; an error a retry cannot mend becomes a Failure that skips the RetryPolicy.
+
+    Which errors a retry may mend is ``faults.is_transient``, the one classification.
+    """
     try:
         return work()
     except dg.Failure:
@@ -68,7 +61,7 @@ def retried_only_if_transient(work: Callable[[], T]) -> T:
     except Exception as error:
         if is_transient(error):
             raise
-        raise dg.Failure(description=str(error), allow_retries=False) from error
+        raise dg.Failure(description=describe(error), allow_retries=False) from error
 
 
 def ensure_pools(instance: dg.DagsterInstance) -> None:

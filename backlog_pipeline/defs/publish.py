@@ -18,12 +18,6 @@ import pandas as pd
 import sqlalchemy as sa
 
 from backlog_pipeline.accounting.lineage import MonthlySourceRecords
-from backlog_pipeline.accounting.reconcile import (
-    cancellation_line_problems,
-    contract_sum_discrepancies,
-    identity_discrepancies,
-    revaluation_line_problems,
-)
 from backlog_pipeline.defs.backlog import flow_metadata
 from backlog_pipeline.defs.currency import currency_figures
 from backlog_pipeline.defs.fx_source import FxRatesSource
@@ -32,6 +26,11 @@ from backlog_pipeline.defs.policies import (
     PUBLISH_POOL,
     retried_only_if_transient,
     transient_retry_policy,
+)
+from backlog_pipeline.defs.publish_refusals import (
+    documents_failure,
+    publication_failure,
+    refuse_unpublishable,
 )
 from backlog_pipeline.defs.resources import DocumentFolder, Reporting, Warehouse
 from backlog_pipeline.defs.sources import OWNERS
@@ -146,7 +145,7 @@ def publish_warehouse_tables(
 ) -> Iterator[dg.MaterializeResult]:
     first, last = months_in_run(context)
     months = list(range(first, last + 1))
-    _refuse_unreconciled(flow, contract_rows)
+    refuse_unpublishable(flow, contract_rows)
     frames = {"contracts": contracts, "changes": changes, "recognition": recognition}
     marks = {SOURCES[name]: source_mark(frame) for name, frame in frames.items()}
     if fx_rates_source.configured:  # a one-currency company reads no rates
@@ -171,8 +170,8 @@ def publish_warehouse_tables(
                 stamp,
                 figures,
             )
-        except (PublicationError, sa.exc.IntegrityError, sa.exc.OperationalError) as error:
-            raise _publication_failure(error, warehouse, first, last) from None
+        except (PublicationError, sa.exc.DBAPIError) as error:
+            raise publication_failure(error, warehouse, first, last) from None
 
     # A bug or bad data fails at once; a warehouse fault is retried by the RetryPolicy.
     outcomes = retried_only_if_transient(publish)
@@ -186,46 +185,6 @@ def publish_warehouse_tables(
         yield dg.MaterializeResult(
             asset_key=asset_key, metadata={**where, "table": asset_key.path[-1]}
         )
-
-
-def _refuse_unreconciled(flow: pd.DataFrame, contract_rows: pd.DataFrame) -> None:
-    problems = (
-        cancellation_line_problems(flow)
-        + revaluation_line_problems(flow)
-        + identity_discrepancies(flow)
-        + contract_sum_discrepancies(flow, contract_rows)
-    )
-    if problems:
-        raise dg.Failure(
-            description=(
-                f"Refusing to publish: {len(problems)} figure(s) do not reconcile; "
-                f"first: {problems[0]}. The previous publication is unchanged."
-            ),
-            allow_retries=False,
-        )
-
-
-def _publication_failure(
-    error: Exception, warehouse: Warehouse, first: int, last: int
-) -> dg.Failure:
-    """A publication error as a Dagster failure that says what happened to the warehouse."""
-    if isinstance(error, PublicationError):
-        return dg.Failure(description=str(error), allow_retries=False)
-    if isinstance(error, sa.exc.IntegrityError):
-        return dg.Failure(
-            description=(
-                f"Another run published {month_label(first)}..{month_label(last)} at "
-                "the same time; this run wrote nothing. A retry converges on the same "
-                "figures."
-            )
-        )
-    reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-    return dg.Failure(
-        description=(
-            f"The warehouse {warehouse.describe()} failed during publication "
-            f"({reason}); the transaction was rolled back and nothing was written."
-        )
-    )
 
 
 def _log_outcomes(
@@ -331,7 +290,10 @@ def _documents_writer(
             versions = current_versions(connection, range(first, last + 1))
         for record in records:
             record["version"] = versions[parse_month(record["period"])].version
-            record["files"] = write_documents(Path(documents.path), record)
+            try:
+                record["files"] = write_documents(Path(documents.path), record)
+            except OSError as error:
+                raise documents_failure(error, documents, record["period"]) from error
         return records
 
     return write

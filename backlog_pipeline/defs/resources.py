@@ -26,7 +26,7 @@ from backlog_pipeline.sources.canonical import (
 )
 from backlog_pipeline.sources.http import HttpPolicy, Log
 from backlog_pipeline.sources.local_copy import Batch, LocalCopy, PullResult
-from backlog_pipeline.warehouse.engine import create_warehouse_engine, redacted
+from backlog_pipeline.warehouse.engine import open_warehouse, redacted
 
 
 @dataclass(frozen=True)
@@ -272,7 +272,7 @@ class Warehouse(dg.ConfigurableResource):
         return redacted(self.url)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self._engine = create_warehouse_engine(self.url)
+        self._engine = open_warehouse(self.url)
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._engine is not None:
@@ -281,7 +281,7 @@ class Warehouse(dg.ConfigurableResource):
     @property
     def engine(self) -> sa.Engine:
         if self._engine is None:
-            self._engine = create_warehouse_engine(self.url)
+            self._engine = open_warehouse(self.url)
         return self._engine
 
 

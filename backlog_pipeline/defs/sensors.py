@@ -19,6 +19,7 @@ from backlog_pipeline.defs.jobs import (
 from backlog_pipeline.defs.resources import CrmSource, ErpSource, Reporting, Warehouse
 from backlog_pipeline.periods import month_label, parse_month, partition_key
 from backlog_pipeline.provenance import source_mark
+from backlog_pipeline.source_shrink import EXPECT_SHRINK_TAG
 from backlog_pipeline.sources.canonical import (
     parse_contract_changes,
     parse_contracts,
@@ -85,7 +86,12 @@ def _read_sources(
 
 
 def _run_requests(late: LateData, digest: str) -> list[dg.RunRequest]:
-    """One close per contiguous range of months to rerun; the run key depends on the data."""
+    """One close per contiguous range of months to rerun; the run key depends on the data.
+
+    With ``BACKLOG_EXPECT_SOURCE_SHRINK`` set, each run says so in its tags too, so the run
+    page shows why a shrunk source went through.
+    """
+    expected = {EXPECT_SHRINK_TAG: "true"} if settings.expect_source_shrink else {}
     return [
         dg.RunRequest(
             run_key=f"late-data:{month_label(first)}..{month_label(end)}:{digest[:16]}",
@@ -93,6 +99,7 @@ def _run_requests(late: LateData, digest: str) -> list[dg.RunRequest]:
                 PARTITION_RANGE_START_TAG: partition_key(first),
                 PARTITION_RANGE_END_TAG: partition_key(end),
                 LATE_DATA_TAG: "true",
+                **expected,
             },
         )
         for first, end in late.ranges()

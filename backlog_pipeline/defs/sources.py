@@ -6,18 +6,16 @@ wrong (a duplicate id, a currency that cannot be converted) are the data-error c
 """
 
 import functools
+from collections.abc import Iterator
 
 import dagster as dg
 import pandas as pd
+import sqlalchemy as sa
 
 from backlog_pipeline.config import settings
 from backlog_pipeline.defs.io_manager import SNAPSHOT
 from backlog_pipeline.defs.partitions import SINGLE_RUN, monthly_partitions
-from backlog_pipeline.defs.policies import (
-    SOURCES_POOL,
-    retried_only_if_transient,
-    transient_retry_policy,
-)
+from backlog_pipeline.defs.policies import SOURCES_POOL, transient_retry_policy
 from backlog_pipeline.defs.resources import (
     CrmSource,
     ErpSource,
@@ -26,13 +24,17 @@ from backlog_pipeline.defs.resources import (
     SourceResource,
     Warehouse,
 )
+from backlog_pipeline.defs.shrink import landed_and_checked, shrink_spec
+from backlog_pipeline.faults import describe, is_transient
+from backlog_pipeline.money import exact_sum, format_cents
 from backlog_pipeline.sources.canonical import (
     ParsedTable,
     parse_contract_changes,
     parse_contracts,
     parse_recognition,
 )
-from backlog_pipeline.warehouse.evidence import replace_quarantine
+from backlog_pipeline.warehouse.engine import WarehouseFault
+from backlog_pipeline.warehouse.evidence import quarantine_query, replace_quarantine
 from backlog_pipeline.warehouse.schema import source_quarantine_table
 
 OWNERS = ["team:finance", "team:sales"]
@@ -48,7 +50,14 @@ def _landed(
     read: SourceRead,
 ) -> dg.Output[pd.DataFrame]:
     source, raw_rows = resource.describe(), read.rows
-    replace_quarantine(warehouse.engine, table, parsed.quarantine, context.run.run_id)
+    try:
+        replace_quarantine(warehouse.engine, table, parsed.quarantine, context.run.run_id)
+    except sa.exc.DBAPIError as error:
+        raise WarehouseFault(
+            f"The warehouse {warehouse.describe()} refused the quarantine of {table} "
+            f"({describe(error)}); nothing was published",
+            transient=is_transient(error),
+        ) from error
     quarantined = len(parsed.quarantine)
     if quarantined:
         context.log.warning(
@@ -79,19 +88,40 @@ def _landed(
             ),
             "fetched_rows": dg.MetadataValue.int(read.fetched),
             "source_copy_rows": dg.MetadataValue.int(read.total),
-            "quarantined_rows": dg.MetadataValue.int(quarantined),
-            "quarantine_table": dg.MetadataValue.text(
-                f"{source_quarantine_table.name} in {warehouse.describe()}"
-            ),
-            "quarantine_preview": dg.MetadataValue.md(
-                parsed.quarantine.head(_PREVIEW_ROWS).to_markdown(
-                    index=False, disable_numparse=True
-                )
-                if quarantined
-                else "nothing quarantined"
-            ),
+            **_quarantine_metadata(parsed.quarantine, table, context.run.run_id, warehouse),
         },
     )
+
+
+def _quarantine_metadata(
+    quarantine: pd.DataFrame, table: str, run_id: str, warehouse: Warehouse
+) -> dict[str, dg.MetadataValue]:
+    """How many rows were set aside, the amount they hold, and the query that lists them
+    (SPEC: the run says how many and where they are; ``backlog-close`` prints it)."""
+    amounts = (
+        quarantine["amount"]
+        if "amount" in quarantine
+        else pd.Series(pd.NA, index=quarantine.index, dtype="Int64")
+    )
+    shown = quarantine.head(_PREVIEW_ROWS).assign(
+        amount=lambda f: [None if pd.isna(c) else format_cents(int(c)) for c in amounts[: len(f)]]
+    )
+    return {
+        "quarantined_rows": dg.MetadataValue.int(len(quarantine)),
+        "quarantined_amount": dg.MetadataValue.text(
+            format_cents(exact_sum(amounts.dropna().to_numpy(dtype="int64")))
+        ),
+        "quarantined_without_amount": dg.MetadataValue.int(int(amounts.isna().sum())),
+        "quarantine_table": dg.MetadataValue.text(
+            f"{source_quarantine_table.name} in {warehouse.describe()}"
+        ),
+        "quarantine_query": dg.MetadataValue.text(quarantine_query(table, run_id)),
+        "quarantine_preview": dg.MetadataValue.md(
+            shown.to_markdown(index=False, disable_numparse=True)
+            if len(quarantine)
+            else "nothing quarantined"
+        ),
+    }
 
 
 # A source partition means "the source as read for closing that month"; what is read is
@@ -109,54 +139,61 @@ source_asset = functools.partial(
 )
 
 
+# Each body runs whole under ``retried_only_if_transient`` (see ``landed_and_checked``): a
+# bug in the mapping fails at once rather than being retried.
+Landed = Iterator[dg.Output[pd.DataFrame] | dg.AssetCheckResult]
+
+
 @source_asset(
     kinds={settings.crm_kind},
     description="Signed contracts from the CRM: the bookings, at total contract value.",
+    check_specs=[shrink_spec("crm_contracts")],
 )
 def crm_contracts(
     context: dg.AssetExecutionContext,
     crm: CrmSource,
     warehouse: Warehouse,
     reporting: Reporting,
-) -> dg.Output[pd.DataFrame]:
+) -> Landed:
     def land() -> dg.Output[pd.DataFrame]:
         read = crm.read("contracts", context.log)
         parsed = parse_contracts(read.raw, crm.describe(), reporting.currency, reporting.timezone)
         return _landed(context, warehouse, "contracts", crm, parsed, read)
 
-    # The whole body: a bug in the mapping fails at once rather than being retried.
-    return retried_only_if_transient(land)
+    yield from landed_and_checked(context, "crm_contracts", warehouse, land)
 
 
 @source_asset(
     kinds={settings.crm_kind},
     description="Amendments and cancellations of contracts from the CRM.",
+    check_specs=[shrink_spec("crm_contract_changes")],
 )
 def crm_contract_changes(
     context: dg.AssetExecutionContext,
     crm: CrmSource,
     warehouse: Warehouse,
     reporting: Reporting,
-) -> dg.Output[pd.DataFrame]:
+) -> Landed:
     def land() -> dg.Output[pd.DataFrame]:
         read = crm.read("contract_changes", context.log)
         parsed = parse_contract_changes(read.raw, crm.describe(), reporting.timezone)
         return _landed(context, warehouse, "contract_changes", crm, parsed, read)
 
-    return retried_only_if_transient(land)
+    yield from landed_and_checked(context, "crm_contract_changes", warehouse, land)
 
 
 @source_asset(
     kinds={settings.erp_kind},
     description="Revenue recognized per contract and month, from the ERP.",
+    check_specs=[shrink_spec("erp_recognition")],
 )
 def erp_recognition(
     context: dg.AssetExecutionContext, erp: ErpSource, warehouse: Warehouse
-) -> dg.Output[pd.DataFrame]:
+) -> Landed:
     def land() -> dg.Output[pd.DataFrame]:
         read, parsed = erp.read_parsed(
             context.log, lambda raw: parse_recognition(raw, erp.describe())
         )
         return _landed(context, warehouse, "recognition", erp, parsed, read)
 
-    return retried_only_if_transient(land)
+    yield from landed_and_checked(context, "erp_recognition", warehouse, land)

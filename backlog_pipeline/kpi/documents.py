@@ -2,7 +2,8 @@
 
 Money goes into JSON as numbers with exactly two decimals (``12218.75``), written from
 ``Decimal`` by simplejson, so a reader parsing with ``Decimal`` gets the warehouse figure
-to the cent. Files are replaced atomically: a reader never sees half a document.
+to the cent. Files are replaced atomically (a reader never sees half a document), and only
+when their bytes change (``file_writes``).
 
 The typed ``sales.bookings_backlog_changes`` object has exactly its nine keys
 (``currency_flows.CHANGES_KEYS``, their one definition), so the month's FX revaluation is
@@ -14,9 +15,7 @@ from __future__ import annotations
 
 import copy
 import importlib.resources
-import os
 import re
-import tempfile
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -26,6 +25,7 @@ import simplejson
 
 from backlog_pipeline.accounting.currency_flows import changes_with_revaluation
 from backlog_pipeline.accounting.rollforward import REPORTING_COLUMNS
+from backlog_pipeline.file_writes import write_atomically
 from backlog_pipeline.money import decimal_to_cents
 from backlog_pipeline.periods import last_day, month_label, parse_month
 
@@ -80,19 +80,9 @@ def bookings_backlog_total(flow_row: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-def _write_atomically(path: Path, document: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _document_bytes(document: dict[str, Any]) -> bytes:
     text = simplejson.dumps(document, use_decimal=True, indent=2, ensure_ascii=False) + "\n"
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    return text.encode("utf-8")
 
 
 def month_folder(output_dir: Path, period: str) -> Path:
@@ -110,13 +100,14 @@ def month_folder(output_dir: Path, period: str) -> Path:
 
 
 def write_documents(output_dir: Path, flow_row: dict[str, Any]) -> list[Path]:
-    """Write both documents for the flow row's period; returns the files written."""
+    """Write both documents for the flow row's period (each only if it changed); returns
+    their paths."""
     folder = month_folder(output_dir, str(flow_row["period"]))
     written = []
     for name, document in (
         (CHANGES_FILE, bookings_backlog_changes(flow_row)),
         (TOTAL_FILE, bookings_backlog_total(flow_row)),
     ):
-        _write_atomically(folder / name, document)
+        write_atomically(folder / name, _document_bytes(document))
         written.append(folder / name)
     return written

@@ -35,7 +35,14 @@ MAX_QUARANTINE_SHARE = 0.05
 
 
 class SourceError(Exception):
-    """A source that cannot be used as a whole (a missing column, a currency not handled)."""
+    """A source that cannot be used as a whole (a missing column, a currency not handled).
+
+    ``transient`` when a later attempt may read it (a dropped connection, a locked file).
+    """
+
+    def __init__(self, message: str, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 def parse_in_batches(

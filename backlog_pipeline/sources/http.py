@@ -24,14 +24,11 @@ from urllib.parse import urlsplit
 
 import requests
 
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-# Transport failures worth another try: refused or reset connections, timeouts, and a
-# body cut short (urllib3's IncompleteRead surfaces as ChunkedEncodingError).
-_TRANSIENT = (
-    requests.exceptions.ConnectionError,
-    requests.exceptions.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-)
+from backlog_pipeline.faults import HTTP_RETRY_STATUSES, HTTP_TRANSIENT_ERRORS
+
+# Which statuses and transport failures are worth another try: ``faults``, for every step.
+RETRY_STATUSES = HTTP_RETRY_STATUSES
+_TRANSIENT = HTTP_TRANSIENT_ERRORS
 _BODY_START = 200
 _MASK = "***"
 

@@ -112,11 +112,17 @@ class Quarantine:
         self.add(field, pd.Series(reason, index=mask.index).where(mask))
 
     def result(self, rows: pd.DataFrame) -> ParsedTable:
-        quarantine = (
-            pd.concat(self.parts).sort_index().reset_index(drop=True)
-            if self.parts
-            else empty_quarantine()
-        )
+        """The rows kept and the refused ones; each refused row carries its ``amount`` in
+        cents where it could be read (NA where not), so a close can say how much it left out.
+        """
+        if self.parts:
+            quarantine = pd.concat(self.parts).sort_index()
+            money = next((column for column in ("tcv", "amount") if column in rows), None)
+            if money is not None:
+                quarantine["amount"] = rows[money].astype("Int64").reindex(quarantine.index)
+            quarantine = quarantine.reset_index(drop=True)
+        else:
+            quarantine = empty_quarantine()
         if not self.parts:  # nothing refused: the rows as they are, not a copy of millions
             return ParsedTable(rows.set_axis(pd.RangeIndex(len(rows)), copy=False), quarantine)
         return ParsedTable(rows[~self.refused].reset_index(drop=True), quarantine)

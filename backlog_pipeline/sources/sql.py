@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 import pandas as pd
 import sqlalchemy as sa
 
+from backlog_pipeline.faults import is_transient
 from backlog_pipeline.sources.canonical import (
     RECOGNITION_COLUMNS,
     RECOGNITION_OPTIONAL,
@@ -72,6 +73,16 @@ def _batches(connection: sa.Connection, select: sa.Select) -> tuple[list[str], I
     return names, iter(lambda: cursor.fetchmany(_BATCH), [])
 
 
+def _read_only(connection: sa.Connection) -> None:
+    """The read runs in a read-only transaction where the database has one, so an operator's
+    query can never write to the ERP, whatever a parser missed (a function that writes, a
+    data-modifying WITH). Other databases rely on the settings' one-SELECT check."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("PRAGMA query_only = ON")
+    elif connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+
+
 def recognition_batches(
     url: str,
     describe: str,
@@ -87,6 +98,7 @@ def recognition_batches(
     engine = sa.create_engine(url)
     try:
         with engine.connect() as connection:
+            _read_only(connection)
             names, batches = _batches(connection, recognition_select(columns, table, query))
             start = 0
             for batch in batches:
@@ -99,7 +111,9 @@ def recognition_batches(
                 yield pd.DataFrame({name: pd.Series(dtype=object) for name in names})
     except (sa.exc.SQLAlchemyError, engine.dialect.loaded_dbapi.Error) as error:
         message = str(getattr(error, "orig", None) or error).splitlines()[0]
-        raise SourceError(f"{describe}: cannot read recognition: {message}") from None
+        raise SourceError(
+            f"{describe}: cannot read recognition: {message}", transient=is_transient(error)
+        ) from None
     finally:
         engine.dispose()
 

@@ -1,8 +1,8 @@
 """Bulk writes: millions of contract rows and source records into any warehouse table.
 
 Money arrives in integer cents and leaves as the table's NUMERIC(18,2): exact decimal text
-through PostgreSQL's ``COPY``, the double SQLAlchemy binds for a ``Decimal`` on SQLite, and
-``Decimal`` records anywhere else.
+through PostgreSQL's ``COPY`` and into SQLite's text money columns (``schema.TwoDecimals``),
+and ``Decimal`` records anywhere else.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from backlog_pipeline.money import cents_text, cents_to_decimal, cents_to_floats
+from backlog_pipeline.money import MAX_ABS_CENTS, cents_text, cents_to_decimal, format_cents
+from backlog_pipeline.warehouse.schema import TwoDecimals
 
 _INSERT_BATCH = 10_000
 
@@ -33,16 +34,17 @@ def insert_rows(
 
 
 def insert_frame(connection: sa.Connection, table: sa.Table, frame: pd.DataFrame) -> None:
-    """Insert a frame's rows in bulk; its money columns (the table's NUMERIC ones) in cents.
+    """Insert a frame's rows in bulk; its money columns (the table's two-decimal ones) in cents.
 
     Millions of contract rows and source records go through here, so no row becomes a dict
     of ``Decimal`` on the way: SQLite gets ``executemany`` over plain values in large
-    batches (money as the same float SQLAlchemy binds for a ``Decimal``: the double nearest
-    the two-decimal figure), PostgreSQL gets ``COPY`` with the figures as exact decimal
-    text, and any other database the ``Decimal`` records of :func:`insert_rows`.
+    batches (money as the canonical two-decimal text its money columns hold), PostgreSQL
+    gets ``COPY`` with the same exact text, and any other database the ``Decimal`` records
+    of :func:`insert_rows`. Every amount in cents is within NUMERIC(18,2) (publication
+    checks the figures first, the parsers the source amounts), so the text is the figure.
     """
     names = [column.name for column in table.columns if column.name in frame.columns]
-    money = {column.name for column in table.columns if isinstance(column.type, sa.Numeric)}
+    money = {column.name for column in table.columns if isinstance(column.type, TwoDecimals)}
     dialect = connection.dialect
     if dialect.name == "sqlite":
         write = _sqlite_writer(connection, table, names)
@@ -52,7 +54,11 @@ def insert_frame(connection: sa.Connection, table: sa.Table, frame: pd.DataFrame
         write = _records_writer(connection, table, names)
     for start in range(0, len(frame), _BULK_BATCH):
         batch = frame.iloc[start : start + _BULK_BATCH]
-        write({name: _values(batch[name], name in money) for name in names})
+        columns = {name: _values(batch[name], name in money) for name in names}
+        for name, values in columns.items():
+            if isinstance(values, _Money):
+                values.require_fit(f"{table.name}.{name}")
+        write(columns)
 
 
 _BULK_BATCH = 100_000
@@ -65,9 +71,12 @@ class _Money:
     def __init__(self, cents: np.ndarray, null: np.ndarray) -> None:
         self.cents, self.null = cents, null
 
-    def floats(self) -> list[float | None]:
-        values = cents_to_floats(self.cents).tolist()
-        return _with_nulls(values, self.null)
+    def require_fit(self, column: str) -> None:
+        """Every database refuses what NUMERIC(18,2) cannot hold, SQLite's text included."""
+        beyond = np.flatnonzero((np.abs(self.cents) > MAX_ABS_CENTS) & ~self.null)
+        if len(beyond):
+            value = format_cents(int(self.cents[beyond[0]]))
+            raise ValueError(f"{column}: {value} does not fit NUMERIC(18,2)")
 
     def text(self) -> list[str | None]:
         return _with_nulls(cents_text(self.cents).tolist(), self.null)
@@ -109,7 +118,7 @@ def _sqlite_writer(connection: sa.Connection, table: sa.Table, names: list[str])
         lists = []
         for name, values in columns.items():
             if isinstance(values, _Money):
-                lists.append(values.floats())
+                lists.append(values.text())
             elif processors[name] is not None:
                 process = processors[name]
                 lists.append([None if v is None else process(v) for v in values])

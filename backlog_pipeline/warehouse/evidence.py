@@ -105,3 +105,11 @@ def evidence_query(check_name: str, run_id: str) -> str:
         f"SELECT * FROM {backlog_exceptions_table.name} "
         f"WHERE check_name = '{check_name}' AND run_id = '{run_id}'"
     )
+
+
+def quarantine_query(table_name: str, run_id: str) -> str:
+    """The query that lists the rows one run set aside from a source table."""
+    return (
+        f"SELECT * FROM {source_quarantine_table.name} WHERE \"table\" = '{table_name}' "
+        f"AND run_id = '{run_id}'"
+    )

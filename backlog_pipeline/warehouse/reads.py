@@ -146,6 +146,31 @@ def current_source_marks(engine: sa.Engine) -> list[dict[str, Any]]:
     return [json.loads(text) for text in texts]
 
 
+@dataclass(frozen=True)
+class LastPublication:
+    """The current version of the latest published month, and the source marks it read."""
+
+    period: str
+    version: int
+    run_id: str
+    source_marks: dict[str, Any]
+
+
+def last_publication(engine: sa.Engine) -> LastPublication | None:
+    """The latest published month's current version; None if nothing is published."""
+    table = publication_versions_table
+    query = (
+        sa.select(table.c.period, table.c.version, table.c.run_id, table.c.source_marks)
+        .order_by(table.c.period.desc(), table.c.version.desc())
+        .limit(1)
+    )
+    with engine.connect() as connection:
+        row = connection.execute(query).first()
+    if row is None:
+        return None
+    return LastPublication(row.period, row.version, row.run_id, json.loads(row.source_marks))
+
+
 def _frame(connection: sa.Connection, query: sa.Select) -> pd.DataFrame:
     result = connection.execute(query)
     return pd.DataFrame(result.all(), columns=list(result.keys()))

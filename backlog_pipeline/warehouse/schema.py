@@ -1,22 +1,86 @@
 """The warehouse tables, on any SQLAlchemy database (SQLite by default, PostgreSQL in CI).
 
-Money is NUMERIC(18,2) and months are ``YYYY-MM`` text, as readers of the warehouse see
-them; the figures are the flow's (see ``accounting.rollforward``). Figures are in the
-reporting currency (``currency``) unless a column or table says otherwise: the ``*_local``
-figures of a contract row and ``backlog_flow_by_currency`` are in the contract's own
-currency. Exchange rates are NUMERIC(20,10), exact.
+Money is NUMERIC(18,2) (exact decimal text on SQLite, see :class:`TwoDecimals`) and months
+are ``YYYY-MM`` text, as readers of the warehouse see them; the figures are the flow's (see
+``accounting.rollforward``). Figures are in the reporting currency (``currency``) unless a
+column or table says otherwise: the ``*_local`` figures of a contract row and
+``backlog_flow_by_currency`` are in the contract's own currency. Exchange rates are
+NUMERIC(20,10), exact (text on SQLite too, see :class:`TenDecimals`).
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 import sqlalchemy as sa
 
+from backlog_pipeline.accounting.fx_rates import rate_decimal, rate_units
 from backlog_pipeline.accounting.rollforward import FLOW_COLUMNS, REPORTING_COLUMNS
+from backlog_pipeline.money import two_decimals
 
-MONEY = sa.Numeric(18, 2)
-RATE = sa.Numeric(20, 10)
 LOCAL_COLUMNS = tuple(f"{column}_local" for column in FLOW_COLUMNS)
 metadata = sa.MetaData()
+
+
+class TwoDecimals(sa.types.TypeDecorator):
+    """An exact figure with two decimals: NUMERIC(18,2), and on SQLite its canonical text.
+
+    SQLite has no exact decimal: its NUMERIC keeps a double, which is 1–2 cents off from
+    about 7×10¹³ on. There the figure is the text ``12218.75`` in a TEXT column, which
+    SQLite stores as written. Readers through SQLAlchemy get the exact ``Decimal`` on any
+    database; raw SQL gets that text on SQLite. A value that is not a whole number of cents
+    or does not fit NUMERIC(18,2) is refused on every database, never rounded or wrapped.
+    """
+
+    impl = sa.Numeric(18, 2)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.Text())
+        return dialect.type_descriptor(sa.Numeric(18, 2))
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
+        if value is None:
+            return None
+        exact = two_decimals(value)
+        return format(exact, "f") if dialect.name == "sqlite" else exact
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> Decimal | None:
+        if value is None or isinstance(value, Decimal):
+            return value
+        # SQLite text; a float only where a row predates the text (see migration 0002).
+        return two_decimals(value if isinstance(value, str) else repr(value), rounding=True)
+
+
+class TenDecimals(sa.types.TypeDecorator):
+    """An exchange rate, exact: NUMERIC(20,10), and on SQLite its text (``1.0825000000``).
+
+    Written from the ``Decimal`` of ``fx_rates.rate_decimal``; a rate with more than ten
+    decimals or not below 10⁸ is refused, as the rates parser refuses it.
+    """
+
+    impl = sa.Numeric(20, 10)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.Text())
+        return dialect.type_descriptor(sa.Numeric(20, 10))
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
+        if value is None:
+            return None
+        exact = rate_decimal(rate_units(value))
+        return format(exact, "f") if dialect.name == "sqlite" else exact
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> Decimal | None:
+        return None if value is None else Decimal(str(value))
+
+
+MONEY = TwoDecimals()
+RATE = TenDecimals()
 
 
 def _figure_columns(revaluation: bool = True) -> list[sa.Column]:
@@ -42,7 +106,7 @@ backlog_flow_table = sa.Table(
     sa.Column("period", sa.String(7), primary_key=True),
     sa.Column("currency", sa.String(3), nullable=False),
     *_figure_columns(),
-    sa.Column("net_change_pct", sa.Numeric(18, 2), nullable=True),
+    sa.Column("net_change_pct", TwoDecimals(), nullable=True),
 )
 
 contract_backlog_table = sa.Table(
@@ -102,7 +166,7 @@ publication_versions_table = sa.Table(
     sa.Column("contract_rows", sa.Integer, nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
     *_figure_columns(),
-    sa.Column("net_change_pct", sa.Numeric(18, 2), nullable=True),
+    sa.Column("net_change_pct", TwoDecimals(), nullable=True),
 )
 
 contract_backlog_history_table = sa.Table(
@@ -156,7 +220,7 @@ backlog_flow_by_currency_table = sa.Table(
     sa.Column("period", sa.String(7), primary_key=True),
     sa.Column("currency", sa.String(3), primary_key=True),
     *_figure_columns(revaluation=False),
-    sa.Column("net_change_pct", sa.Numeric(18, 2), nullable=True),
+    sa.Column("net_change_pct", TwoDecimals(), nullable=True),
 )
 
 backlog_flow_constant_currency_table = sa.Table(
@@ -167,7 +231,7 @@ backlog_flow_constant_currency_table = sa.Table(
     sa.Column("constant_month", sa.String(7), nullable=False),
     sa.Column("basis", sa.String(64), nullable=False),
     *_figure_columns(),
-    sa.Column("net_change_pct", sa.Numeric(18, 2), nullable=True),
+    sa.Column("net_change_pct", TwoDecimals(), nullable=True),
 )
 
 publication_fx_rates_table = sa.Table(

@@ -35,7 +35,7 @@ from backlog_pipeline.warehouse.fx_publication import (
     has_foreign_rows,
     replace_currency_tables,
 )
-from backlog_pipeline.warehouse.locks import PeriodLockedError, locks
+from backlog_pipeline.warehouse.locks import PeriodLockedError, locks, refuse_skipped_lock
 from backlog_pipeline.warehouse.reads import CurrentVersion, current_versions
 from backlog_pipeline.warehouse.records import flow_records
 from backlog_pipeline.warehouse.schema import (
@@ -268,6 +268,9 @@ def publish_versions(
         ]
         if not changed:
             return outcomes
+        first = flow.loc[flow["period"] == months[0], "opening"]
+        if len(first):
+            refuse_skipped_lock(connection, months[0], int(first.iloc[0]))
         versions = {m: current[m].version + 1 if m in current else 1 for m in changed}
         new_flow = flow[flow["period"].isin(set(changed))]
         flow_rows = flow_records(new_flow, currency)
