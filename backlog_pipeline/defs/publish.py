@@ -20,6 +20,12 @@ import sqlalchemy as sa
 from backlog_pipeline.accounting.lineage import MonthlySourceRecords
 from backlog_pipeline.defs.backlog import flow_metadata
 from backlog_pipeline.defs.currency import currency_figures
+from backlog_pipeline.defs.disclosure_publish import (
+    DISCLOSURE_INS,
+    DISCLOSURE_SPECS,
+    DISCLOSURE_TABLES,
+    disclosure_frames,
+)
 from backlog_pipeline.defs.fx_source import FxRatesSource
 from backlog_pipeline.defs.partitions import SINGLE_RUN, monthly_partitions, months_in_run
 from backlog_pipeline.defs.policies import (
@@ -117,6 +123,7 @@ def _published(key: dg.AssetKey, deps: list, description: str, kind: str) -> dg.
             "The exchange rates each published version of each month was converted with.",
             "sql",
         ),
+        *DISCLOSURE_SPECS,
     ],
     ins={
         "flow": dg.AssetIn("backlog_flow"),
@@ -125,6 +132,7 @@ def _published(key: dg.AssetKey, deps: list, description: str, kind: str) -> dg.
         "constant": dg.AssetIn("backlog_flow_constant_currency"),
         "rates": dg.AssetIn("fx_rates"),
         **{name: dg.AssetIn(key) for name, key in SOURCES.items()},
+        **DISCLOSURE_INS,
     },
     partitions_def=monthly_partitions,
     backfill_policy=SINGLE_RUN,
@@ -142,10 +150,12 @@ def publish_warehouse_tables(
     warehouse: Warehouse,
     reporting: Reporting,
     fx_rates_source: FxRatesSource,
+    **disclosure_inputs: pd.DataFrame,
 ) -> Iterator[dg.MaterializeResult]:
     first, last = months_in_run(context)
     months = list(range(first, last + 1))
     refuse_unpublishable(flow, contract_rows)
+    disclosure = disclosure_frames(disclosure_inputs, flow)
     frames = {"contracts": contracts, "changes": changes, "recognition": recognition}
     marks = {SOURCES[name]: source_mark(frame) for name, frame in frames.items()}
     if fx_rates_source.configured:  # a one-currency company reads no rates
@@ -169,6 +179,7 @@ def publish_warehouse_tables(
                 reporting.currency,
                 stamp,
                 figures,
+                disclosure,
             )
         except (PublicationError, sa.exc.DBAPIError) as error:
             raise publication_failure(error, warehouse, first, last) from None
@@ -181,7 +192,7 @@ def publish_warehouse_tables(
         "warehouse": dg.MetadataValue.text(warehouse.describe()),
         "run_code_version": dg.MetadataValue.text(stamp.code_version),
     }
-    for asset_key in TABLES:
+    for asset_key in (*TABLES, *DISCLOSURE_TABLES):
         yield dg.MaterializeResult(
             asset_key=asset_key, metadata={**where, "table": asset_key.path[-1]}
         )
@@ -225,7 +236,7 @@ def _add_month_metadata(
             asset_key=CONTRACT_TABLE,
             partition_key=key,
         )
-        for asset_key in (SOURCE_RECORDS_TABLE, VERSIONS_TABLE, *TABLES[4:]):
+        for asset_key in (SOURCE_RECORDS_TABLE, VERSIONS_TABLE, *TABLES[4:], *DISCLOSURE_TABLES):
             context.add_asset_metadata(version, asset_key=asset_key, partition_key=key)
 
 

@@ -28,6 +28,12 @@ from backlog_pipeline.accounting.currency_close import CurrencyFigures
 from backlog_pipeline.accounting.rollforward import FLOW_COLUMNS
 from backlog_pipeline.periods import month_label, month_positions
 from backlog_pipeline.warehouse.bulk import insert_rows
+from backlog_pipeline.warehouse.disclosure_publication import (
+    DisclosureFrames,
+    add_disclosure,
+    disclosure_digests,
+    replace_disclosure,
+)
 from backlog_pipeline.warehouse.fx_publication import (
     FX_HASHED,
     contract_values,
@@ -154,14 +160,27 @@ def _supersede(connection: sa.Connection, label: str, version: int) -> None:
 
 
 def _changed_months(
-    connection: sa.Connection, months: Sequence[int], fingerprints: dict[int, str]
+    connection: sa.Connection,
+    months: Sequence[int],
+    fingerprints: dict[int, str],
+    disclosure: dict[int, str],
 ) -> tuple[dict[int, CurrentVersion], list[int]]:
-    """The months' current versions and the months whose content differs from them.
+    """The months' current versions and the months whose content differs from them: the
+    flow and contract rows, or a disclosure published before (``disclosure``: its digests).
 
     Refuses (nothing written) if a changed month is locked.
     """
     current = current_versions(connection, months)
-    changed = [m for m in months if m not in current or current[m].content_hash != fingerprints[m]]
+
+    def differs(month: int) -> bool:
+        published = current[month]
+        moved = published.disclosure_hash not in (
+            None,
+            disclosure.get(month, published.disclosure_hash),
+        )
+        return published.content_hash != fingerprints[month] or moved
+
+    changed = [m for m in months if m not in current or differs(m)]
     held = locks(connection, [m for m in changed if m in current])
     if held:
         listed = "; ".join(lock.describe() for lock in held.values())
@@ -223,6 +242,7 @@ def _version_rows(
     counts: dict[int, int],
     fingerprints: dict[int, str],
     stamp: RunStamp,
+    disclosure: dict[int, str],
 ) -> list[dict[str, object]]:
     marks = json.dumps(stamp.source_marks, sort_keys=True, default=str)
     return [
@@ -236,8 +256,32 @@ def _version_rows(
             "content_hash": fingerprints[month],
             "restates": current[month].version if month in current else None,
             "contract_rows": counts[month],
+            "disclosure_hash": disclosure.get(month),
         }
         for month, record in zip(months, flow_rows, strict=True)
+    ]
+
+
+def _add_missing_disclosure(
+    connection: sa.Connection,
+    months: Sequence[int],
+    current: dict[int, CurrentVersion],
+    changed: list[int],
+    tables: dict[str, pd.DataFrame],
+    digests: dict[int, str],
+    stamp: RunStamp,
+) -> list[MonthOutcome]:
+    """The unchanged months' outcomes; those published without a disclosure get it added."""
+    unchanged = [m for m in months if m not in changed]
+    missing = {m: current[m].version for m in unchanged if current[m].disclosure_hash is None}
+    if tables and missing:
+        held = set(locks(connection, list(missing)))
+        add_disclosure(connection, missing, tables, digests, held, stamp.run_id, stamp.published_at)
+    return [
+        MonthOutcome(
+            m, current[m].version, "disclosure added" if tables and m in missing else "unchanged"
+        )
+        for m in unchanged
     ]
 
 
@@ -250,6 +294,7 @@ def publish_versions(
     currency: str,
     stamp: RunStamp,
     figures: CurrencyFigures | None = None,
+    disclosure: DisclosureFrames | None = None,
 ) -> list[MonthOutcome]:
     """Publish the months whose figures changed as new versions, in one transaction.
 
@@ -258,14 +303,19 @@ def publish_versions(
     same month collide on the version key; the loser's transaction is rolled back whole.
     ``source_records`` is a frame of every month's records, or gives one month's when called.
     ``figures`` (each currency's flow, the constant-currency view, the rates used) are
-    published with the months' versions; without them those tables are left alone.
+    published with the months' versions; without them those tables are left alone. So is
+    ``disclosure`` (the RPO disclosure's tables, see ``disclosure_publication``): an
+    unchanged month published without it gets it added to its version (status
+    ``disclosure added``).
     """
     fingerprints = month_fingerprints(flow, contract_rows, currency, figures)
+    tables = disclosure.published(list(months)) if disclosure is not None else {}
+    digests = disclosure_digests(tables, list(months)) if tables else {}
     with engine.begin() as connection:
-        current, changed = _changed_months(connection, months, fingerprints)
-        outcomes = [
-            MonthOutcome(m, current[m].version, "unchanged") for m in months if m not in changed
-        ]
+        current, changed = _changed_months(connection, months, fingerprints, digests)
+        outcomes = _add_missing_disclosure(
+            connection, months, current, changed, tables, digests, stamp
+        )
         if not changed:
             return outcomes
         first = flow.loc[flow["period"] == months[0], "opening"]
@@ -284,11 +334,15 @@ def publish_versions(
             currency,
         )
         replace_currency_tables(connection, versions, figures, currency)
+        if tables:
+            replace_disclosure(connection, versions, tables)
         published = new_flow["period"].astype(int).tolist()
         insert_rows(
             connection,
             publication_versions_table,
-            _version_rows(flow_rows, published, current, versions, counts, fingerprints, stamp),
+            _version_rows(
+                flow_rows, published, current, versions, counts, fingerprints, stamp, digests
+            ),
         )
     outcomes += [
         MonthOutcome(
