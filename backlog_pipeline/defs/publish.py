@@ -9,9 +9,8 @@ is safe, since the warehouse transaction wrote a month whole or not at all, and 
 documents are rewritten from the warehouse.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -33,18 +32,16 @@ from backlog_pipeline.defs.policies import (
     retried_only_if_transient,
     transient_retry_policy,
 )
+from backlog_pipeline.defs.publish_documents import documents_writer
 from backlog_pipeline.defs.publish_refusals import (
-    documents_failure,
     publication_failure,
     refuse_unpublishable,
 )
 from backlog_pipeline.defs.resources import DocumentFolder, Reporting, Warehouse
 from backlog_pipeline.defs.sources import OWNERS
-from backlog_pipeline.kpi.documents import write_documents
 from backlog_pipeline.periods import month_label, parse_month, partition_key
 from backlog_pipeline.provenance import code_version, source_mark
 from backlog_pipeline.warehouse.locks import PublicationError
-from backlog_pipeline.warehouse.reads import current_versions, read_flow
 from backlog_pipeline.warehouse.versions import MonthOutcome, RunStamp, publish_versions
 
 FLOW_TABLE = dg.AssetKey(["warehouse", "backlog_flow"])
@@ -56,6 +53,7 @@ CONSTANT_TABLE = dg.AssetKey(["warehouse", "backlog_flow_constant_currency"])
 RATES_TABLE = dg.AssetKey(["warehouse", "publication_fx_rates"])
 CHANGES_DOCUMENT = dg.AssetKey(["kpi", "bookings_backlog_changes"])
 TOTAL_DOCUMENT = dg.AssetKey(["kpi", "bookings_backlog_total"])
+RPO_DOCUMENT = dg.AssetKey(["kpi", "rpo_disclosure"])
 TABLES = (
     FLOW_TABLE, CONTRACT_TABLE, SOURCE_RECORDS_TABLE, VERSIONS_TABLE,
     BY_CURRENCY_TABLE, CONSTANT_TABLE, RATES_TABLE,
@@ -257,6 +255,13 @@ def _add_month_metadata(
             "sales.bookings_backlog_total: the KPI document with the month value.",
             "json",
         ),
+        _published(
+            RPO_DOCUMENT,
+            [dg.AssetKey(["warehouse", "rpo_disclosure"])],
+            "The month's RPO disclosure (rpo_disclosure.json) and its note in US GAAP and "
+            "IFRS wording (rpo_note_*.md, .txt), read from the published tables.",
+            "json",
+        ),
     ],
     partitions_def=monthly_partitions,
     backfill_policy=SINGLE_RUN,
@@ -266,7 +271,7 @@ def publish_kpi_documents(
 ) -> Iterator[dg.MaterializeResult]:
     first, last = months_in_run(context)
     # A warehouse fault is retried; a bug or a refused folder fails at once.
-    records = retried_only_if_transient(_documents_writer(warehouse, documents, first, last))
+    records = retried_only_if_transient(documents_writer(warehouse, documents, first, last))
     for record in records:
         key = partition_key(parse_month(record["period"]))
         for asset_key, path in zip(
@@ -277,34 +282,12 @@ def publish_kpi_documents(
                 asset_key=asset_key,
                 partition_key=key,
             )
-    context.log.info(f"Wrote KPI documents for {len(records)} month(s) under {documents.path}")
-    yield dg.MaterializeResult(asset_key=CHANGES_DOCUMENT)
-    yield dg.MaterializeResult(asset_key=TOTAL_DOCUMENT)
-
-
-def _documents_writer(
-    warehouse: Warehouse, documents: DocumentFolder, first: int, last: int
-) -> Callable[[], list[dict]]:
-    """Writes the months' documents from the published flow; returns the records written."""
-
-    def write() -> list[dict]:
-        labels = {month_label(month) for month in range(first, last + 1)}
-        published = read_flow(warehouse.engine)
-        records = [r for r in published.to_dict("records") if r["period"] in labels]
-        if len(records) != len(labels):
-            missing = sorted(labels - {r["period"] for r in records})
-            raise dg.Failure(
-                description=f"Months not in the warehouse, nothing written: {missing}",
-                allow_retries=False,
+        for path in record["rpo_files"]:
+            context.add_asset_metadata(
+                {path.suffix.lstrip(".") + "_" + path.stem: dg.MetadataValue.path(str(path))},
+                asset_key=RPO_DOCUMENT,
+                partition_key=key,
             )
-        with warehouse.engine.connect() as connection:
-            versions = current_versions(connection, range(first, last + 1))
-        for record in records:
-            record["version"] = versions[parse_month(record["period"])].version
-            try:
-                record["files"] = write_documents(Path(documents.path), record)
-            except OSError as error:
-                raise documents_failure(error, documents, record["period"]) from error
-        return records
-
-    return write
+    context.log.info(f"Wrote KPI documents for {len(records)} month(s) under {documents.path}")
+    for asset_key in (CHANGES_DOCUMENT, TOTAL_DOCUMENT, RPO_DOCUMENT):
+        yield dg.MaterializeResult(asset_key=asset_key)

@@ -27,6 +27,7 @@ from backlog_pipeline.warehouse.disclosure_schema import (
     current_tables,
     history_tables,
 )
+from backlog_pipeline.warehouse.locks import locks
 from backlog_pipeline.warehouse.schema import period_lock_log_table, publication_versions_table
 
 _PERCENT = ("cancellation_share_pct", "largest_customer_share_pct", "top_10_share_pct")
@@ -110,6 +111,30 @@ def replace_disclosure(
         )
         connection.execute(current.delete().where(in_months))
     _insert(connection, tables, versions)
+
+
+def disclosure_moved(published: str | None, recomputed: str | None) -> bool:
+    """Whether a month's disclosure differs from the one published with its version (a
+    version published without one has nothing to differ from: it gets it added)."""
+    return published is not None and recomputed is not None and published != recomputed
+
+
+def add_missing_disclosure(
+    connection: sa.Connection,
+    unchanged: dict,
+    tables: dict[str, pd.DataFrame],
+    digests: dict[int, str],
+    run_id: str,
+    at: datetime,
+) -> dict[int, str]:
+    """The unchanged months (``CurrentVersion`` by month) published without a disclosure
+    get it added to their version; returns their status, ``disclosure added``."""
+    missing = {m: v.version for m, v in unchanged.items() if v.disclosure_hash is None}
+    if not tables or not missing:
+        return {}
+    held = set(locks(connection, list(missing)))
+    add_disclosure(connection, missing, tables, digests, held, run_id, at)
+    return dict.fromkeys(missing, "disclosure added")
 
 
 def add_disclosure(

@@ -30,8 +30,9 @@ from backlog_pipeline.periods import month_label, month_positions
 from backlog_pipeline.warehouse.bulk import insert_rows
 from backlog_pipeline.warehouse.disclosure_publication import (
     DisclosureFrames,
-    add_disclosure,
+    add_missing_disclosure,
     disclosure_digests,
+    disclosure_moved,
     replace_disclosure,
 )
 from backlog_pipeline.warehouse.fx_publication import (
@@ -174,10 +175,7 @@ def _changed_months(
 
     def differs(month: int) -> bool:
         published = current[month]
-        moved = published.disclosure_hash not in (
-            None,
-            disclosure.get(month, published.disclosure_hash),
-        )
+        moved = disclosure_moved(published.disclosure_hash, disclosure.get(month))
         return published.content_hash != fingerprints[month] or moved
 
     changed = [m for m in months if m not in current or differs(m)]
@@ -262,29 +260,6 @@ def _version_rows(
     ]
 
 
-def _add_missing_disclosure(
-    connection: sa.Connection,
-    months: Sequence[int],
-    current: dict[int, CurrentVersion],
-    changed: list[int],
-    tables: dict[str, pd.DataFrame],
-    digests: dict[int, str],
-    stamp: RunStamp,
-) -> list[MonthOutcome]:
-    """The unchanged months' outcomes; those published without a disclosure get it added."""
-    unchanged = [m for m in months if m not in changed]
-    missing = {m: current[m].version for m in unchanged if current[m].disclosure_hash is None}
-    if tables and missing:
-        held = set(locks(connection, list(missing)))
-        add_disclosure(connection, missing, tables, digests, held, stamp.run_id, stamp.published_at)
-    return [
-        MonthOutcome(
-            m, current[m].version, "disclosure added" if tables and m in missing else "unchanged"
-        )
-        for m in unchanged
-    ]
-
-
 def publish_versions(
     engine: sa.Engine,
     months: Sequence[int],
@@ -313,9 +288,14 @@ def publish_versions(
     digests = disclosure_digests(tables, list(months)) if tables else {}
     with engine.begin() as connection:
         current, changed = _changed_months(connection, months, fingerprints, digests)
-        outcomes = _add_missing_disclosure(
-            connection, months, current, changed, tables, digests, stamp
-        )
+        unchanged = [m for m in months if m not in changed]
+        added = add_missing_disclosure(
+            connection, {m: current[m] for m in unchanged}, tables, digests, stamp.run_id,
+            stamp.published_at,
+        )  # fmt: skip
+        outcomes = [
+            MonthOutcome(m, current[m].version, added.get(m, "unchanged")) for m in unchanged
+        ]
         if not changed:
             return outcomes
         first = flow.loc[flow["period"] == months[0], "opening"]
