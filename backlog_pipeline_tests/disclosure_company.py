@@ -4,15 +4,18 @@ Closed 2024-01..2024-06 with the one-year expedient elected (duration from the s
 an ERP revenue plan for P, and a budget of 2,000.00 a month from 2024-07 to 2025-06.
 At the end of June 2024:
 
-| contract | term | recognized | closing | timing |
-|---|---|---|---|---|
-| W | 2024-01-01..2025-12-31, 24,000.00 | 1,000.00 a month | 18,000.00 | straight line: 1,000.00 a month Jul 2024..Dec 2025: 12,000.00 within, 6,000.00 after |
-| P | 2024-01-01..2025-03-31, 12,000.00 | 1,000.00 a month | 6,000.00 | the plan: 4,000.00 in Jul, 2,000.00 in Aug (straight line would be 9 months) |
-| U | no dates, 5,000.00 signed 2024-03-10 | — | 5,000.00 | undated |
-| N | 2024-02-01..2025-06-30, 1,000.00 | 1,200.00 in Feb | −200.00 | over-recognized, its own line |
-| S1 | 2024-01-01..2024-12-31, 1,200.00 | 100.00 a month | 600.00 | exactly one year: excluded |
-| S2 | 2024-01-01..2025-01-01, 1,300.00 | 100.00 a month | 700.00 | a year and a day: kept, 100.00 a month Jul..Jan |
-| F | 2024-05-01..2026-04-30, 2,000.00 signed 2024-05-02 | — | 2,000.00 | flagged: excluded with its reason |
+- W, 2024-01-01..2025-12-31, 24,000.00, 1,000.00 recognized a month: closes at 18,000.00,
+  straight line 1,000.00 a month Jul 2024..Dec 2025: 12,000.00 within 12 months, 6,000.00 after.
+- P, 2024-01-01..2025-03-31, 12,000.00, 1,000.00 a month: 6,000.00, by the plan 4,000.00 in
+  July and 2,000.00 in August (straight line would spread it over 9 months).
+- U, no dates, 5,000.00 signed 2024-03-10: 5,000.00 undated.
+- N, 2024-02-01..2025-06-30, 1,000.00, 1,200.00 recognized in February: −200.00,
+  over-recognized, on its own line.
+- S1, 2024-01-01..2024-12-31 (exactly one year), 1,200.00, 100.00 a month: 600.00, excluded.
+- S2, 2024-01-01..2025-01-01 (a year and a day), 1,300.00, 100.00 a month: 700.00, kept,
+  100.00 a month July..January.
+- F, 2024-05-01..2026-04-30, 2,000.00 signed 2024-05-02, flagged: 2,000.00, excluded with
+  its reason.
 
 closing 32,100.00; excluded 600.00 + 2,000.00 = 2,600.00; disclosed 29,500.00 = within
 18,700.00 (12,000 + 6,000 + 700) + after 6,000.00 + undated 5,000.00 − over-recognized 200.00.

@@ -66,8 +66,8 @@ def test_a_close_publishes_the_hand_computed_disclosure(tmp_path, monkeypatch, w
     }
     for contract_id, (*parts, basis, excluded) in expected.items():
         row = timing.loc[contract_id]
-        assert [money(row[p]) for p in ("within_12_months", "after_12_months", "undated",
-                                        "over_recognized")] == [money(p) for p in parts]  # fmt: skip
+        names = ("within_12_months", "after_12_months", "undated", "over_recognized")
+        assert [money(row[p]) for p in names] == [money(p) for p in parts], contract_id
         assert (row["basis"], bool(row["excluded"])) == (basis, excluded), contract_id
 
     waterfall = _june(table(warehouse_url, "rpo_timing_waterfall")).sort_values("position")
@@ -168,3 +168,38 @@ def test_a_changed_plan_restates_the_timing_as_a_new_version_and_a_lock_holds(
         url, "SELECT version, within_12_months FROM rpo_disclosure WHERE period = '2024-06'"
     )
     assert june["version"].tolist() == [2]
+
+
+def test_a_first_release_warehouse_gets_the_disclosure_added_to_its_versions(
+    tmp_path, monkeypatch, warehouse_url
+):
+    from backlog_pipeline_tests import test_currency_migration as fixture
+    from backlog_pipeline_tests.first_release import write_first_release_warehouse
+
+    write_first_release_warehouse(warehouse_url)
+    defs = build(
+        tmp_path, monkeypatch, warehouse_url,
+        contracts=fixture.CONTRACTS, changes=fixture.CHANGES, recognition=fixture.RECOGNITION,
+    )  # fmt: skip
+    result = close(defs, "2024-01", "2024-03")
+    assert result.success  # January is locked: its flow is unchanged, its disclosure added
+    versions = read(warehouse_url, "SELECT period, version, disclosure_hash FROM "
+                    "publication_versions ORDER BY period, version")  # fmt: skip
+    assert versions[["period", "version"]].values.tolist() == [
+        ["2024-01", 1], ["2024-02", 1], ["2024-03", 1], ["2024-03", 2]
+    ]  # fmt: skip
+    # The current versions carry the disclosure's digest; March's version 1 was replaced.
+    assert versions["disclosure_hash"].isna().tolist() == [False, False, True, False]
+    rpo = table(warehouse_url, "rpo_disclosure")
+    assert rpo["version"].tolist() == [1, 1, 2]
+    # No end dates in the first release's contracts: every closing is undated.
+    assert [money(v) for v in rpo["undated"]] == [D("11000"), D("12200.25"), D("12650.25")]
+    assert [money(v) for v in rpo["disclosed"]] == [money(v) for v in rpo["closing"]]
+    log = read(warehouse_url, "SELECT period, action, reason FROM period_lock_log "
+               "WHERE action = 'added'")  # fmt: skip
+    assert log["period"].tolist() == ["2024-01"]
+    assert log["reason"].iloc[0].startswith("RPO disclosure tables added to version 1 by run")
+
+    assert close(defs, "2024-01", "2024-03").success  # a rerun adds nothing, logs nothing
+    assert len(read(warehouse_url, "SELECT * FROM period_lock_log WHERE action = 'added'")) == 1
+    assert len(table(warehouse_url, "rpo_disclosure_history")) == 0
