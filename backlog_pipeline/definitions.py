@@ -34,6 +34,7 @@ from backlog_pipeline.defs.disclosure import rpo_disclosure_figures
 from backlog_pipeline.defs.disclosure_checks import (
     contract_timing_sums_to_month,
     disclosed_plus_excluded_is_closing,
+    disclosure_matches_published,
     slices_sum_to_flow,
     waterfall_sums_to_disclosed,
 )
@@ -79,6 +80,7 @@ defs = dg.Definitions(
         waterfall_sums_to_disclosed,
         disclosed_plus_excluded_is_closing,
         slices_sum_to_flow,
+        disclosure_matches_published,
     ],
     jobs=[monthly_close],
     schedules=[monthly_close_schedule],

@@ -62,6 +62,7 @@ def test_the_module_loads_with_every_asset_check_and_schedule():
         ("rpo_disclosure", "contract_timing_sums_to_month"),
         ("rpo_disclosure", "waterfall_sums_to_disclosed"),
         ("rpo_disclosure", "disclosed_plus_excluded_is_closing"),
+        ("rpo_disclosure", "disclosure_matches_published"),
         ("backlog_slices", "slices_sum_to_flow"),
         ("rpo_contract_timing", "revenue_plan_matches_backlog"),
     }  # fmt: skip
@@ -75,6 +76,7 @@ def test_the_module_loads_with_every_asset_check_and_schedule():
         "currencies_sum_to_flow", "fx_revaluation_second_route",
         "contract_timing_sums_to_month", "waterfall_sums_to_disclosed",
         "disclosed_plus_excluded_is_closing", "slices_sum_to_flow",
+        "disclosure_matches_published",
     }  # fmt: skip
     assert defs.resolve_job_def("monthly_close") is not None
 

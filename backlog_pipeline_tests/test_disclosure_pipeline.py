@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 D = Decimal
 NEW_CHECKS = (
-    "contract_timing_sums_to_month", "waterfall_sums_to_disclosed",
+    "contract_timing_sums_to_month", "waterfall_sums_to_disclosed", "disclosure_matches_published",
     "disclosed_plus_excluded_is_closing", "slices_sum_to_flow", "revenue_plan_matches_backlog",
 )  # fmt: skip
 # June's waterfall: W 1,000.00 a month; P 4,000.00 then 2,000.00 by the plan; S2 100.00 a
@@ -141,7 +141,12 @@ def test_a_changed_plan_restates_the_timing_as_a_new_version_and_a_lock_holds(
         tmp_path / "sources" / "erp.sqlite",
         [*plan, ("P", "2024-07", "3000.00"), ("P", "2024-08", "3000.00")],
     )
-    assert close(defs, "2024-01", "2024-06").success
+    restated = close(defs, "2024-01", "2024-06")
+    assert restated.success
+    warned = check_results(restated)["disclosure_matches_published"]
+    assert not warned.passed and warned.severity.value == "WARN"
+    assert warned.metadata["discrepancies"].value == 6
+    assert check_results(restated)["matches_published"].passed  # the flow did not move
     versions = read(url, "SELECT period, version FROM rpo_disclosure ORDER BY period")
     assert versions["version"].tolist() == [2] * 6  # every month's plan lines after it moved
     flows = read(url, "SELECT period, version, closing FROM publication_versions")
@@ -163,7 +168,12 @@ def test_a_changed_plan_restates_the_timing_as_a_new_version_and_a_lock_holds(
     lock_month(engine, parse_month("2024-06"), "Jane Roe (CFO)", "June signed off")
     engine.dispose()
     company.write_plan(tmp_path / "sources" / "erp.sqlite", company.PLAN)
-    assert not close(defs, "2024-06").success  # June's timing would change: refused
+    refused = close(defs, "2024-06")
+    assert not refused.success  # June's timing would change: refused, before publication
+    blocked = check_results(refused)["disclosure_matches_published"]
+    assert blocked.severity.value == "ERROR" and "locked by Jane Roe (CFO)" in (
+        blocked.metadata["summary"].value
+    )
     june = read(
         url, "SELECT version, within_12_months FROM rpo_disclosure WHERE period = '2024-06'"
     )

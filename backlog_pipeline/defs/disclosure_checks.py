@@ -13,9 +13,18 @@ from backlog_pipeline.accounting.disclosure_identities import (
 )
 from backlog_pipeline.accounting.slices import slice_discrepancies
 from backlog_pipeline.defs.check_results import check_result, guarded
-from backlog_pipeline.defs.partitions import monthly_partitions
+from backlog_pipeline.defs.disclosure import DISCLOSURE_ASSETS
+from backlog_pipeline.defs.partitions import monthly_partitions, months_in_run
+from backlog_pipeline.defs.resources import Warehouse
 from backlog_pipeline.money import format_cents
 from backlog_pipeline.periods import month_label
+from backlog_pipeline.warehouse.disclosure_publication import (
+    DisclosureFrames,
+    disclosure_digests,
+    disclosure_moved,
+)
+from backlog_pipeline.warehouse.locks import locks
+from backlog_pipeline.warehouse.reads import current_versions
 
 _FLOW = {"flow": dg.AssetIn("backlog_flow")}
 
@@ -119,5 +128,58 @@ def slices_sum_to_flow(backlog_slices: pd.DataFrame, flow: pd.DataFrame) -> dg.A
             slice_discrepancies(backlog_slices, flow, figures),
             "slice figure(s) do not sum to the flow",
         )
+
+    return guarded(evaluate)
+
+
+@dg.asset_check(
+    asset="rpo_disclosure",
+    partitions_def=monthly_partitions,
+    blocking=True,
+    additional_ins={name: dg.AssetIn(name) for name in DISCLOSURE_ASSETS[1:]},
+    description=(
+        "The recomputed disclosure equals the one published with the month's version. One "
+        "that moves while the flow does not (a corrected plan or budget, an expedient "
+        "elected) is published as a new version (WARN); on a locked month it blocks (ERROR)."
+    ),
+)
+def disclosure_matches_published(
+    context: dg.AssetCheckExecutionContext,
+    rpo_disclosure: pd.DataFrame,
+    rpo_contract_timing: pd.DataFrame,
+    rpo_timing_waterfall: pd.DataFrame,
+    rpo_exclusion_register: pd.DataFrame,
+    backlog_slices: pd.DataFrame,
+    backlog_ratios: pd.DataFrame,
+    backlog_aging: pd.DataFrame,
+    warehouse: Warehouse,
+) -> dg.AssetCheckResult:
+    def evaluate() -> dg.AssetCheckResult:
+        first, last = months_in_run(context)
+        months = list(range(first, last + 1))
+        frames = DisclosureFrames(
+            rpo_disclosure, rpo_contract_timing, rpo_timing_waterfall, rpo_exclusion_register,
+            backlog_slices, backlog_ratios, backlog_aging,
+        )  # fmt: skip
+        digests = disclosure_digests(frames.published(months), months)
+        with warehouse.engine.connect() as connection:
+            published = current_versions(connection, months)
+            held = locks(connection, months)
+        moved = [
+            m for m in months
+            if m in published and disclosure_moved(published[m].disclosure_hash, digests[m])
+        ]  # fmt: skip
+        found = [{"period": month_label(m), "figure": "RPO disclosure (timing, exclusions, "
+                  "slices or ratios)", "version": f"{published[m].version} → "
+                  f"{published[m].version + 1}"} for m in moved]  # fmt: skip
+        blocked = [held[m].describe() for m in moved if m in held]
+        what = "month(s) whose published disclosure would change (restatement)"
+        if blocked:
+            what = (
+                "month(s) whose disclosure would change in locked month(s) "
+                f"{'; '.join(blocked)}, so nothing is published: unlock to restate"
+            )
+        severity = dg.AssetCheckSeverity.ERROR if blocked else dg.AssetCheckSeverity.WARN
+        return check_result(found, what, severity=severity)
 
     return guarded(evaluate)
