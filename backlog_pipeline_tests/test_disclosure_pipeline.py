@@ -136,24 +136,36 @@ def test_a_changed_plan_restates_the_timing_as_a_new_version_and_a_lock_holds(
     url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
     defs, result = _close_company(tmp_path, monkeypatch, url)
     assert result.success
+    # A corrected plan: 3,000.00 in July and 2,000.00 in August, 1,000.00 short of every
+    # month's backlog: scaled to it (June: 6,000 × 3/5 = 3,600.00, × 2/5 = 2,400.00), warned.
     plan = [line for line in company.PLAN if line[1] <= "2024-06"]
     company.write_plan(
         tmp_path / "sources" / "erp.sqlite",
-        [*plan, ("P", "2024-07", "3000.00"), ("P", "2024-08", "3000.00")],
+        [*plan, ("P", "2024-07", "3000.00"), ("P", "2024-08", "2000.00")],
     )
     restated = close(defs, "2024-01", "2024-06")
     assert restated.success
-    warned = check_results(restated)["disclosure_matches_published"]
+    evaluations = check_results(restated)
+    warned = evaluations["disclosure_matches_published"]
     assert not warned.passed and warned.severity.value == "WARN"
     assert warned.metadata["discrepancies"].value == 6
-    assert check_results(restated)["matches_published"].passed  # the flow did not move
+    assert evaluations["matches_published"].passed  # the flow did not move
+    scaled = evaluations["revenue_plan_matches_backlog"]
+    assert not scaled.passed and scaled.severity.value == "WARN"
+    evidence = read(
+        url, "SELECT period, contract_id, amount, reason FROM backlog_exceptions "
+        "WHERE check_name = 'revenue_plan_matches_backlog' ORDER BY period",
+    )  # fmt: skip
+    assert len(evidence) == 6 and set(evidence["contract_id"]) == {"P"}
+    assert money(evidence["amount"].iloc[-1]) == D("-1000")  # plan − backlog in June
+    assert "plan 5000.00 vs backlog 6000.00" in evidence["reason"].iloc[-1]
     versions = read(url, "SELECT period, version FROM rpo_disclosure ORDER BY period")
     assert versions["version"].tolist() == [2] * 6  # every month's plan lines after it moved
     flows = read(url, "SELECT period, version, closing FROM publication_versions")
     assert len(flows) == 12 and set(flows["version"]) == {1, 2}
     june = read(url, "SELECT line, amount FROM rpo_timing_waterfall WHERE period = '2024-06'")
     lines = dict(zip(june["line"], map(money, june["amount"]), strict=True))
-    assert (lines["month_01"], lines["month_02"]) == (D("4100"), D("4100"))
+    assert (lines["month_01"], lines["month_02"]) == (D("4700"), D("3500"))
     before = read(
         url, "SELECT amount FROM rpo_timing_waterfall_history WHERE period = '2024-06' "
         "AND version = 1 AND line = 'month_01'",
