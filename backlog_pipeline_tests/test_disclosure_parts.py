@@ -158,3 +158,17 @@ def test_ratios_are_exact_four_decimal_text_on_sqlite(tmp_path):
         typed = connection.execute(sa.select(table.c.coverage)).scalar()
     engine.dispose()
     assert (raw, typed) == ("1.3375", Decimal("1.3375"))
+
+
+def test_the_digest_reads_values_not_the_dtypes_a_run_gave_them():
+    # A month closed alone holds no null in a column that is null in another month of a
+    # range (January's cancellation share): ints, floats and objects of one value agree.
+    months = [parse_month("2024-06")]
+    result = _frames(_disclosure(None, "2024-06"))
+    tables = result.published(months)
+    ratios = tables["backlog_ratios"]
+    retyped = dict(tables)
+    retyped["backlog_ratios"] = ratios.astype({"cancellation_share_pct": object,
+                                               "customers": float, "period": object})  # fmt: skip
+    retyped["rpo_disclosure"] = tables["rpo_disclosure"].astype({"plan_used": object})
+    assert disclosure_digests(retyped, months) == disclosure_digests(tables, months)

@@ -19,6 +19,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
+from pandas.api.types import infer_dtype
 
 from backlog_pipeline.periods import month_label, month_labels
 from backlog_pipeline.warehouse.bulk import insert_rows
@@ -28,7 +29,11 @@ from backlog_pipeline.warehouse.disclosure_schema import (
     history_tables,
 )
 from backlog_pipeline.warehouse.locks import locks
-from backlog_pipeline.warehouse.schema import period_lock_log_table, publication_versions_table
+from backlog_pipeline.warehouse.schema import (
+    TwoDecimals,
+    period_lock_log_table,
+    publication_versions_table,
+)
 
 _PERCENT = ("cancellation_share_pct", "largest_customer_share_pct", "top_10_share_pct")
 ADDED = "added"  # period_lock_log.action of a disclosure added to a locked month
@@ -70,13 +75,31 @@ def _as_written(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _canonical(frame: pd.DataFrame, table: sa.Table) -> pd.DataFrame:
+    """The values as the table holds them, whatever dtype a run gave a column (a month
+    alone, or concatenated with others that hold nulls): whole numbers (money in cents,
+    integers, booleans) as ``Int64``, everything else as text ("" for null)."""
+    canonical = {}
+    for name in frame.columns:
+        values, kind = frame[name], table.c[name].type
+        if isinstance(kind, sa.Boolean):
+            canonical[name] = values.astype("boolean").astype("Int64")
+        elif isinstance(kind, (sa.Integer, TwoDecimals)) or name == "period":  # a month index
+            canonical[name] = values.astype("Int64")
+        elif infer_dtype(values, skipna=False) == "string":
+            canonical[name] = values  # text already (contract ids: millions, left as they are)
+        else:
+            canonical[name] = values.astype(object).where(values.notna(), "").map(str)
+    return pd.DataFrame(canonical)
+
+
 def disclosure_digests(tables: dict[str, pd.DataFrame], months: list[int]) -> dict[int, str]:
     """Per month: a digest of every disclosure row it publishes (versions left out)."""
     digests = {month: hashlib.sha256() for month in months}
     for name in DISCLOSURE_TABLES:
         frame = tables[name]
-        hashable = frame.astype({c: str for c in frame.columns if frame[c].dtype == object})
-        hashed = pd.util.hash_pandas_object(hashable, index=False, categorize=False).to_numpy()
+        canonical = _canonical(frame, current_tables[name])
+        hashed = pd.util.hash_pandas_object(canonical, index=False, categorize=False).to_numpy()
         periods = frame["period"].to_numpy(np.int64)
         for month in months:
             digests[month].update(name.encode())
