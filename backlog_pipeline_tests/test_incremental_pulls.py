@@ -197,6 +197,9 @@ def test_a_deletion_hidden_by_an_insert_is_caught_by_the_periodic_reconciliation
     assert ("L2", "2024-02", "200.00") not in by_id(reconciled)
     agreed = pull(erp, tmp_path / "snap", reconcile_days=0)
     assert agreed.pull.reconciliation == "snapshot and source agree"
+    assert not agreed.pull.changed  # the same rows: the carried mark stands
+    # The reconciliation's time was kept: the next pull, within the days, is incremental.
+    assert pull(erp, tmp_path / "snap").pull.full is None
 
 
 def test_a_changed_mapping_or_source_starts_a_new_snapshot(tmp_path):

@@ -65,6 +65,7 @@ class Pull:
     since: str | None  # the high-water mark asked from
     open_from: str | None  # the first open month asked for
     reconciliation: str | None  # what a reconciliation found, when one ran
+    save: bool = True  # the snapshot must be written (rows changed, or a reconciliation ran)
 
 
 @dataclass(frozen=True)
@@ -156,12 +157,12 @@ def _incremental(
     marks = [m for m in (state.high_water_mark, _high_water_mark(fetched)) if m]
     new_state = replace(state, high_water_mark=max(marks) if marks else None)
     changed = not _same_rows(previous.filter(gone), fetched.cast(kept.schema))
-    pull = Pull(rows, new_state, len(fetched), changed, None, since, first, None)
+    pull = Pull(rows, new_state, len(fetched), changed, None, since, first, None, save=changed)
     return pull, None
 
 
 def pull(source: SqlSource, snapshot: Snapshot, settings: PullSettings, log: Log) -> Pull:
-    """Pull what changed into the snapshot's rows (not saved: see :func:`commit`)."""
+    """Pull what changed into the snapshot's rows (saved by :func:`settle_mark`)."""
     state = snapshot.state()
     full = _reason_for_full(snapshot, state, source, settings)
     reconciliation = None
@@ -173,9 +174,12 @@ def pull(source: SqlSource, snapshot: Snapshot, settings: PullSettings, log: Log
         reconciliation = full
     log.info(f"{source.describe}: pulling every row (full pull: {full})")
     rows = read_select(source.url, source.describe, source.select, log)
-    if reconciliation is None and snapshot.unusable(state) is None and "periodic" in full:
-        before, after = digest(snapshot.rows()), digest(rows)
-        reconciliation = "snapshot and source agree" if before == after else (
+    previous = snapshot.rows() if snapshot.unusable(state) is None else None
+    same = previous is not None and previous.equals(rows)  # the mark it carries stands
+    periodic = full.startswith("the periodic")
+    if periodic and previous is not None:
+        agree = same or digest(previous) == digest(rows)
+        reconciliation = "snapshot and source agree" if agree else (
             f"the source's content differs from the snapshot's ({len(rows)} rows now)")  # fmt: skip
         log.info(f"{source.describe}: reconciliation: {reconciliation}")
     new_state = SnapshotState(
@@ -183,8 +187,10 @@ def pull(source: SqlSource, snapshot: Snapshot, settings: PullSettings, log: Log
         snapshot.system,
         high_water_mark=_high_water_mark(rows),
         full_at=datetime.now(UTC).isoformat(),
+        marks=state.marks if same and state is not None else {},
     )
-    return Pull(rows, new_state, len(rows), True, full, None, None, reconciliation)
+    return Pull(rows, new_state, len(rows), not same, full, None, None, reconciliation,
+                save=not same or periodic)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -228,11 +234,10 @@ def settle_mark(
     changed or none is stored; the snapshot is saved with it whenever either happened."""
     if pulled.pull is None or pulled.snapshot is None:
         return compute() if compute else None
-    state = pulled.pull.state
-    stored = None if pulled.pull.changed else state.marks.get(key)
-    if stored is not None:
-        return stored
-    mark = compute() if compute else None
-    if pulled.pull.changed or mark is not None:
-        pulled.snapshot.save(pulled.rows, replace(state, marks={key: mark} if mark else {}))
+    state, changed = pulled.pull.state, pulled.pull.changed
+    stored = None if changed else state.marks.get(key)
+    mark = stored if stored is not None else compute() if compute else None
+    if pulled.pull.save or (mark is not None and stored is None):
+        marks = {**({} if changed else state.marks), **({key: mark} if mark else {})}
+        pulled.snapshot.save(pulled.rows, replace(state, marks=marks))
     return mark
