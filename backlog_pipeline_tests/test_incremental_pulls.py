@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from backlog_pipeline.sources import sql, sql_arrow, sql_pull
-from backlog_pipeline.sources.snapshot import Snapshot
+from backlog_pipeline.sources.snapshot import carried_marks
 
 MODIFIED = {"last_modified": "changed_at"}
 
@@ -150,8 +150,8 @@ def test_nothing_changed_returns_the_boundary_row_and_keeps_the_carried_mark(erp
     first = pull(erp, tmp_path / "snap")
     again = pull(erp, tmp_path / "snap")
     assert again.fetched == 1 and not again.pull.changed  # L4, stamped at the mark
-    stored = Snapshot(tmp_path / "snap" / "erp.parquet", "", "").state()
-    assert stored.marks == {"erp": {"rows": 4}} and first.pull.changed
+    assert carried_marks(tmp_path / "snap" / "erp.parquet") == {"erp": {"rows": 4}}
+    assert first.pull.changed
 
 
 def test_without_a_modification_column_the_open_months_are_asked_for(tmp_path, sent):
@@ -168,7 +168,7 @@ def test_without_a_modification_column_the_open_months_are_asked_for(tmp_path, s
     assert "CAST(source_rows.period AS TEXT) >= '2024-03'" in sent[-1]
     assert by_id(second) == full_read(url, {})
     # With nothing locked there is no open month to ask from: a full pull.
-    assert "no month is locked" in pull(url, tmp_path / "snap", columns={}).pull.full
+    assert "no month is closed (locked)" in pull(url, tmp_path / "snap", columns={}).pull.full
 
 
 def test_a_deleted_row_of_an_old_month_is_caught_by_the_count(erp, tmp_path):

@@ -10,6 +10,7 @@ Which ones this code location uses, built from the settings, is in ``defs/deploy
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -28,6 +29,7 @@ from backlog_pipeline.sources.canonical import (
 )
 from backlog_pipeline.sources.http import HttpPolicy, Log
 from backlog_pipeline.sources.local_copy import Batch, LocalCopy, PullResult
+from backlog_pipeline.sources.snapshot import carried_marks
 from backlog_pipeline.sources.sql_pull import Pulled
 from backlog_pipeline.warehouse.engine import open_warehouse, redacted
 
@@ -238,7 +240,13 @@ class ErpDatabase(ErpSource):
     def _pull(self, source: sql_pull.SqlSource, open_from: str | None, log: Log) -> Pulled:
         settings = sql_pull.PullSettings(self.full_refresh, self.reconcile_days, open_from)
         folder = Path(self.snapshot_dir) if self.snapshot_dir else None
-        return sql_pull.pull_into(source, folder, "erp-recognition", settings, log)
+        return sql_pull.pull_into(source, folder, _SNAPSHOT, settings, log)
+
+    def carried_marks(self) -> dict[str, Any]:
+        """The marks the snapshot carries (``erp_recognition``), without reading the ERP."""
+        if self.snapshot_dir is None:
+            return {}
+        return carried_marks(Path(self.snapshot_dir) / f"{_SNAPSHOT}.parquet")
 
     def read(self, log: Log) -> SourceRead:
         pulled = self._pull(self._source(), None, log)
@@ -265,6 +273,7 @@ class ErpDatabase(ErpSource):
 
 
 _MARK_KEY = "erp_recognition"
+_SNAPSHOT = "erp-recognition"  # <snapshot_dir>/erp-recognition.parquet
 
 
 class NetSuiteErp(ErpSource, HttpSource):

@@ -84,3 +84,10 @@ class Snapshot:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+
+
+def carried_marks(path: Path) -> dict[str, Any]:
+    """The source marks a snapshot carries, by asset, read from its footer alone (no rows);
+    empty without a snapshot or before a close has computed them."""
+    state = Snapshot(path, "", "").state()
+    return dict(state.marks) if state is not None else {}

@@ -127,7 +127,7 @@ def _reason_for_full(
     if source.modified and state.high_water_mark is None:
         return "the snapshot has no high-water mark"
     if not source.modified and settings.open_from is None:
-        return "no modification column is mapped and no month is locked"
+        return "no modification column is mapped and no month is closed (locked)"
     return None
 
 
