@@ -10,18 +10,9 @@ import sqlalchemy as sa
 
 from backlog_pipeline.sources import sql, sql_arrow, sql_pull
 from backlog_pipeline.sources.snapshot import carried_marks
+from backlog_pipeline_tests.support import RecordingLog as Log
 
 MODIFIED = {"last_modified": "changed_at"}
-
-
-class Log:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def info(self, msg: str) -> None:
-        self.lines.append(msg)
-
-    warning = info
 
 
 class _Cursor:
