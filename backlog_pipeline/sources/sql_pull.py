@@ -76,9 +76,18 @@ class PullSettings:
 
 
 def _high_water_mark(rows: pa.Table) -> str | None:
+    """The latest modification time, as ``local_copy.latest`` gives it: Arrow parses the
+    column when it can (ISO 8601, all with an offset or all without: UTC), pandas else."""
     if MODIFIED not in rows.column_names:
         return None
-    return latest(rows.column(MODIFIED).to_pandas())
+    column = rows.column(MODIFIED)
+    for kind in (pa.timestamp("us"), pa.timestamp("us", tz="UTC")):
+        try:
+            newest = pc.max(column.cast(kind)).as_py()
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+        return None if newest is None else latest(pd.Series([newest.isoformat()]))
+    return latest(column.to_pandas())
 
 
 def _replaced(previous: pa.Table, fetched: pa.Table, since: str | None, first: str | None):
