@@ -129,7 +129,7 @@ def pulls(url: str, folder: Path, changed: int) -> None:
     done = _timed(f"incremental pull without a modification column ({month} on)",
                   lambda: _pull(url, periods, {}, open_from=month))  # fmt: skip
     print(f"  {'  ERP rows returned by the source':<58} {done.fetched:8d}   ({done.how})")
-    done = _timed("periodic reconciliation (full pull, content digests)",
+    done = _timed("periodic reconciliation (full pull, contents compared)",
                   lambda: _pull(url, snap, STAMPED, reconcile_days=0))  # fmt: skip
     print(f"  {'  ':<58} {'':8}   ({done.how})")
 

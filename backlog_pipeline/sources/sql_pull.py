@@ -10,8 +10,8 @@ deleted inside them, goes too).
 Deleted rows outside the filter are what an incremental pull cannot see. Two checks catch
 them: after every incremental pull the database counts the source's rows, and a count
 that differs from the snapshot's forces a full pull; and every ``reconcile_days`` a full
-pull is made anyway, its content digest compared with the snapshot's (a deletion and an
-insertion together keep the count). Either says what disagreed in the log.
+pull is made anyway, its content compared with the snapshot's (both sorted, value by
+value: a deletion and an insertion together keep the count). Either says what disagreed in the log.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
-from backlog_pipeline.provenance import frame_fingerprint
 from backlog_pipeline.sources.http import Log
 from backlog_pipeline.sources.local_copy import _utc_times, latest
 from backlog_pipeline.sources.snapshot import Snapshot, SnapshotState
@@ -109,17 +108,16 @@ def _replaced(previous: pa.Table, fetched: pa.Table, since: str | None, first: s
 
 
 def _same_rows(replaced: pa.Table, fetched: pa.Table) -> bool:
-    """Whether the fetch only gave back the rows it replaces (the boundary row, asked
-    again on purpose): then the snapshot, and the mark it carries, stand."""
+    """Whether two sets of rows hold the same content, whatever their order: both sorted on
+    every column and compared value by value (exact, where a digest is only likely).
+
+    Used for the periodic reconciliation, and after an incremental pull to see whether the
+    fetch only gave back the rows it replaces (the boundary row, asked again on purpose):
+    then the snapshot, and the mark it carries, stand."""
     if len(replaced) != len(fetched):
         return False
     order = [(name, "ascending") for name in fetched.column_names]
     return replaced.sort_by(order).equals(fetched.sort_by(order))
-
-
-def digest(rows: pa.Table) -> str:
-    """A content digest of the rows, independent of their order."""
-    return frame_fingerprint(rows.to_pandas()[sorted(rows.column_names)])
 
 
 def _reason_for_full(
@@ -187,7 +185,7 @@ def pull(source: SqlSource, snapshot: Snapshot, settings: PullSettings, log: Log
     same = previous is not None and previous.equals(rows)  # the mark it carries stands
     periodic = full.startswith("the periodic")
     if periodic and previous is not None:
-        agree = same or digest(previous) == digest(rows)
+        agree = same or _same_rows(previous, rows.cast(previous.schema))
         reconciliation = "snapshot and source agree" if agree else (
             f"the source's content differs from the snapshot's ({len(rows)} rows now)")  # fmt: skip
         log.info(f"{source.describe}: reconciliation: {reconciliation}")
