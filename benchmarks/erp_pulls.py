@@ -9,7 +9,7 @@ process, one after the other: the whole table through SQLAlchemy and through ADB
 (full) pull into the snapshot, an incremental pull after a late correction of
 ``--changed`` lines of an old month (the rows the source returned are printed), the same
 without a modification column (the months after a lock), and the periodic reconciliation
-(a full pull and its digest).
+(a full pull, its content compared with the snapshot's).
 """
 
 from __future__ import annotations
