@@ -1,0 +1,171 @@
+"""Bulk loads ahead of the one transaction that publishes them.
+
+Millions of contract rows and source records reach a SQLite warehouse fastest through ADBC
+ingest (Arrow batches bound in C), but ADBC writes on a connection of its own, which
+cannot join the SQLAlchemy transaction that replaces a month. So :class:`StagedLoads`
+writes each frame first, with ADBC, into a scratch SQLite file beside the warehouse (never
+into the warehouse itself), and the publishing transaction attaches that file and moves
+the rows with one ``INSERT … SELECT`` per table and month. A failure anywhere before the
+commit leaves the warehouse as it was; the scratch file is removed either way.
+
+Money stays exact: the table's two-decimal columns (``schema.TwoDecimals``) are staged as
+the canonical text SQLite's money columns hold, made from integer cents by Arrow's string
+kernels, never through a float. Any other warehouse (PostgreSQL: ``COPY``), an in-memory
+SQLite, a column type this route does not know, or a month the transaction finds changed
+but that was not staged goes through :func:`bulk.insert_frame` inside the transaction, as
+before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import sqlalchemy as sa
+
+from backlog_pipeline.money import MAX_ABS_CENTS, format_cents
+from backlog_pipeline.warehouse.bulk import insert_frame
+from backlog_pipeline.warehouse.schema import TwoDecimals
+
+Build = Callable[[], pd.DataFrame]
+_PLAIN = (sa.String, sa.Integer)  # stored by SQLite as the values are; no bind processor
+
+
+def cents_text(cents: np.ndarray, null: np.ndarray | None = None) -> pa.Array:
+    """``12218.75`` text of integer cents (``-0.05`` for -5), null where ``null``: exact,
+    in Arrow's kernels; the same text as ``money.cents_text``."""
+    values = pa.array(np.asarray(cents, dtype=np.int64), mask=null)
+    negative = pc.less(values, 0)
+    size = pc.abs(values)
+    units = pc.divide(size, 100)  # integer division
+    rest = pc.subtract(size, pc.multiply(units, 100))
+    sign = pc.if_else(negative, "-", "")
+    return pc.binary_join_element_wise(
+        sign, pc.cast(units, pa.string()), ".", pc.utf8_lpad(pc.cast(rest, pa.string()), 2, "0"), ""
+    )
+
+
+def _arrow_column(table: sa.Table, name: str, column: pd.Series) -> pa.Array | None:
+    """The column as SQLite should receive it, or None if this route does not know its type."""
+    kind = table.c[name].type
+    null = column.isna().to_numpy()
+    if isinstance(kind, TwoDecimals):
+        cents = column.fillna(0).to_numpy(dtype=np.int64) if null.any() else column.to_numpy()
+        beyond = np.flatnonzero((np.abs(cents) > MAX_ABS_CENTS) & ~null)
+        if len(beyond):
+            value = format_cents(int(cents[beyond[0]]))
+            raise ValueError(f"{table.name}.{name}: {value} does not fit NUMERIC(18,2)")
+        return cents_text(cents, null if null.any() else None)
+    if isinstance(kind, sa.types.TypeDecorator) or not isinstance(kind, _PLAIN):
+        return None
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        column = column.astype(object)
+    if isinstance(kind, sa.Integer):
+        return pa.array(column, type=pa.int64(), from_pandas=True)
+    if column.dtype != object:
+        return None
+    return pa.array(column.to_numpy(), type=pa.string(), from_pandas=True)
+
+
+class StagedLoads:
+    """Frames for warehouse tables, keyed by (table, part), written ahead of the transaction."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        database = engine.url.database if engine.dialect.name == "sqlite" else None
+        self._file = None
+        if database and database != ":memory:" and not database.startswith("file:"):
+            self._file = Path(f"{database}.bulk-{uuid.uuid4().hex}")
+        self._alias = f"bulk_{uuid.uuid4().hex[:12]}"
+        self._adbc = None
+        self._attached = False
+        self._staged: dict[tuple[str, str], tuple[str, list[str]]] = {}
+        self._builds: dict[tuple[str, str], Build] = {}
+
+    def stage(self, table: sa.Table, part: str, build: Build) -> None:
+        """Write ``build()`` now where the warehouse has a bulk route ahead of the
+        transaction; elsewhere keep ``build`` for :meth:`insert` to call then."""
+        self._builds[(table.name, part)] = build
+        if self._file is None or self._attached:
+            return
+        frame = build()
+        names = [c.name for c in table.columns if c.name in frame.columns]
+        arrays = [_arrow_column(table, name, frame[name]) for name in names]
+        if any(array is None for array in arrays):
+            return  # inserted in the transaction, as before
+        staged = f"s{len(self._staged)}"
+        with self._connection().cursor() as cursor:
+            cursor.adbc_ingest(staged, pa.table(arrays, names=names), mode="create")
+        self._staged[(table.name, part)] = (staged, names)
+
+    def _connection(self):  # an ADBC DB-API connection
+        if self._adbc is None:
+            import adbc_driver_sqlite.dbapi as adbc_sqlite
+
+            # Each ingest is one transaction of its own (the driver's, in autocommit).
+            self._adbc = adbc_sqlite.connect(str(self._file), autocommit=True)
+            with self._adbc.cursor() as cursor:  # scratch: no journal, no fsync
+                cursor.execute("PRAGMA journal_mode=OFF")
+                cursor.fetchall()
+                cursor.execute("PRAGMA synchronous=OFF")
+        return self._adbc
+
+    @contextlib.contextmanager
+    def attached(self, connection: sa.Connection) -> Iterator[None]:
+        """The scratch file attached to ``connection`` for the transaction run inside."""
+        if self._adbc is not None:
+            self._adbc.close()
+            self._adbc = None
+        self._attached = True  # from now on, frames are inserted in the transaction
+        if not self._staged:
+            yield
+            return
+        raw = connection.connection.driver_connection
+        raw.execute(f"ATTACH DATABASE ? AS {self._alias}", (str(self._file),))
+        try:
+            yield
+        finally:
+            raw.execute(f"DETACH DATABASE {self._alias}")
+
+    def insert(
+        self, connection: sa.Connection, table: sa.Table, part: str, constants: dict | None = None
+    ) -> None:
+        """The staged rows of (``table``, ``part``) inserted, each with ``constants`` added."""
+        constants = constants or {}
+        staged = self._staged.get((table.name, part))
+        if staged is None:
+            frame = self._builds[(table.name, part)]()
+            insert_frame(connection, table, frame.assign(**constants) if constants else frame)
+            return
+        name, names = staged
+        quote = connection.dialect.identifier_preparer.quote
+        targets = ", ".join(quote(n) for n in [*names, *constants])
+        values = ", ".join([*(quote(n) for n in names), *(f":{key}" for key in constants)])
+        connection.execute(
+            sa.text(
+                f"INSERT INTO main.{quote(table.name)} ({targets}) "
+                f"SELECT {values} FROM {self._alias}.{name}"
+            ),
+            constants,
+        )
+
+    def close(self) -> None:
+        if self._adbc is not None:
+            self._adbc.close()
+            self._adbc = None
+        if self._file is not None:
+            for suffix in ("", "-journal", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(f"{self._file}{suffix}")
+
+    def __enter__(self) -> StagedLoads:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
