@@ -78,21 +78,21 @@ def test_a_failure_between_tables_leaves_the_previous_publication_whole(warehous
     publish(engine, "run-1")
     before = {name: read(engine, name) for name in ("backlog_flow", "contract_backlog",
                                                     "publication_versions")}  # fmt: skip
-    real_insert = StagedLoads.insert
+    real_insert = StagedLoads.insert_parts
 
-    def failing_insert(self, connection, table, part, constants=None):
+    def failing_insert(self, connection, table, parts):
         if table.name == "contract_backlog":
             raise ConnectionError("connection dropped mid-publication")
-        real_insert(self, connection, table, part, constants)
+        real_insert(self, connection, table, parts)
 
-    monkeypatch.setattr(StagedLoads, "insert", failing_insert)
+    monkeypatch.setattr(StagedLoads, "insert_parts", failing_insert)
     with pytest.raises(ConnectionError):
         publish(engine, "run-2", LATE)
     for name, frame in before.items():
         pd.testing.assert_frame_equal(read(engine, name), frame)
     assert read(engine, "contract_backlog_history").empty
     # A rerun converges to the figures a clean run gives.
-    monkeypatch.setattr(StagedLoads, "insert", real_insert)
+    monkeypatch.setattr(StagedLoads, "insert_parts", real_insert)
     assert [o.status for o in publish(engine, "run-3", LATE)][-1] == "restated"
     engine.dispose()
 

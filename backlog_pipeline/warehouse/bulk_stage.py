@@ -55,14 +55,22 @@ def cents_text(cents: np.ndarray, null: np.ndarray | None = None) -> pa.Array:
 def _arrow_column(table: sa.Table, name: str, column: pd.Series) -> pa.Array | None:
     """The column as SQLite should receive it, or None if this route does not know its type."""
     kind = table.c[name].type
-    null = column.isna().to_numpy()
+    null = None if column.dtype == np.int64 else column.isna().to_numpy()
+    if null is not None and not null.any():
+        null = None
     if isinstance(kind, TwoDecimals):
-        cents = column.fillna(0).to_numpy(dtype=np.int64) if null.any() else column.to_numpy()
-        beyond = np.flatnonzero((np.abs(cents) > MAX_ABS_CENTS) & ~null)
+        cents = (
+            column.to_numpy(dtype=np.int64)
+            if null is None
+            else column.fillna(0).to_numpy(dtype=np.int64)
+        )
+        beyond = np.flatnonzero(np.abs(cents) > MAX_ABS_CENTS)
+        if null is not None:
+            beyond = beyond[~null[beyond]]
         if len(beyond):
             value = format_cents(int(cents[beyond[0]]))
             raise ValueError(f"{table.name}.{name}: {value} does not fit NUMERIC(18,2)")
-        return cents_text(cents, null if null.any() else None)
+        return cents_text(cents, null)
     if isinstance(kind, sa.types.TypeDecorator) or not isinstance(kind, _PLAIN):
         return None
     if isinstance(column.dtype, pd.CategoricalDtype):
@@ -87,6 +95,7 @@ class StagedLoads:
         self._attached = False
         self._staged: dict[tuple[str, str], tuple[str, list[str]]] = {}
         self._builds: dict[tuple[str, str], Build] = {}
+        self._columns: dict[str, list[str]] = {}
 
     def stage(self, table: sa.Table, part: str, build: Build) -> None:
         """Write ``build()`` now where the warehouse has a bulk route ahead of the
@@ -99,9 +108,14 @@ class StagedLoads:
         arrays = [_arrow_column(table, name, frame[name]) for name in names]
         if any(array is None for array in arrays):
             return  # inserted in the transaction, as before
-        staged = f"s{len(self._staged)}"
+        staged = f"s_{table.name}"
+        known = self._columns.setdefault(staged, names)
+        if known != names:
+            return  # a part with other columns than the table's first: in the transaction
+        batch = pa.table([*arrays, pa.array([part] * len(frame), pa.string())],
+                         names=[*names, "_part"])  # fmt: skip
         with self._connection().cursor() as cursor:
-            cursor.adbc_ingest(staged, pa.table(arrays, names=names), mode="create")
+            cursor.adbc_ingest(staged, batch, mode="create_append")
         self._staged[(table.name, part)] = (staged, names)
 
     def _connection(self):  # an ADBC DB-API connection
@@ -137,22 +151,44 @@ class StagedLoads:
         self, connection: sa.Connection, table: sa.Table, part: str, constants: dict | None = None
     ) -> None:
         """The staged rows of (``table``, ``part``) inserted, each with ``constants`` added."""
-        constants = constants or {}
-        staged = self._staged.get((table.name, part))
-        if staged is None:
-            frame = self._builds[(table.name, part)]()
-            insert_frame(connection, table, frame.assign(**constants) if constants else frame)
+        self.insert_parts(connection, table, {part: constants or {}})
+
+    def insert_parts(
+        self, connection: sa.Connection, table: sa.Table, parts: dict[str, dict]
+    ) -> None:
+        """The staged rows of each part of ``table`` inserted with that part's constants
+        (the same keys for every part): one statement for all the parts staged."""
+        staged = {p: c for p, c in parts.items() if (table.name, p) in self._staged}
+        for part, constants in parts.items():
+            if part not in staged:
+                frame = self._builds[(table.name, part)]()
+                insert_frame(connection, table, frame.assign(**constants) if constants else frame)
+        if not staged:
             return
-        name, names = staged
+        name, names = self._staged[(table.name, next(iter(staged)))]
+        keys = list(next(iter(staged.values())))
         quote = connection.dialect.identifier_preparer.quote
-        targets = ", ".join(quote(n) for n in [*names, *constants])
-        values = ", ".join([*(quote(n) for n in names), *(f":{key}" for key in constants)])
+        rows = ", ".join(
+            f"(:p{at}{''.join(f', :c{at}_{k}' for k in range(len(keys)))})"
+            for at in range(len(staged))
+        )
+        values = {}
+        for at, (part, constants) in enumerate(staged.items()):
+            values[f"p{at}"] = part
+            values |= {f"c{at}_{k}": constants[key] for k, key in enumerate(keys)}
+        given = ", ".join(["_part", *(f"c{k}" for k in range(len(keys)))])
+        targets = ", ".join(quote(n) for n in [*names, *keys])
+        chosen = ", ".join(
+            [*(f"s.{quote(n)}" for n in names), *(f"v.c{k}" for k in range(len(keys)))]
+        )
         connection.execute(
             sa.text(
+                f"WITH v({given}) AS (VALUES {rows}) "
                 f"INSERT INTO main.{quote(table.name)} ({targets}) "
-                f"SELECT {values} FROM {self._alias}.{name}"
+                f"SELECT {chosen} FROM {self._alias}.{name} AS s CROSS JOIN v "  # s outermost
+                f"WHERE s._part = v._part"
             ),
-            constants,
+            values,
         )
 
     def close(self) -> None:

@@ -165,9 +165,12 @@ def _replace_months(
     for table in (backlog_flow_table, contract_backlog_table):
         connection.execute(table.delete().where(table.c.period.in_(labels)))
     insert_rows(connection, backlog_flow_table, flow_rows)
-    for month, label in zip(changed, labels, strict=True):
-        loads.insert(connection, contract_backlog_table, label)
-        loads.insert(connection, backlog_source_records_table, label, {"version": versions[month]})
+    loads.insert_parts(connection, contract_backlog_table, {label: {} for label in labels})
+    loads.insert_parts(
+        connection,
+        backlog_source_records_table,
+        {label: {"version": versions[m]} for m, label in zip(changed, labels, strict=True)},
+    )
     return {month: row_counts[month] for month in changed}
 
 
