@@ -9,10 +9,15 @@ import pytest
 import sqlalchemy as sa
 
 from backlog_pipeline.money import MAX_ABS_CENTS
+from backlog_pipeline.warehouse.arrow_columns import cents_text
 from backlog_pipeline.warehouse.bulk import insert_frame
-from backlog_pipeline.warehouse.bulk_stage import StagedLoads, cents_text
+from backlog_pipeline.warehouse.bulk_stage import StagedLoads
 from backlog_pipeline.warehouse.engine import create_warehouse_engine
-from backlog_pipeline.warehouse.schema import LOCAL_COLUMNS, contract_backlog_table
+from backlog_pipeline.warehouse.schema import (
+    LOCAL_COLUMNS,
+    backlog_source_records_table,
+    contract_backlog_table,
+)
 
 EDGES = [0, 1, -1, 5, -5, 99, -99, 100, -100, 101, -101, 1234567, -1234567,
          MAX_ABS_CENTS, -MAX_ABS_CENTS]  # fmt: skip
@@ -81,3 +86,32 @@ def test_an_in_memory_warehouse_inserts_in_the_transaction():
         with engine.connect() as connection, loads.attached(connection), connection.begin():
             loads.insert(connection, contract_backlog_table, "2025-12")
     assert _published(engine)["opening"].tolist() == ["123.45"] * 5
+
+
+def test_copy_in_csv_keeps_money_texts_and_nulls_exact_on_postgresql(postgres_url):
+    engine = create_warehouse_engine(postgres_url)
+    records = pd.DataFrame(
+        {
+            "period": "2025-12",
+            "version": 1,
+            "contract_id": ["C-1", 'C,"2"', "C-3\\n", ""],
+            "figure": "converted",
+            "source": "erp_recognition",
+            "record_id": ["L-1", "L-2", "", "L\t4"],
+            "amount": pd.array([-MAX_ABS_CENTS, -5, None, 100], dtype="Int64"),
+        }
+    )
+    with engine.begin() as connection:
+        insert_frame(connection, backlog_source_records_table, records)
+    with engine.connect() as connection:
+        back = (
+            connection.execute(sa.select(backlog_source_records_table).order_by("id"))
+            .mappings()
+            .all()
+        )
+    assert [row["contract_id"] for row in back] == ["C-1", 'C,"2"', "C-3\\n", ""]
+    assert [row["record_id"] for row in back] == ["L-1", "L-2", "", "L\t4"]
+    assert [row["amount"] for row in back] == [
+        Decimal("-9999999999999999.99"), Decimal("-0.05"), None, Decimal("1.00")
+    ]  # fmt: skip
+    engine.dispose()

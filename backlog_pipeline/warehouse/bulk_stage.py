@@ -24,62 +24,14 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import sqlalchemy as sa
 
-from backlog_pipeline.money import MAX_ABS_CENTS, format_cents
+from backlog_pipeline.warehouse.arrow_columns import arrow_column
 from backlog_pipeline.warehouse.bulk import insert_frame
-from backlog_pipeline.warehouse.schema import TwoDecimals
 
 Build = Callable[[], pd.DataFrame]
-_PLAIN = (sa.String, sa.Integer)  # stored by SQLite as the values are; no bind processor
-
-
-def cents_text(cents: np.ndarray, null: np.ndarray | None = None) -> pa.Array:
-    """``12218.75`` text of integer cents (``-0.05`` for -5), null where ``null``: exact,
-    in Arrow's kernels; the same text as ``money.cents_text``."""
-    values = pa.array(np.asarray(cents, dtype=np.int64), mask=null)
-    negative = pc.less(values, 0)
-    size = pc.abs(values)
-    units = pc.divide(size, 100)  # integer division
-    rest = pc.subtract(size, pc.multiply(units, 100))
-    sign = pc.if_else(negative, "-", "")
-    return pc.binary_join_element_wise(
-        sign, pc.cast(units, pa.string()), ".", pc.utf8_lpad(pc.cast(rest, pa.string()), 2, "0"), ""
-    )
-
-
-def _arrow_column(table: sa.Table, name: str, column: pd.Series) -> pa.Array | None:
-    """The column as SQLite should receive it, or None if this route does not know its type."""
-    kind = table.c[name].type
-    null = None if column.dtype == np.int64 else column.isna().to_numpy()
-    if null is not None and not null.any():
-        null = None
-    if isinstance(kind, TwoDecimals):
-        cents = (
-            column.to_numpy(dtype=np.int64)
-            if null is None
-            else column.fillna(0).to_numpy(dtype=np.int64)
-        )
-        beyond = np.flatnonzero(np.abs(cents) > MAX_ABS_CENTS)
-        if null is not None:
-            beyond = beyond[~null[beyond]]
-        if len(beyond):
-            value = format_cents(int(cents[beyond[0]]))
-            raise ValueError(f"{table.name}.{name}: {value} does not fit NUMERIC(18,2)")
-        return cents_text(cents, null)
-    if isinstance(kind, sa.types.TypeDecorator) or not isinstance(kind, _PLAIN):
-        return None
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        column = column.astype(object)
-    if isinstance(kind, sa.Integer):
-        return pa.array(column, type=pa.int64(), from_pandas=True)
-    if column.dtype != object:
-        return None
-    return pa.array(column.to_numpy(), type=pa.string(), from_pandas=True)
 
 
 class StagedLoads:
@@ -105,7 +57,7 @@ class StagedLoads:
             return
         frame = build()
         names = [c.name for c in table.columns if c.name in frame.columns]
-        arrays = [_arrow_column(table, name, frame[name]) for name in names]
+        arrays = [arrow_column(table, name, frame[name]) for name in names]
         if any(array is None for array in arrays):
             return  # inserted in the transaction, as before
         staged = f"s_{table.name}"
