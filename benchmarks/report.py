@@ -26,7 +26,7 @@ def _row(size: dict, label: str, entry: dict | None, seconds: float | None = Non
     wall = seconds if seconds is not None else entry["wall_s"]
     return (
         f"| {size['size']} | {size['contracts']:,} | {size.get('lines', 0):,} | {label} "
-        f"| {wall:.2f} | {entry['peak_rss_mib']:,.0f} |"
+        f"| {wall:.2f} | {entry.get('cpu_s', float('nan')):.1f} | {entry['peak_rss_mib']:,.0f} |"
     )
 
 
@@ -61,6 +61,9 @@ def _ratios(size: str, result: dict) -> list[str]:
             if result.get(f"{step}{tag}"):
                 ratio = result[f"{step}{tag}"]["wall_s"] / peer["wall_s"]
                 lines.append(f"| {size} | {label} ÷ peer, {backend} | {ratio:.2f} |")
+                if "cpu_s" in peer and "cpu_s" in result[f"{step}{tag}"]:
+                    ratio = result[f"{step}{tag}"]["cpu_s"] / peer["cpu_s"]
+                    lines.append(f"| {size} | {label} ÷ peer, {backend}, CPU time | {ratio:.2f} |")
         equal = all(result[f"{s}{tag}"].get("equal_to_peer") for s, _ in END_TO_END[1:]
                     if result.get(f"{s}{tag}"))  # fmt: skip
         lines.append(f"| {size} | ours equal to the peer to the cent, {backend} | "
@@ -74,8 +77,8 @@ def _ratios(size: str, result: dict) -> list[str]:
 
 def table(all_results: dict[str, dict]) -> str:
     lines = [
-        "| size | contracts | recognition lines | measurement | wall s | peak RSS MiB |",
-        "|---|---:|---:|---|---:|---:|",
+        "| size | contracts | recognition lines | measurement | wall s | CPU s | peak RSS MiB |",
+        "|---|---:|---:|---|---:|---:|---:|",
     ]
     sizes = [s for s in SIZES if s in all_results]
     for size in sizes:

@@ -48,8 +48,10 @@ def _clean_environment() -> dict[str, str]:
     return environ | {"PYTHONWARNINGS": "ignore"}
 
 
-def measure(command: list[str], log: Path) -> tuple[float, float, int]:
-    """Wall seconds, peak RSS in MiB and exit status of one process (output to ``log``)."""
+def measure(command: list[str], log: Path) -> tuple[float, float, int, float]:
+    """Wall seconds, peak RSS in MiB, exit status and CPU seconds (user + system, every
+    thread) of one process (output to ``log``): on a shared machine the CPU time says what
+    the wall time cannot."""
     started = time.perf_counter()
     with open(log, "w") as output:
         process = subprocess.Popen(
@@ -57,17 +59,18 @@ def measure(command: list[str], log: Path) -> tuple[float, float, int]:
         )
         _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
-    return time.perf_counter() - started, usage.ru_maxrss / 1024, process.returncode
+    cpu = usage.ru_utime + usage.ru_stime
+    return time.perf_counter() - started, usage.ru_maxrss / 1024, process.returncode, cpu
 
 
 def _task(task: list[str], result: Path, log: Path) -> dict:
     command = [sys.executable, "-m", "benchmarks.measure", "--result", str(result), *task]
     result.unlink(missing_ok=True)
-    seconds, rss, code = measure(command, log)
+    seconds, rss, code, cpu = measure(command, log)
     if code != 0 or not result.is_file():
         tail = log.read_text()[-3000:]
         raise RuntimeError(f"{' '.join(task)} failed ({code}); see {log}:\n{tail}")
-    return {"wall_s": seconds, "peak_rss_mib": rss, **json.loads(result.read_text())}
+    return {"wall_s": seconds, "peak_rss_mib": rss, "cpu_s": cpu, **json.loads(result.read_text())}
 
 
 def _company(workdir: Path, size: str, seed: int) -> tuple[Path, dict | None]:
@@ -81,7 +84,7 @@ def _company(workdir: Path, size: str, seed: int) -> tuple[Path, dict | None]:
     folder.mkdir(parents=True)
     command = [sys.executable, "-m", "backlog_pipeline.demo.synthetic", size, str(company),
                "--seed", str(seed)]  # fmt: skip
-    seconds, rss, code = measure(command, folder / "generate.log")
+    seconds, rss, code, _ = measure(command, folder / "generate.log")
     if code != 0:
         raise RuntimeError(f"generating {size} failed; see {folder / 'generate.log'}")
     generated = {"wall_s": seconds, "peak_rss_mib": rss,
