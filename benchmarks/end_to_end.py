@@ -111,9 +111,15 @@ def _erp_rows_returned(log: Path) -> int | None:
 
 
 def run_backend(
-    task: Task, company: Path, folder: Path, steps: set[str], postgres: str | None
+    task: Task,
+    company: Path,
+    folder: Path,
+    steps: set[str],
+    postgres: str | None,
+    progress: Callable[[dict], None] = lambda results: None,
 ) -> dict:
-    """Peer and closes on one backend (SQLite unless ``postgres``); results by step name."""
+    """Peer and closes on one backend (SQLite unless ``postgres``); results by step name,
+    each handed to ``progress`` as soon as it is measured (a large run takes long)."""
     first = parse_month("2023-01")
     last = first + 35
     months = (month_label(first), month_label(last))
@@ -136,6 +142,7 @@ def run_backend(
             folder / f"peer{tag}.json", folder / f"peer{tag}.log",
         )  # fmt: skip
         print(f"[{folder.name}] peer{tag} {results[f'peer{tag}']['wall_s']:.1f}s", flush=True)
+        progress(results)
     peer = results.get(f"peer{tag}", {}).get("flow")
     for step in (s for s in CLOSES if s in steps):
         start = first if step == "backfill" else last
@@ -168,6 +175,7 @@ def run_backend(
         outcome["erp_rows_returned"] = _erp_rows_returned(log)
         results[f"{step}{tag}"] = outcome
         print(f"[{folder.name}] {step}{tag} {outcome['wall_s']:.1f}s", flush=True)
+        progress(results)
     for step in ("close", "backfill"):
         shutil.rmtree(folder / f"{step}{tag}-data" / "staging", ignore_errors=True)
     return results

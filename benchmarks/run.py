@@ -28,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from backlog_pipeline.demo.synthetic import (
@@ -94,7 +95,13 @@ def _company(workdir: Path, size: str, seed: int) -> tuple[Path, dict | None]:
 
 
 def run_size(
-    size: str, workdir: Path, seed: int, repeat: int, steps: set[str], postgres: str | None
+    size: str,
+    workdir: Path,
+    seed: int,
+    repeat: int,
+    steps: set[str],
+    postgres: str | None,
+    save: Callable[[dict], None],
 ) -> dict:
     first = parse_month(SYNTHETIC_FIRST_MONTH)
     last = first + SYNTHETIC_MONTHS - 1
@@ -122,9 +129,10 @@ def run_size(
         results["core_rows_differing"] = results["core_duckdb"]["contract_rows_differing"]
         if not results["core_equal"] or results["core_rows_differing"]:
             raise AssertionError(f"{size}: our flow differs from the DuckDB reference")
-    results |= run_backend(_task, company, folder, steps, None)
+    save(results)
+    results |= run_backend(_task, company, folder, steps, None, lambda r: save(results | r))
     if postgres:
-        results |= run_backend(_task, company, folder, steps, postgres)
+        results |= run_backend(_task, company, folder, steps, postgres, lambda r: save(results | r))
     return results
 
 
@@ -158,11 +166,13 @@ def main(argv: list[str] | None = None) -> int:
     all_results = json.loads(stored.read_text()) if stored.is_file() else {}
     steps = set(arguments.steps)
     for size in arguments.sizes:
-        result = run_size(
-            size, workdir, arguments.seed, arguments.repeat, steps, arguments.postgres
-        )
-        all_results[size] = {**all_results.get(size, {}), **result, "machine": machine()}
-        stored.write_text(json.dumps(all_results, indent=1))
+
+        def save(result: dict, size: str = size) -> None:
+            all_results[size] = {**all_results.get(size, {}), **result, "machine": machine()}
+            stored.write_text(json.dumps(all_results, indent=1))
+
+        save(run_size(size, workdir, arguments.seed, arguments.repeat, steps, arguments.postgres,
+                      save))  # fmt: skip
     print(f"\nMachine: {machine()}\n")
     print(table({size: all_results[size] for size in SIZES if size in all_results}))
     verdicts = targets(all_results)
