@@ -168,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     for size in arguments.sizes:
 
         def save(result: dict, size: str = size) -> None:
+            # Read again: another size may be measured in another process meanwhile.
+            if stored.is_file():
+                all_results.update(json.loads(stored.read_text()))
             all_results[size] = {**all_results.get(size, {}), **result, "machine": machine()}
             stored.write_text(json.dumps(all_results, indent=1))
 
