@@ -30,9 +30,18 @@ from backlog_pipeline.defs.data_checks import (
     recognition_data_errors,
 )
 from backlog_pipeline.defs.deployment import resources
+from backlog_pipeline.defs.disclosure import rpo_disclosure_figures
+from backlog_pipeline.defs.disclosure_checks import (
+    contract_timing_sums_to_month,
+    disclosed_plus_excluded_is_closing,
+    disclosure_matches_published,
+    slices_sum_to_flow,
+    waterfall_sums_to_disclosed,
+)
 from backlog_pipeline.defs.executors import executor
 from backlog_pipeline.defs.jobs import monthly_close
 from backlog_pipeline.defs.lock_checks import continues_locked_close
+from backlog_pipeline.defs.planning import erp_revenue_plan, revenue_budget
 from backlog_pipeline.defs.publish import publish_kpi_documents, publish_warehouse_tables
 from backlog_pipeline.defs.schedules import monthly_close_schedule
 from backlog_pipeline.defs.sensors import late_data_sensor
@@ -48,6 +57,9 @@ defs = dg.Definitions(
         backlog_flow,
         backlog_flow_by_currency,
         backlog_flow_constant_currency,
+        erp_revenue_plan,
+        revenue_budget,
+        rpo_disclosure_figures,
         publish_warehouse_tables,
         publish_kpi_documents,
     ],
@@ -64,6 +76,11 @@ defs = dg.Definitions(
         currencies_sum_to_flow,
         fx_revaluation_second_route,
         continues_locked_close,
+        contract_timing_sums_to_month,
+        waterfall_sums_to_disclosed,
+        disclosed_plus_excluded_is_closing,
+        slices_sum_to_flow,
+        disclosure_matches_published,
     ],
     jobs=[monthly_close],
     schedules=[monthly_close_schedule],

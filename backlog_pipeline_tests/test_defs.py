@@ -28,6 +28,13 @@ def test_the_module_loads_with_every_asset_check_and_schedule():
         "fx_rates", "backlog_flow_by_currency", "backlog_flow_constant_currency",
         "warehouse/backlog_flow_by_currency", "warehouse/backlog_flow_constant_currency",
         "warehouse/publication_fx_rates",
+        # The RPO disclosure (issue 14): its sources, figures, tables and document.
+        "erp_revenue_plan", "revenue_budget", "rpo_disclosure", "rpo_contract_timing",
+        "rpo_timing_waterfall", "rpo_exclusion_register", "backlog_slices", "backlog_ratios",
+        "backlog_aging", "warehouse/rpo_disclosure", "warehouse/rpo_contract_timing",
+        "warehouse/rpo_timing_waterfall", "warehouse/rpo_exclusion_register",
+        "warehouse/backlog_slices", "warehouse/backlog_ratios", "warehouse/backlog_aging",
+        "kpi/rpo_disclosure",
     }  # fmt: skip
     graph = repository.asset_graph
     checks = {(key.asset_key.to_user_string(), key.name) for key in graph.asset_check_keys}
@@ -51,6 +58,13 @@ def test_the_module_loads_with_every_asset_check_and_schedule():
         # Each source against what the last publication read of it.
         ("crm_contracts", "source_not_shrunk"), ("crm_contract_changes", "source_not_shrunk"),
         ("erp_recognition", "source_not_shrunk"),
+        # The RPO disclosure's identities, and the revenue plan against the backlog.
+        ("rpo_disclosure", "contract_timing_sums_to_month"),
+        ("rpo_disclosure", "waterfall_sums_to_disclosed"),
+        ("rpo_disclosure", "disclosed_plus_excluded_is_closing"),
+        ("rpo_disclosure", "disclosure_matches_published"),
+        ("backlog_slices", "slices_sum_to_flow"),
+        ("rpo_contract_timing", "revenue_plan_matches_backlog"),
     }  # fmt: skip
     blocking = {key.name for key in graph.asset_check_keys if graph.get_check_spec(key).blocking}
     # ERROR where a published figure would be wrong; matches_published decides per run.
@@ -60,6 +74,9 @@ def test_the_module_loads_with_every_asset_check_and_schedule():
         "cancellation_line_present", "flow_matches_contracts", "matches_published",
         "continues_locked_close", "source_not_shrunk",
         "currencies_sum_to_flow", "fx_revaluation_second_route",
+        "contract_timing_sums_to_month", "waterfall_sums_to_disclosed",
+        "disclosed_plus_excluded_is_closing", "slices_sum_to_flow",
+        "disclosure_matches_published",
     }  # fmt: skip
     assert defs.resolve_job_def("monthly_close") is not None
 

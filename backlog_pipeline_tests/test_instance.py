@@ -106,7 +106,8 @@ def test_the_shipped_instance_keeps_runs_and_checks_across_a_restart(
         checks = instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
         # 17, continues_locked_close, source_not_shrunk on each source, and the three of
         # currencies (currencies_sum_to_flow, fx_revaluation_second_route, ledger_amounts_agree)
-        assert len(checks) == 24
+        # and the six of the RPO disclosure (issue 14)
+        assert len(checks) == 30
         flow_key = dg.AssetKey(["warehouse", "backlog_flow"])
         materialized = instance.get_materialized_partitions(flow_key)
         assert materialized == {"2024-01-01", "2024-02-01"}

@@ -9,9 +9,8 @@ is safe, since the warehouse transaction wrote a month whole or not at all, and 
 documents are rewritten from the warehouse.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -20,6 +19,12 @@ import sqlalchemy as sa
 from backlog_pipeline.accounting.lineage import MonthlySourceRecords
 from backlog_pipeline.defs.backlog import flow_metadata
 from backlog_pipeline.defs.currency import currency_figures
+from backlog_pipeline.defs.disclosure_publish import (
+    DISCLOSURE_INS,
+    DISCLOSURE_SPECS,
+    DISCLOSURE_TABLES,
+    disclosure_frames,
+)
 from backlog_pipeline.defs.fx_source import FxRatesSource
 from backlog_pipeline.defs.partitions import SINGLE_RUN, monthly_partitions, months_in_run
 from backlog_pipeline.defs.policies import (
@@ -27,18 +32,16 @@ from backlog_pipeline.defs.policies import (
     retried_only_if_transient,
     transient_retry_policy,
 )
+from backlog_pipeline.defs.publish_documents import documents_writer
 from backlog_pipeline.defs.publish_refusals import (
-    documents_failure,
     publication_failure,
     refuse_unpublishable,
 )
 from backlog_pipeline.defs.resources import DocumentFolder, Reporting, Warehouse
 from backlog_pipeline.defs.sources import OWNERS
-from backlog_pipeline.kpi.documents import write_documents
 from backlog_pipeline.periods import month_label, parse_month, partition_key
 from backlog_pipeline.provenance import carried_mark, code_version, source_mark
 from backlog_pipeline.warehouse.locks import PublicationError
-from backlog_pipeline.warehouse.reads import current_versions, read_flow
 from backlog_pipeline.warehouse.versions import MonthOutcome, RunStamp, publish_versions
 
 FLOW_TABLE = dg.AssetKey(["warehouse", "backlog_flow"])
@@ -50,6 +53,7 @@ CONSTANT_TABLE = dg.AssetKey(["warehouse", "backlog_flow_constant_currency"])
 RATES_TABLE = dg.AssetKey(["warehouse", "publication_fx_rates"])
 CHANGES_DOCUMENT = dg.AssetKey(["kpi", "bookings_backlog_changes"])
 TOTAL_DOCUMENT = dg.AssetKey(["kpi", "bookings_backlog_total"])
+RPO_DOCUMENT = dg.AssetKey(["kpi", "rpo_disclosure"])
 TABLES = (
     FLOW_TABLE, CONTRACT_TABLE, SOURCE_RECORDS_TABLE, VERSIONS_TABLE,
     BY_CURRENCY_TABLE, CONSTANT_TABLE, RATES_TABLE,
@@ -117,6 +121,7 @@ def _published(key: dg.AssetKey, deps: list, description: str, kind: str) -> dg.
             "The exchange rates each published version of each month was converted with.",
             "sql",
         ),
+        *DISCLOSURE_SPECS,
     ],
     ins={
         "flow": dg.AssetIn("backlog_flow"),
@@ -125,6 +130,7 @@ def _published(key: dg.AssetKey, deps: list, description: str, kind: str) -> dg.
         "constant": dg.AssetIn("backlog_flow_constant_currency"),
         "rates": dg.AssetIn("fx_rates"),
         **{name: dg.AssetIn(key) for name, key in SOURCES.items()},
+        **DISCLOSURE_INS,
     },
     partitions_def=monthly_partitions,
     backfill_policy=SINGLE_RUN,
@@ -142,10 +148,12 @@ def publish_warehouse_tables(
     warehouse: Warehouse,
     reporting: Reporting,
     fx_rates_source: FxRatesSource,
+    **disclosure_inputs: pd.DataFrame,
 ) -> Iterator[dg.MaterializeResult]:
     first, last = months_in_run(context)
     months = list(range(first, last + 1))
     refuse_unpublishable(flow, contract_rows)
+    disclosure = disclosure_frames(disclosure_inputs, flow)
     frames = {"contracts": contracts, "changes": changes, "recognition": recognition}
     marks = {SOURCES[name]: carried_mark(frame) for name, frame in frames.items()}
     if fx_rates_source.configured:  # a one-currency company reads no rates
@@ -169,6 +177,7 @@ def publish_warehouse_tables(
                 reporting.currency,
                 stamp,
                 figures,
+                disclosure,
             )
         except (PublicationError, sa.exc.DBAPIError) as error:
             raise publication_failure(error, warehouse, first, last) from None
@@ -181,7 +190,7 @@ def publish_warehouse_tables(
         "warehouse": dg.MetadataValue.text(warehouse.describe()),
         "run_code_version": dg.MetadataValue.text(stamp.code_version),
     }
-    for asset_key in TABLES:
+    for asset_key in (*TABLES, *DISCLOSURE_TABLES):
         yield dg.MaterializeResult(
             asset_key=asset_key, metadata={**where, "table": asset_key.path[-1]}
         )
@@ -225,7 +234,7 @@ def _add_month_metadata(
             asset_key=CONTRACT_TABLE,
             partition_key=key,
         )
-        for asset_key in (SOURCE_RECORDS_TABLE, VERSIONS_TABLE, *TABLES[4:]):
+        for asset_key in (SOURCE_RECORDS_TABLE, VERSIONS_TABLE, *TABLES[4:], *DISCLOSURE_TABLES):
             context.add_asset_metadata(version, asset_key=asset_key, partition_key=key)
 
 
@@ -246,6 +255,13 @@ def _add_month_metadata(
             "sales.bookings_backlog_total: the KPI document with the month value.",
             "json",
         ),
+        _published(
+            RPO_DOCUMENT,
+            [dg.AssetKey(["warehouse", "rpo_disclosure"])],
+            "The month's RPO disclosure (rpo_disclosure.json) and its note in US GAAP and "
+            "IFRS wording (rpo_note_*.md, .txt), read from the published tables.",
+            "json",
+        ),
     ],
     partitions_def=monthly_partitions,
     backfill_policy=SINGLE_RUN,
@@ -255,7 +271,7 @@ def publish_kpi_documents(
 ) -> Iterator[dg.MaterializeResult]:
     first, last = months_in_run(context)
     # A warehouse fault is retried; a bug or a refused folder fails at once.
-    records = retried_only_if_transient(_documents_writer(warehouse, documents, first, last))
+    records = retried_only_if_transient(documents_writer(warehouse, documents, first, last))
     for record in records:
         key = partition_key(parse_month(record["period"]))
         for asset_key, path in zip(
@@ -266,34 +282,12 @@ def publish_kpi_documents(
                 asset_key=asset_key,
                 partition_key=key,
             )
-    context.log.info(f"Wrote KPI documents for {len(records)} month(s) under {documents.path}")
-    yield dg.MaterializeResult(asset_key=CHANGES_DOCUMENT)
-    yield dg.MaterializeResult(asset_key=TOTAL_DOCUMENT)
-
-
-def _documents_writer(
-    warehouse: Warehouse, documents: DocumentFolder, first: int, last: int
-) -> Callable[[], list[dict]]:
-    """Writes the months' documents from the published flow; returns the records written."""
-
-    def write() -> list[dict]:
-        labels = {month_label(month) for month in range(first, last + 1)}
-        published = read_flow(warehouse.engine)
-        records = [r for r in published.to_dict("records") if r["period"] in labels]
-        if len(records) != len(labels):
-            missing = sorted(labels - {r["period"] for r in records})
-            raise dg.Failure(
-                description=f"Months not in the warehouse, nothing written: {missing}",
-                allow_retries=False,
+        for path in record["rpo_files"]:
+            context.add_asset_metadata(
+                {path.suffix.lstrip(".") + "_" + path.stem: dg.MetadataValue.path(str(path))},
+                asset_key=RPO_DOCUMENT,
+                partition_key=key,
             )
-        with warehouse.engine.connect() as connection:
-            versions = current_versions(connection, range(first, last + 1))
-        for record in records:
-            record["version"] = versions[parse_month(record["period"])].version
-            try:
-                record["files"] = write_documents(Path(documents.path), record)
-            except OSError as error:
-                raise documents_failure(error, documents, record["period"]) from error
-        return records
-
-    return write
+    context.log.info(f"Wrote KPI documents for {len(records)} month(s) under {documents.path}")
+    for asset_key in (CHANGES_DOCUMENT, TOTAL_DOCUMENT, RPO_DOCUMENT):
+        yield dg.MaterializeResult(asset_key=asset_key)

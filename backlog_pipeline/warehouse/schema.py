@@ -167,6 +167,8 @@ publication_versions_table = sa.Table(
     sa.Column("currency", sa.String(3), nullable=False),
     *_figure_columns(),
     sa.Column("net_change_pct", TwoDecimals(), nullable=True),
+    # The RPO disclosure's digest (issue 14); null for a version published without it.
+    sa.Column("disclosure_hash", sa.String(64), nullable=True),
 )
 
 contract_backlog_history_table = sa.Table(
@@ -244,3 +246,6 @@ publication_fx_rates_table = sa.Table(
     sa.Column("average_rate", RATE, nullable=False),
     sa.Column("closing_rate", RATE, nullable=False),
 )
+
+# The RPO disclosure's tables register themselves in ``metadata`` (issue 14).
+from backlog_pipeline.warehouse import disclosure_schema  # noqa: E402, F401
