@@ -25,9 +25,7 @@ from backlog_pipeline.defs.currency_checks import (
 )
 from backlog_pipeline.defs.data_checks import (
     backlog_data_errors,
-    changes_data_errors,
-    contracts_data_errors,
-    recognition_data_errors,
+    source_data_errors,
 )
 from backlog_pipeline.defs.deployment import resources
 from backlog_pipeline.defs.executors import executor
@@ -52,9 +50,7 @@ defs = dg.Definitions(
         publish_kpi_documents,
     ],
     asset_checks=[
-        contracts_data_errors,
-        changes_data_errors,
-        recognition_data_errors,
+        source_data_errors,
         backlog_data_errors,
         matches_published,
         flow_reconciles,

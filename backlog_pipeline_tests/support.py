@@ -250,12 +250,23 @@ def close(defs: dg.Definitions, first: str, last: str | None = None) -> dg.Execu
     )
 
 
-def check_results(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
-    return {
-        event.asset_check_evaluation_data.check_name: event.asset_check_evaluation_data
+def check_evaluations(result: dg.ExecuteInProcessResult) -> list[dg.AssetCheckEvaluation]:
+    """Every check evaluation of the run: one per check and month."""
+    return [
+        event.asset_check_evaluation_data
         for event in result.all_events
         if event.event_type_value == "ASSET_CHECK_EVALUATION"
-    }
+    ]
+
+
+def check_results(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
+    """Each check's result for the run: its first failed month's, else its last month's."""
+    by_name: dict[str, dg.AssetCheckEvaluation] = {}
+    for evaluation in check_evaluations(result):
+        kept = by_name.get(evaluation.check_name)
+        if kept is None or kept.passed:
+            by_name[evaluation.check_name] = evaluation
+    return by_name
 
 
 def read(url: str, query: str) -> pd.DataFrame:

@@ -164,8 +164,9 @@ def test_two_closes_of_the_same_months_at_once_publish_one_after_the_other(
 
 
 def test_the_close_runs_under_the_multiprocess_executor(tmp_path, monkeypatch):
-    """``dagster job execute`` uses the job's default executor: a process per step."""
+    """With ``BACKLOG_EXECUTOR=multiprocess``, ``dagster job execute`` runs a process per step."""
     _home(tmp_path, monkeypatch, "dagster.yaml")
+    monkeypatch.setenv("BACKLOG_EXECUTOR", "multiprocess")
     url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
     build(tmp_path, monkeypatch, url)
     tags = {

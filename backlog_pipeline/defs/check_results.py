@@ -77,17 +77,24 @@ def _describe(discrepancy: Discrepancy) -> str:
     return ", ".join(f"{key}={value}" for key, value in discrepancy.items())
 
 
+def failed_to_evaluate(error: Exception) -> dg.AssetCheckResult:
+    """The result of a check that could not evaluate: failed, with the error."""
+    return dg.AssetCheckResult(
+        passed=False,
+        metadata={"error": dg.MetadataValue.text(f"{type(error).__name__}: {error}")},
+    )
+
+
 def guarded(
     evaluate: Callable[[], dg.AssetCheckResult],
     check_name: str | None = None,
     asset_key: str | None = None,
 ) -> dg.AssetCheckResult:
+    """One result for the whole run, failed if it cannot evaluate. Prefer
+    ``check_partitions.by_month``: a range run records this result on no month."""
     try:
         return evaluate()
     except Exception as error:  # a check that cannot evaluate must fail, not vanish
-        return dg.AssetCheckResult(
-            check_name=check_name,
-            asset_key=asset_key,
-            passed=False,
-            metadata={"error": dg.MetadataValue.text(f"{type(error).__name__}: {error}")},
+        return failed_to_evaluate(error)._replace(
+            check_name=check_name, asset_key=asset_key and dg.AssetKey.from_user_string(asset_key)
         )

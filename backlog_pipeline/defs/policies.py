@@ -41,12 +41,33 @@ transient_retry_policy = (
     else None
 )
 
+# Every close run carries it, so the run queue can hold close runs apart (deploy/*.yaml).
+CLOSE_TAG = "backlog/close"
+
 # Dagster run retries for a crashed run worker; failed checks and bad data do not retry.
 # The instance must have ``run_retries: enabled: true`` (both shipped dagster.yaml do).
 run_retry_tags = {
     "dagster/max_retries": str(settings.run_retries),
     "dagster/retry_on_asset_or_op_failure": "false",
 }
+# What every close run carries, however it was started (see ``CloseRunCoordinator``).
+close_run_tags = {CLOSE_TAG: "true", **run_retry_tags}
+
+
+class CloseRunCoordinator(dg.QueuedRunCoordinator):
+    """The run queue, giving every run it queues the close's tags (retries, ``backlog/close``).
+
+    A run launched from the UI's asset selection, a backfill, the schedule or the sensor is
+    queued here (``run_coordinator`` in deploy/*.yaml), so each gets ``BACKLOG_RUN_RETRIES``
+    like the ``monthly_close`` job's runs; tags the run already has (a Launchpad's) win.
+    """
+
+    def submit_run(self, context: dg.SubmitRunContext) -> dg.DagsterRun:
+        run = context.dagster_run
+        missing = {key: value for key, value in close_run_tags.items() if key not in run.tags}
+        if missing:
+            self._instance.add_run_tags(run.run_id, missing)
+        return super().submit_run(context)
 
 
 def retried_only_if_transient(work: Callable[[], T]) -> T:
