@@ -61,7 +61,7 @@ RANGE_END_TAG = "dagster/asset_partition_range_end"
 def partition_key(month: str) -> str:
     """The Dagster partition key of a month given as ``YYYY-MM``: new tests name keys through
     this, so the key format has one home in the tests."""
-    return f"{month}-01"
+    return month
 
 
 # --- source rows ----------------------------------------------------------------------------
@@ -244,7 +244,7 @@ def build(
 def close(defs: dg.Definitions, first: str, last: str | None = None) -> dg.ExecuteInProcessResult:
     """One run of the monthly close job over ``first``..``last`` (a single-run backfill)."""
     return defs.resolve_job_def("monthly_close").execute_in_process(
-        tags={RANGE_START_TAG: f"{first}-01", RANGE_END_TAG: f"{last or first}-01"},
+        tags={RANGE_START_TAG: partition_key(first), RANGE_END_TAG: partition_key(last or first)},
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
     )

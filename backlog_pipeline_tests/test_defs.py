@@ -6,7 +6,7 @@ import dagster as dg
 import pytest
 
 from backlog_pipeline.config import SettingsError, load_settings
-from backlog_pipeline_tests.support import load_definitions
+from backlog_pipeline_tests.support import load_definitions, partition_key
 
 
 def defs_for(tmp_path, monkeypatch, **environ: str) -> dg.Definitions:
@@ -22,11 +22,12 @@ def test_the_module_loads_with_every_asset_check_and_schedule():
     keys = {key.to_user_string() for key in repository.asset_graph.get_all_asset_keys()}
     assert keys == {
         "crm_contracts", "crm_contract_changes", "erp_recognition", "contract_backlog",
-        "backlog_flow", "warehouse/backlog_flow", "warehouse/contract_backlog",
+        "backlog_flow", "warehouse/backlog_flow_table", "warehouse/contract_backlog_table",
         "kpi/bookings_backlog_changes", "kpi/bookings_backlog_total",
         "warehouse/backlog_source_records", "warehouse/publication_versions",
         "fx_rates", "backlog_flow_by_currency", "backlog_flow_constant_currency",
-        "warehouse/backlog_flow_by_currency", "warehouse/backlog_flow_constant_currency",
+        "warehouse/backlog_flow_by_currency_table",
+        "warehouse/backlog_flow_constant_currency_table",
         "warehouse/publication_fx_rates",
     }  # fmt: skip
     graph = repository.asset_graph
@@ -82,7 +83,11 @@ def test_the_close_schedule_runs_on_day_3_at_6_and_is_settable(tmp_path, monkeyp
 def test_demo_months_are_the_partitions_by_default(tmp_path, monkeypatch):
     job = defs_for(tmp_path, monkeypatch).resolve_job_def("monthly_close")
     keys = job.partitions_def.get_partition_keys()
-    assert (keys[0], keys[-1], len(keys)) == ("2024-01-01", "2025-12-01", 24)
+    assert (keys[0], keys[-1], len(keys)) == (
+        partition_key("2024-01"),
+        partition_key("2025-12"),
+        24,
+    )
 
 
 @pytest.mark.parametrize(

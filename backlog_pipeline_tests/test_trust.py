@@ -22,6 +22,7 @@ from backlog_pipeline_tests.support import (
     close,
     contract,
     money,
+    partition_key,
     recognized,
     table,
 )
@@ -249,7 +250,9 @@ def test_publish_refuses_a_locked_month_even_without_the_checks(tmp_path, monkey
     job = dg.define_asset_job("no_flow_checks", selection=selection)
     defs = dg.Definitions.merge(late, dg.Definitions(jobs=[job]))
     result = defs.resolve_job_def("no_flow_checks").execute_in_process(
-        partition_key="2024-03-01", instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+        partition_key=partition_key("2024-03"),
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
     )
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)

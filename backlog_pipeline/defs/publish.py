@@ -41,12 +41,14 @@ from backlog_pipeline.warehouse.locks import PublicationError
 from backlog_pipeline.warehouse.reads import current_versions, read_flow
 from backlog_pipeline.warehouse.versions import MonthOutcome, RunStamp, publish_versions
 
-FLOW_TABLE = dg.AssetKey(["warehouse", "backlog_flow"])
-CONTRACT_TABLE = dg.AssetKey(["warehouse", "contract_backlog"])
+# A published table whose computed asset has the same name ends in ``_table``: the graph
+# shows the last part of a key, and two ``backlog_flow`` boxes would be one too many.
+FLOW_TABLE = dg.AssetKey(["warehouse", "backlog_flow_table"])
+CONTRACT_TABLE = dg.AssetKey(["warehouse", "contract_backlog_table"])
 SOURCE_RECORDS_TABLE = dg.AssetKey(["warehouse", "backlog_source_records"])
 VERSIONS_TABLE = dg.AssetKey(["warehouse", "publication_versions"])
-BY_CURRENCY_TABLE = dg.AssetKey(["warehouse", "backlog_flow_by_currency"])
-CONSTANT_TABLE = dg.AssetKey(["warehouse", "backlog_flow_constant_currency"])
+BY_CURRENCY_TABLE = dg.AssetKey(["warehouse", "backlog_flow_by_currency_table"])
+CONSTANT_TABLE = dg.AssetKey(["warehouse", "backlog_flow_constant_currency_table"])
 RATES_TABLE = dg.AssetKey(["warehouse", "publication_fx_rates"])
 CHANGES_DOCUMENT = dg.AssetKey(["kpi", "bookings_backlog_changes"])
 TOTAL_DOCUMENT = dg.AssetKey(["kpi", "bookings_backlog_total"])
@@ -176,14 +178,15 @@ def publish_warehouse_tables(
     # A bug or bad data fails at once; a warehouse fault is retried by the RetryPolicy.
     outcomes = retried_only_if_transient(publish)
     _log_outcomes(context, outcomes, warehouse)
-    _add_month_metadata(context, flow, contract_rows, outcomes)
+    _add_month_metadata(context, flow, contract_rows, outcomes, reporting.currency)
     where = {
         "warehouse": dg.MetadataValue.text(warehouse.describe()),
         "run_code_version": dg.MetadataValue.text(stamp.code_version),
     }
     for asset_key in TABLES:
         yield dg.MaterializeResult(
-            asset_key=asset_key, metadata={**where, "table": asset_key.path[-1]}
+            asset_key=asset_key,
+            metadata={**where, "table": asset_key.path[-1].removesuffix("_table")},
         )
 
 
@@ -206,6 +209,7 @@ def _add_month_metadata(
     flow: pd.DataFrame,
     contract_rows: pd.DataFrame,
     outcomes: list[MonthOutcome],
+    currency: str,
 ) -> None:
     """Each month's figures, rows and version on each table's partition."""
     rows_per_month = contract_rows.groupby("period").size()
@@ -218,7 +222,7 @@ def _add_month_metadata(
             "publication": dg.MetadataValue.text(outcome.status),
         }
         context.add_asset_metadata(
-            {**flow_metadata(row), **version}, asset_key=FLOW_TABLE, partition_key=key
+            {**flow_metadata(row, currency), **version}, asset_key=FLOW_TABLE, partition_key=key
         )
         context.add_asset_metadata(
             {"rows": dg.MetadataValue.int(int(rows_per_month.get(row["period"], 0))), **version},
