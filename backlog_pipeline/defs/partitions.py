@@ -10,9 +10,7 @@ from backlog_pipeline.periods import PARTITION_KEY_FORMAT, month_label, parse_mo
 monthly_partitions = dg.MonthlyPartitionsDefinition(
     start_date=month_label(parse_month(settings.start_month)),
     end_date=(
-        month_label(parse_month(settings.end_month) + 1)
-        if settings.end_month is not None
-        else None
+        month_label(parse_month(settings.end_month) + 1) if settings.end_month is not None else None
     ),
     timezone=settings.close_timezone,
     fmt=PARTITION_KEY_FORMAT,

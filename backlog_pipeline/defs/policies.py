@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from backlog_pipeline.config import settings
 from backlog_pipeline.faults import describe, is_transient
+from backlog_pipeline.periods import month_label
 
 # Steps in one pool run one at a time across all runs of the instance (`concurrency.pools`
 # in deploy/*.yaml). Sources write the local copies and the quarantine; publishing writes
@@ -68,6 +69,19 @@ class CloseRunCoordinator(dg.QueuedRunCoordinator):
         if missing:
             self._instance.add_run_tags(run.run_id, missing)
         return super().submit_run(context)
+
+
+# On a run that published new versions of months published before: the runs list shows
+# the restatement beside the run's "Success" (its WARN checks say which figures moved).
+RESTATED_TAG = "backlog/restated"
+
+
+def tag_restatement(context: dg.AssetExecutionContext, restated: list[int]) -> None:
+    """Tags the run with the months it restated, if any."""
+    if restated:
+        first, last = month_label(restated[0]), month_label(restated[-1])
+        months = first if len(restated) == 1 else f"{first}..{last} ({len(restated)} months)"
+        context.instance.add_run_tags(context.run.run_id, {RESTATED_TAG: months})
 
 
 def retried_only_if_transient(work: Callable[[], T]) -> T:

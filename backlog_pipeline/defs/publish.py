@@ -1,12 +1,11 @@
 """Publication: the warehouse tables as a new version where figures changed, then the KPI
 documents read back from them.
 
-The figures are validated once more right before they are written, so a run that skips
-the checks (a partial selection, say) still cannot publish a flow that does not add up; and
-the lock on a signed-off month is enforced inside the publishing transaction itself. Both
-publishers sit in one pool (one at a time across runs) and retry transient faults: a retry
-is safe, since the warehouse transaction wrote a month whole or not at all, and the
-documents are rewritten from the warehouse.
+The figures are validated once more right before they are written, so a run that skips the
+checks (a partial selection, say) still cannot publish a flow that does not add up; and the
+lock on a signed-off month is enforced inside the publishing transaction itself. Both
+publishers sit in one pool (one at a time across runs) and retry transient faults: a retry is
+safe, the warehouse transaction wrote a month whole or not at all, the documents are rewritten.
 """
 
 from collections.abc import Callable, Iterator
@@ -25,6 +24,7 @@ from backlog_pipeline.defs.partitions import SINGLE_RUN, monthly_partitions, mon
 from backlog_pipeline.defs.policies import (
     PUBLISH_POOL,
     retried_only_if_transient,
+    tag_restatement,
     transient_retry_policy,
 )
 from backlog_pipeline.defs.publish_refusals import (
@@ -41,8 +41,7 @@ from backlog_pipeline.warehouse.locks import PublicationError
 from backlog_pipeline.warehouse.reads import current_versions, read_flow
 from backlog_pipeline.warehouse.versions import MonthOutcome, RunStamp, publish_versions
 
-# A published table whose computed asset has the same name ends in ``_table``: the graph
-# shows the last part of a key, and two ``backlog_flow`` boxes would be one too many.
+# ``_table`` where a computed asset has the name: the graph shows a key's last part only.
 FLOW_TABLE = dg.AssetKey(["warehouse", "backlog_flow_table"])
 CONTRACT_TABLE = dg.AssetKey(["warehouse", "contract_backlog_table"])
 SOURCE_RECORDS_TABLE = dg.AssetKey(["warehouse", "backlog_source_records"])
@@ -57,11 +56,8 @@ TABLES = (
     BY_CURRENCY_TABLE, CONSTANT_TABLE, RATES_TABLE,
 )  # fmt: skip
 
-SOURCES = {
-    "contracts": "crm_contracts",
-    "changes": "crm_contract_changes",
-    "recognition": "erp_recognition",
-}
+SOURCES = {"contracts": "crm_contracts", "changes": "crm_contract_changes",
+           "recognition": "erp_recognition"}  # fmt: skip
 
 
 def _published(key: dg.AssetKey, deps: list, description: str, kind: str) -> dg.AssetSpec:
@@ -178,16 +174,15 @@ def publish_warehouse_tables(
     # A bug or bad data fails at once; a warehouse fault is retried by the RetryPolicy.
     outcomes = retried_only_if_transient(publish)
     _log_outcomes(context, outcomes, warehouse)
+    tag_restatement(context, [o.month for o in outcomes if o.status == "restated"])
     _add_month_metadata(context, flow, contract_rows, outcomes, reporting.currency)
     where = {
         "warehouse": dg.MetadataValue.text(warehouse.describe()),
         "run_code_version": dg.MetadataValue.text(stamp.code_version),
     }
-    for asset_key in TABLES:
-        yield dg.MaterializeResult(
-            asset_key=asset_key,
-            metadata={**where, "table": asset_key.path[-1].removesuffix("_table")},
-        )
+    for key in TABLES:
+        table = key.path[-1].removesuffix("_table")
+        yield dg.MaterializeResult(asset_key=key, metadata={**where, "table": table})
 
 
 def _log_outcomes(
@@ -211,7 +206,7 @@ def _add_month_metadata(
     outcomes: list[MonthOutcome],
     currency: str,
 ) -> None:
-    """Each month's figures, rows and version on each table's partition."""
+    """Each month's figures (in ``currency``), rows and version on each table's partition."""
     rows_per_month = contract_rows.groupby("period").size()
     by_month = {outcome.month: outcome for outcome in outcomes}
     for _, row in flow.iterrows():
