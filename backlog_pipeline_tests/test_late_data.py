@@ -82,7 +82,11 @@ def test_a_locked_month_is_flagged_not_rerun(tmp_path, monkeypatch):
     assert ranges(result) == [("2024-04", "2024-04")]
     with engine.connect() as connection:
         flags = pd.read_sql(
-            sa.text("SELECT * FROM backlog_exceptions WHERE check_name = 'late_data'"), connection
+            sa.text(
+                "SELECT * FROM backlog_exceptions WHERE check_name = 'late_data' "
+                "AND superseded_at IS NULL"
+            ),
+            connection,
         )
     assert flags["period"].tolist() == ["2024-05", "2024-06"]
     assert Decimal(str(flags["amount"][0])) == Decimal("-100.00")
@@ -113,7 +117,10 @@ def flagged(engine: sa.Engine) -> list[str]:
     with engine.connect() as connection:
         return (
             connection.execute(
-                sa.text("SELECT period FROM backlog_exceptions WHERE check_name = 'late_data'")
+                sa.text(
+                    "SELECT period FROM backlog_exceptions WHERE check_name = 'late_data' "
+                    "AND superseded_at IS NULL"
+                )
             )
             .scalars()
             .all()
