@@ -30,6 +30,7 @@ from backlog_pipeline.defs.data_checks import (
 from backlog_pipeline.defs.deployment import resources
 from backlog_pipeline.defs.executors import executor
 from backlog_pipeline.defs.jobs import monthly_close
+from backlog_pipeline.defs.late_data_scan import late_data_scan
 from backlog_pipeline.defs.lock_checks import continues_locked_close
 from backlog_pipeline.defs.publish import publish_kpi_documents, publish_warehouse_tables
 from backlog_pipeline.defs.schedules import monthly_close_schedule
@@ -61,7 +62,7 @@ defs = dg.Definitions(
         fx_revaluation_second_route,
         continues_locked_close,
     ],
-    jobs=[monthly_close],
+    jobs=[monthly_close, late_data_scan],
     schedules=[monthly_close_schedule],
     sensors=[late_data_sensor],
     resources=resources,

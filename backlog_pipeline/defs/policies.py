@@ -55,6 +55,9 @@ run_retry_tags = {
 close_run_tags = {CLOSE_TAG: "true", **run_retry_tags}
 
 
+_MONTH_TAGS = {"dagster/partition", "dagster/asset_partition_range_start"}
+
+
 class CloseRunCoordinator(dg.QueuedRunCoordinator):
     """The run queue, giving every run it queues the close's tags (retries, ``backlog/close``).
 
@@ -66,7 +69,8 @@ class CloseRunCoordinator(dg.QueuedRunCoordinator):
     def submit_run(self, context: dg.SubmitRunContext) -> dg.DagsterRun:
         run = context.dagster_run
         missing = {key: value for key, value in close_run_tags.items() if key not in run.tags}
-        if missing:
+        # A close run has months (every asset is partitioned); a late-data scan has none.
+        if missing and _MONTH_TAGS & set(run.tags):
             self._instance.add_run_tags(run.run_id, missing)
         return super().submit_run(context)
 
