@@ -44,6 +44,23 @@ query($id: String!) {
   }
 }"""
 
+LAUNCH_RUN = """
+mutation($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message stack }
+  }
+}"""
+
+RUN = """
+query($id: ID!) {
+  runOrError(runId: $id) {
+    __typename
+    ... on Run { runId status startTime endTime tags { key value } }
+  }
+}"""
+
 ASSET_KEYS = """
 { assetNodes { assetKey { path } } }"""
 
@@ -113,6 +130,31 @@ class Ui:
         launched = self.query(LAUNCH_BACKFILL, params=params)["launchPartitionBackfill"]
         assert launched["__typename"] == "LaunchBackfillSuccess", launched
         return launched["backfillId"]
+
+    def materialize(self, partition: str) -> str:
+        """Every asset of one month, as the UI's "Materialize" of one partition launches it."""
+        params = {
+            "selector": {
+                "repositoryLocationName": "backlog_pipeline.definitions",
+                "repositoryName": "__repository__",
+                "pipelineName": "__ASSET_JOB",
+                "assetSelection": [{"path": path} for path in self.asset_keys()],
+            },
+            "mode": "default",
+            "executionMetadata": {"tags": [{"key": "dagster/partition", "value": partition}]},
+        }
+        launched = self.query(LAUNCH_RUN, params=params)["launchRun"]
+        assert launched["__typename"] == "LaunchRunSuccess", launched
+        return launched["run"]["runId"]
+
+    def wait_for_run(self, run_id: str, timeout: float = 600) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            run = self.query(RUN, id=run_id)["runOrError"]
+            if run["status"] in ("SUCCESS", "FAILURE", "CANCELED"):
+                return run
+            time.sleep(0.25)
+        raise AssertionError(f"run {run_id} not done in {timeout} s")
 
     def wait_for_backfill(self, backfill_id: str, timeout: float = 600) -> dict:
         """The backfill once its runs are done (a range is one run: single-run policy)."""
