@@ -25,9 +25,7 @@ from backlog_pipeline.defs.currency_checks import (
 )
 from backlog_pipeline.defs.data_checks import (
     backlog_data_errors,
-    changes_data_errors,
-    contracts_data_errors,
-    recognition_data_errors,
+    source_data_errors,
 )
 from backlog_pipeline.defs.deployment import resources
 from backlog_pipeline.defs.disclosure import rpo_disclosure_figures
@@ -40,6 +38,7 @@ from backlog_pipeline.defs.disclosure_checks import (
 )
 from backlog_pipeline.defs.executors import executor
 from backlog_pipeline.defs.jobs import monthly_close
+from backlog_pipeline.defs.late_data_scan import late_data_scan
 from backlog_pipeline.defs.lock_checks import continues_locked_close
 from backlog_pipeline.defs.planning import erp_revenue_plan, revenue_budget
 from backlog_pipeline.defs.publish import publish_kpi_documents, publish_warehouse_tables
@@ -64,9 +63,7 @@ defs = dg.Definitions(
         publish_kpi_documents,
     ],
     asset_checks=[
-        contracts_data_errors,
-        changes_data_errors,
-        recognition_data_errors,
+        source_data_errors,
         backlog_data_errors,
         matches_published,
         flow_reconciles,
@@ -82,7 +79,7 @@ defs = dg.Definitions(
         slices_sum_to_flow,
         disclosure_matches_published,
     ],
-    jobs=[monthly_close],
+    jobs=[monthly_close, late_data_scan],
     schedules=[monthly_close_schedule],
     sensors=[late_data_sensor],
     resources=resources,
