@@ -27,7 +27,7 @@ def test_the_module_loads_with_every_asset_check_and_schedule():
         "warehouse/backlog_source_records", "warehouse/publication_versions",
         "fx_rates", "backlog_flow_by_currency", "backlog_flow_constant_currency",
         "warehouse/backlog_flow_by_currency", "warehouse/backlog_flow_constant_currency",
-        "warehouse/publication_fx_rates",
+        "warehouse/publication_fx_rates", "report/board_pack",
     }  # fmt: skip
     graph = repository.asset_graph
     checks = {(key.asset_key.to_user_string(), key.name) for key in graph.asset_check_keys}

@@ -269,11 +269,12 @@ class MonthPack:
     concentration: Concentration | None = None
     ratios: tuple[Ratio, ...] = ()
     checks: tuple[CheckResult, ...] = ()
+    notes: tuple[str, ...] = ()  # what is left off the page and why
 
     def __post_init__(self) -> None:
         if not _CURRENCY.match(self.currency):
             raise PackError(f"currency must be an ISO 4217 code, got {self.currency!r}")
-        for name in ("history", "ratios", "checks"):
+        for name in ("history", "ratios", "checks", "notes"):
             _set(self, name, tuple(getattr(self, name)))
         _ascending(self.history, "history")
         if len(self.history) > 24:

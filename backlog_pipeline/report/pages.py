@@ -89,6 +89,7 @@ def month_page(pack: MonthPack) -> Page:
         "ratios": [_ratio_row(ratio) for ratio in pack.ratios],
         "checks": pack.checks,
         "checks_summary": _checks_summary(pack),
+        "notes": pack.notes,
     }
     return Page(_templates().get_template("board_pack.html.j2").render(context), drawn)
 
