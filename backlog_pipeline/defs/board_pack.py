@@ -71,7 +71,7 @@ def board_pack(
                 "restates": dg.MetadataValue.int(pack.version.restates or 0),
                 "locked": dg.MetadataValue.bool(pack.version.locked),
                 "publishing_run": dg.MetadataValue.text(pack.version.run_id),
-                "bridge": dg.MetadataValue.md(bridge_markdown(pack)),
+                "bridge": dg.MetadataValue.md(bridge_markdown(pack, png=written[1].read_bytes())),
             },
             partition_key=partition_key(month),
         )
