@@ -105,7 +105,7 @@ def test_the_rpo_tables_give_the_samples_timing_split_and_ratios():
     # Concentration is not in these tables: left out, said so.
     assert pack.notes == (
         f"Top customers and concentration: not shown, this warehouse has no "
-        f"{CONCENTRATION_TABLE} table (published from issue 14 on)",
+        f"{CONCENTRATION_TABLE} table",
     )
     trend = trend_pack(published)
     assert [month.timing is not None for month in trend.months][-4:] == [False, True, True, True]

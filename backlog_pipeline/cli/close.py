@@ -139,6 +139,10 @@ def _report(result: dg.JobExecutionResult, first: int, last: int) -> None:
         "`backlog-months versions` lists versions)"
     )
     print(f"KPI documents: {settings.output_dir}/<YYYY-MM>/")
+    print(
+        f"Board pack: {settings.output_dir}/<YYYY-MM>/board_pack.html, "
+        f"trend report {settings.output_dir}/backlog_trend.html"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -126,7 +126,7 @@ def _not_published(table: str, what: str, period: str) -> str:
 
 
 def _missing_table(table: str, what: str) -> str:
-    return f"{what}: not shown, this warehouse has no {table} table (published from issue 14 on)"
+    return f"{what}: not shown, this warehouse has no {table} table"
 
 
 def _timing(published: Published, period: str, notes: list[str]) -> TimingSchedule | None:
