@@ -5,17 +5,18 @@ returns them (SQLite's exact money text for the RPO tables); the packs they must
 samples' hand-made ones, so the mapping is held against an independent route.
 """
 
+from decimal import Decimal as D
+
 import pytest
 import sqlalchemy as sa
 
 from backlog_pipeline.periods import parse_month
-from backlog_pipeline.report import PackError
+from backlog_pipeline.report import CustomerShare, PackError
 from backlog_pipeline.report.published import month_pack, trend_pack
 from backlog_pipeline.warehouse.board_pack_reads import (
-    CONCENTRATION_TABLE,
-    CUSTOMERS_TABLE,
     DISCLOSURE_TABLE,
     RATIOS_TABLE,
+    SLICES_TABLE,
     WATERFALL_TABLE,
     MonthVersion,
     Published,
@@ -80,9 +81,12 @@ def test_without_the_rpo_tables_the_pack_has_the_flow_and_says_what_is_left_out(
     assert [point.closing for point in pack.history] == [row["closing"] for row in flow_rows()]
     assert len(pack.history) == 18 and not any(point.has_timing for point in pack.history)
     assert pack.timing is None and pack.ratios == () and pack.concentration is None
-    assert len(pack.notes) == 3
-    assert all("this warehouse has no" in note for note in pack.notes)
-    assert any(WATERFALL_TABLE in note for note in pack.notes)
+    assert pack.notes == (
+        f"When the backlog becomes revenue: not shown, this warehouse has no {WATERFALL_TABLE} "
+        "table",
+        f"Ratios, top customers and concentration: not shown, this warehouse has no "
+        f"{RATIOS_TABLE} table",
+    )
 
 
 def test_the_rpo_tables_give_the_samples_timing_split_and_ratios():
@@ -102,27 +106,32 @@ def test_the_rpo_tables_give_the_samples_timing_split_and_ratios():
     assert by_name["Months of revenue in backlog"].note == (
         "closing ÷ average converted of the last 3 month(s)"
     )
-    # Concentration is not in these tables: left out, said so.
-    assert pack.notes == (
-        f"Top customers and concentration: not shown, this warehouse has no "
-        f"{CONCENTRATION_TABLE} table",
-    )
+    # No concentration in these rows: left out, with the reason it would carry.
+    assert pack.notes == ("Top customers and concentration: not shown, no backlog",)
     trend = trend_pack(published)
     assert [month.timing is not None for month in trend.months][-4:] == [False, True, True, True]
 
 
 def test_concentration_and_top_customers_come_from_their_rows():
-    tables = {
-        CONCENTRATION_TABLE: [{"period": "2025-06", "largest_customer_share_pct": "5.57",
-                               "top_10_share_pct": "40.86"}],
-        CUSTOMERS_TABLE: [
-            {"period": "2025-06", "rank": rank, "customer_id": cid, "customer_name": name,
-             "closing": closing, "share_pct": share}
-            for rank, (cid, name, closing, share) in enumerate(samples.TOP_CUSTOMERS_2025_06, 1)
-        ],
-    }  # fmt: skip
+    tables = rpo_tables()
+    tables[RATIOS_TABLE][1].update(
+        largest_customer_id="CUST-0111", largest_customer_share_pct="5.57", top_10_share_pct="40.86"
+    )
+    tables[SLICES_TABLE] = [
+        {"period": "2025-06", "dimension": "customer", "slice": cid, "closing": closing}
+        for cid, _, closing, _ in samples.TOP_CUSTOMERS_2025_06
+    ]  # fmt: skip
     pack = month_pack(Published("USD", flow_rows(), versions("2025-06"), tables), "2025-06")
-    assert pack.concentration == samples.month_pack().concentration
+    expected = samples.month_pack().concentration
+    assert (pack.concentration.largest_share_pct, pack.concentration.top10_share_pct) == (
+        expected.largest_share_pct, expected.top10_share_pct,
+    )  # fmt: skip
+    # Each customer's closing as published; only the largest's share is published.
+    assert pack.concentration.top_customers == tuple(
+        CustomerShare(c.customer_id, c.closing, D("5.57") if rank == 0 else None)
+        for rank, c in enumerate(expected.top_customers)
+    )
+    assert pack.notes == ()
 
 
 def test_a_month_not_published_has_no_pack():

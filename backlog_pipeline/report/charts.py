@@ -221,7 +221,8 @@ def customers_figure(concentration: Concentration, currency: str, title: str) ->
     customers = concentration.top_customers
     bars = [
         Bar(f"customer-{rank}", customer.label, customer.closing, figures.CURRENT,
-            f"{money_text(customer.closing, currency)} · {percent_text(customer.share_pct)}")
+            money_text(customer.closing, currency)
+            + ("" if customer.share_pct is None else f" · {percent_text(customer.share_pct)}"))
         for rank, customer in enumerate(customers, start=1)
     ]  # fmt: skip
     figure = figures.new_figure(11, 0.9 + 0.32 * max(len(customers), 1))

@@ -176,9 +176,11 @@ class PlanCoverage:
 
 @dataclass(frozen=True)
 class CustomerShare:
+    """A large customer's closing backlog; its share only where one is published."""
+
     customer_id: str
     closing: Decimal
-    share_pct: Decimal
+    share_pct: Decimal | None
     name: str | None = None
 
     def __post_init__(self) -> None:

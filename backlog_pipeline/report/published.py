@@ -31,10 +31,9 @@ from backlog_pipeline.report.model import (
 )
 from backlog_pipeline.report.values import PackError
 from backlog_pipeline.warehouse.board_pack_reads import (
-    CONCENTRATION_TABLE,
-    CUSTOMERS_TABLE,
     DISCLOSURE_TABLE,
     RATIOS_TABLE,
+    SLICES_TABLE,
     WATERFALL_TABLE,
     Published,
 )
@@ -141,9 +140,12 @@ def _timing(published: Published, period: str, notes: list[str]) -> TimingSchedu
     lines = {row["line"]: row for row in rows}
     month = parse_month(period)
     next_months = tuple(
-        PeriodAmount(month_label(month + k), exact(lines[f"month_{k:02d}"]["amount"], "timing"))
-        for k in range(1, 13)
-        if f"month_{k:02d}" in lines
+        PeriodAmount(
+            lines[line].get("due_month") or month_label(month + k),
+            exact(lines[line]["amount"], f"timing {line}"),
+        )
+        for k, line in ((k, f"month_{k:02d}") for k in range(1, 13))
+        if line in lines
     )
     bands = {
         field: exact(lines[line]["amount"], f"timing {line}")
@@ -166,7 +168,7 @@ def _ratio_rows(published: Published, period: str) -> tuple[Row | None, Row | No
 def _ratios(published: Published, period: str, notes: list[str]) -> tuple[Ratio, ...]:
     rows = _ratio_rows(published, period)
     if rows is None:
-        notes.append(_missing_table(RATIOS_TABLE, "Ratios"))
+        notes.append(_missing_table(RATIOS_TABLE, "Ratios, top customers and concentration"))
         return ()
     current, previous = rows
     if current is None:
@@ -224,27 +226,30 @@ def _coverage(published: Published, period: str, flow: Row) -> PlanCoverage | No
 
 
 def _concentration(published: Published, period: str, notes: list[str]) -> Concentration | None:
-    rows = published.rows(CONCENTRATION_TABLE, period)
+    """The published shares (``backlog_ratios``) and the largest customers (``backlog_slices``);
+    only the largest customer's own share is published, so only it carries one."""
+    rows = _ratio_rows(published, period)
     what = "Top customers and concentration"
-    if rows is None:
-        notes.append(_missing_table(CONCENTRATION_TABLE, what))
-        return None
-    if not rows:
-        notes.append(_not_published(CONCENTRATION_TABLE, what, period))
-        return None
+    if rows is None or rows[0] is None:
+        return None  # said with the ratios
     row = rows[0]
     largest = exact(row.get("largest_customer_share_pct"), "largest_customer_share_pct")
     top10 = exact(row.get("top_10_share_pct"), "top_10_share_pct")
     if largest is None or top10 is None:
         notes.append(f"{what}: not shown, {row.get('concentration_reason') or 'no backlog'}")
         return None
-    customers = tuple(
-        CustomerShare(
-            str(customer["customer_id"]),
-            exact(customer["closing"], "customer closing"),
-            exact(customer["share_pct"], "customer share_pct"),
-            customer.get("customer_name") or None,
-        )
-        for customer in published.rows(CUSTOMERS_TABLE, period) or []
+    customers = published.rows(SLICES_TABLE, period)
+    if customers is None:
+        notes.append(f"{what}: the shares only, this warehouse has no {SLICES_TABLE} table")
+    return Concentration(
+        largest,
+        top10,
+        tuple(
+            CustomerShare(
+                str(customer["slice"]),
+                exact(customer["closing"], f"{SLICES_TABLE}.closing"),
+                largest if customer["slice"] == row.get("largest_customer_id") else None,
+            )
+            for customer in customers or []
+        ),
     )
-    return Concentration(largest, top10, customers)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,15 +25,12 @@ from backlog_pipeline.warehouse.schema import (
     publication_versions_table,
 )
 
-# Issue 14's tables, by name; each is read only when the warehouse has it.
-DISCLOSURE_TABLE = "rpo_disclosure"
-WATERFALL_TABLE = "rpo_timing_waterfall"
-RATIOS_TABLE = "backlog_ratios"
-CONCENTRATION_TABLE = "backlog_concentration"
-CUSTOMERS_TABLE = "backlog_top_customers"
-OPTIONAL_TABLES = (
-    DISCLOSURE_TABLE, WATERFALL_TABLE, RATIOS_TABLE, CONCENTRATION_TABLE, CUSTOMERS_TABLE,
-)  # fmt: skip
+# The RPO disclosure's tables; each is read only when the warehouse has it.
+DISCLOSURE_TABLE = "rpo_disclosure"  # one row per month: the timing split
+WATERFALL_TABLE = "rpo_timing_waterfall"  # 17 lines per month
+RATIOS_TABLE = "backlog_ratios"  # one row per month: ratios, coverage, concentration
+SLICES_TABLE = "backlog_slices"  # the flow per month and customer (and other dimensions)
+TOP_CUSTOMERS = 10
 
 Row = dict[str, Any]
 
@@ -57,7 +55,8 @@ class Published:
     """The published rows the packs of a run are drawn from (``period`` as ``YYYY-MM``).
 
     ``flow``: every published month, ascending. ``versions``: the run's months. ``tables``:
-    each optional table's rows (every month), or no entry when the warehouse lacks it.
+    each RPO table's rows read (see :func:`read_published`), no entry when the warehouse
+    lacks the table.
     """
 
     currency: str | None
@@ -73,28 +72,60 @@ class Published:
 
 
 def read_published(engine: sa.Engine, months: Iterable[int]) -> Published:
-    """Everything the packs of ``months`` and the trend report show, in one transaction."""
+    """Everything the packs of ``months`` and the trend report show, in one transaction.
+
+    The flow and the timing split of every month (the trend and the 24-month history), the
+    ratios of ``months`` and the month before (previous values), their waterfalls and their
+    ten largest customers (``backlog_slices``, dimension ``customer``).
+    """
     months = list(months)
+    labels = [month_label(month) for month in range(months[0] - 1, months[-1] + 1)]
     with engine.connect() as connection:
-        flow = [
-            _exact(dict(row), backlog_flow_table.name)
-            for row in connection.execute(
-                sa.select(backlog_flow_table).order_by(backlog_flow_table.c.period)
-            ).mappings()
-        ]
+        flow = _rows(connection, backlog_flow_table)
         versions = current_month_versions(connection, months)
         tables = {}
-        for name in OPTIONAL_TABLES:
+        for name, periods in (
+            (DISCLOSURE_TABLE, None),
+            (RATIOS_TABLE, labels),
+            (WATERFALL_TABLE, labels[1:]),
+        ):
             table = _table(connection, name)
             if table is not None:
-                query = sa.select(table).order_by(*_order(table))
-                tables[name] = [
-                    _exact(dict(row), name) for row in connection.execute(query).mappings()
-                ]
+                tables[name] = _rows(connection, table, periods)
+        slices = _table(connection, SLICES_TABLE)
+        if slices is not None:
+            tables[SLICES_TABLE] = [
+                row for period in labels[1:] for row in _top_customers(connection, slices, period)
+            ]
     currencies = {row["currency"] for row in flow}
     if len(currencies) > 1:
         raise PublishedReadError(f"backlog_flow holds several currencies: {sorted(currencies)}")
     return Published(next(iter(currencies), None), flow, versions, tables)
+
+
+def _rows(
+    connection: sa.Connection, table: sa.Table, periods: list[str] | None = None
+) -> list[Row]:
+    query = sa.select(table).order_by(*_order(table))
+    if periods is not None:
+        query = query.where(table.c.period.in_(periods))
+    return [_exact(dict(row), table.name) for row in connection.execute(query).mappings()]
+
+
+def _top_customers(connection: sa.Connection, slices: sa.Table, period: str) -> list[Row]:
+    """The month's largest customers by closing backlog, largest first (ties by id).
+
+    SQL picks them (a CAST only orders: SQLite keeps money as text); the rows are the
+    published ones, and Python orders them again on the exact figures.
+    """
+    query = (
+        sa.select(slices)
+        .where((slices.c.period == period) & (slices.c.dimension == "customer"))
+        .order_by(sa.cast(slices.c.closing, sa.Numeric(18, 2)).desc(), slices.c.slice)
+        .limit(TOP_CUSTOMERS)
+    )
+    rows = [_exact(dict(row), slices.name) for row in connection.execute(query).mappings()]
+    return sorted(rows, key=lambda row: (-Decimal(str(row["closing"])), row["slice"]))
 
 
 def current_month_versions(
@@ -126,11 +157,12 @@ def _table(connection: sa.Connection, name: str) -> sa.Table | None:
     """The table as this code defines it, else as the database describes it; None if absent."""
     if not sa.inspect(connection).has_table(name):
         return None
-    return metadata.tables.get(name) or sa.Table(name, sa.MetaData(), autoload_with=connection)
+    known = metadata.tables.get(name)
+    return known if known is not None else sa.Table(name, sa.MetaData(), autoload_with=connection)
 
 
 def _order(table: sa.Table) -> list[sa.Column]:
-    keys = [column for column in ("period", "position", "rank") if column in table.c]
+    keys = [column for column in ("period", "position") if column in table.c]
     return [table.c[key] for key in keys]
 
 
