@@ -14,8 +14,9 @@ from pathlib import Path
 import matplotlib
 
 from backlog_pipeline.file_writes import write_atomically
-from backlog_pipeline.report.model import MonthPack, TrendPack
+from backlog_pipeline.report.model import MonthPack
 from backlog_pipeline.report.pages import TREND_CHARTS, month_chart_plan, month_page, trend_page
+from backlog_pipeline.report.trend_model import TrendPack
 
 MONTH_PAGE = "board_pack.html"
 TREND_PAGE = "backlog_trend.html"

@@ -10,21 +10,20 @@ field, so a bad read fails the close instead of printing a wrong picture.
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 from backlog_pipeline.money import decimal_to_cents
 from backlog_pipeline.report.values import (
     PackError,
+    ascending,
+    currency_code,
     money,
     optional_money,
     period,
     ratio_value,
 )
-
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
 def _set(instance: object, name: str, value: object) -> None:
@@ -274,11 +273,10 @@ class MonthPack:
     notes: tuple[str, ...] = ()  # what is left off the page and why
 
     def __post_init__(self) -> None:
-        if not _CURRENCY.match(self.currency):
-            raise PackError(f"currency must be an ISO 4217 code, got {self.currency!r}")
+        currency_code(self.currency)
         for name in ("history", "ratios", "checks", "notes"):
             _set(self, name, tuple(getattr(self, name)))
-        _ascending(self.history, "history")
+        ascending(self.history, "history")
         if len(self.history) > 24:
             raise PackError("history holds at most the last 24 months")
         if self.history and self.history[-1].period != self.flow.period:
@@ -287,38 +285,3 @@ class MonthPack:
     @property
     def period(self) -> str:
         return self.flow.period
-
-
-@dataclass(frozen=True)
-class TrendMonth:
-    flow: MonthFlow
-    timing: ClosingPoint | None = None
-
-    def __post_init__(self) -> None:
-        if self.timing is not None and self.timing.period != self.flow.period:
-            raise PackError(f"{self.flow.period}: its timing split is for {self.timing.period}")
-
-    def closing_point(self) -> ClosingPoint:
-        return self.timing or ClosingPoint(self.flow.period, self.flow.closing)
-
-
-@dataclass(frozen=True)
-class TrendPack:
-    """Every published month, for the report at the output folder's top level."""
-
-    currency: str
-    months: tuple[TrendMonth, ...] = field(default=())
-
-    def __post_init__(self) -> None:
-        if not _CURRENCY.match(self.currency):
-            raise PackError(f"currency must be an ISO 4217 code, got {self.currency!r}")
-        _set(self, "months", tuple(self.months))
-        if not self.months:
-            raise PackError("a trend report needs at least one published month")
-        _ascending([month.flow for month in self.months], "trend months")
-
-
-def _ascending(rows: tuple | list, name: str) -> None:
-    periods = [row.period for row in rows]
-    if periods != sorted(set(periods)):
-        raise PackError(f"{name} must be in ascending month order without repeats: {periods}")

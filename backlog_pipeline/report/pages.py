@@ -23,7 +23,8 @@ from backlog_pipeline.report.formatting import (
     percent_text,
     ratio_cells,
 )
-from backlog_pipeline.report.model import MonthPack, Ratio, TrendPack
+from backlog_pipeline.report.model import MonthPack, Ratio
+from backlog_pipeline.report.trend_model import TrendPack
 
 
 @dataclass(frozen=True)
