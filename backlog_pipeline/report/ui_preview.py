@@ -39,7 +39,7 @@ def preview_from_png(png: bytes) -> bytes:
                 round(height * PREVIEW_DPI / figures.PNG_DPI))  # fmt: skip
         smaller = image.convert("RGBA").resize(size, Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
-    smaller.save(buffer, format="PNG", optimize=True)
+    smaller.save(buffer, format="PNG")
     return buffer.getvalue()
 
 
