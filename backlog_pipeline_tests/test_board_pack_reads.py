@@ -5,6 +5,7 @@ returns them (SQLite's exact money text for the RPO tables); the packs they must
 samples' hand-made ones, so the mapping is held against an independent route.
 """
 
+from dataclasses import replace
 from decimal import Decimal as D
 
 import pytest
@@ -95,7 +96,9 @@ def test_the_rpo_tables_give_the_samples_timing_split_and_ratios():
     expected = samples.month_pack()
     assert pack.timing == expected.timing
     assert pack.history == expected.history  # the last three months split, as the samples
-    assert pack.coverage == expected.coverage
+    # Budget, closing and both ratios as published; the whole closing's within-12-months
+    # figure that current coverage divides is not published, so it has no bar.
+    assert pack.coverage == replace(expected.coverage, within_12_months=None)
     by_name = {ratio.name: ratio for ratio in pack.ratios}
     assert {name: (r.value, r.previous) for name, r in by_name.items()} == {
         ratio.name: (ratio.value, ratio.previous) for ratio in expected.ratios

@@ -204,7 +204,7 @@ def coverage_figure(coverage: PlanCoverage, currency: str, title: str) -> Figure
         ("coverage-closing", "Closing backlog", coverage.closing, figures.TOTAL),
     ]  # fmt: skip
     bars = [Bar(gid, label, amount, colour, money_text(amount, currency))
-            for gid, label, amount, colour in rows]  # fmt: skip
+            for gid, label, amount, colour in rows if amount is not None]  # fmt: skip
     figure = figures.new_figure(11, 2.6)
     axes = figure.add_subplot()
     _labelled_bars(axes, bars, horizontal=True)

@@ -158,17 +158,21 @@ class TimingSchedule:
 
 @dataclass(frozen=True)
 class PlanCoverage:
-    """The next 12 months of the revenue budget against the backlog (published ratios)."""
+    """The next 12 months of the revenue budget against the backlog (published ratios).
+
+    ``within_12_months``: the backlog due within 12 months that current coverage divides,
+    when it is published as a figure (None: only the ratio is, and no bar is drawn)."""
 
     budget_next_12_months: Decimal
-    within_12_months: Decimal
+    within_12_months: Decimal | None
     closing: Decimal
     coverage: Decimal | None
     current_coverage: Decimal | None
 
     def __post_init__(self) -> None:
-        for name in ("budget_next_12_months", "within_12_months", "closing"):
+        for name in ("budget_next_12_months", "closing"):
             _set(self, name, money(getattr(self, name), f"coverage {name}"))
+        _set(self, "within_12_months", optional_money(self.within_12_months, "coverage within"))
         for name in ("coverage", "current_coverage"):
             _set(self, name, ratio_value(getattr(self, name), name))
 

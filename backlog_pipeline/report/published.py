@@ -206,10 +206,10 @@ def _ratio_note(column: str, row: Row) -> str | None:
 
 
 def _coverage(published: Published, period: str, flow: Row) -> PlanCoverage | None:
-    """Coverage only when a budget was given (its next 12 months are published)."""
+    """Coverage only when a budget was given. Current coverage divides the backlog due within
+    12 months of the whole closing, which is published only as the ratio: no bar for it."""
     rows = _ratio_rows(published, period)
-    split = published.rows(DISCLOSURE_TABLE, period)
-    if not rows or rows[0] is None or not split:
+    if not rows or rows[0] is None:
         return None
     row = rows[0]
     budget = exact(row.get("budget_next_12_months"), "budget_next_12_months")
@@ -217,7 +217,7 @@ def _coverage(published: Published, period: str, flow: Row) -> PlanCoverage | No
         return None
     return PlanCoverage(
         budget,
-        exact(split[0]["within_12_months"], "within_12_months"),
+        None,
         flow["closing"],
         exact(row.get("coverage"), "coverage"),
         exact(row.get("current_coverage"), "current_coverage"),
