@@ -175,8 +175,8 @@ def test_no_value_ever_moves_between_records_whatever_quote_is_broken():
     assert exact / rows > 0.999
 
 
-def test_a_file_of_one_record_per_line_reads_the_same_by_pandas_as_record_by_record():
-    # Such files take pandas' C parser; the careful reader is the independent route.
+def test_a_file_of_one_record_per_line_reads_the_same_by_pyarrow_as_record_by_record():
+    # Such files take pyarrow's CSV reader; the careful reader is the independent route.
     from backlog_pipeline.sources.csv_records import read_records
 
     rng = random.Random(7)
@@ -201,3 +201,34 @@ def test_a_file_of_one_record_per_line_reads_the_same_by_pandas_as_record_by_rec
         assert [(b.line, b.reason, b.text) for b in broken] == [
             (b.line, b.reason, b.text) for b in careful.broken
         ], case
+
+
+# The broken files of the tests above, and whether each is provably one record per line.
+BROKEN_FILES = {
+    "stray quote": ([HEADER, plain(1), 'C2,B,"Bolt Co,2024-01-02,200.00', plain(3)], False),
+    "multi-line field and blank line": (
+        [HEADER, 'C1,A,"Acme', 'Europe",2024-01-01,100.00', "", plain(2)], False),
+    "field counts and a blank line": (
+        [HEADER, plain(1), "C2,B,Bolt,2024-01-02,200.00,extra", "", "C3,C,Carr", plain(4)], True),
+    "quoted commas, doubled quotes, CRLF": (
+        [HEADER, 'C1,A,"Acme, ""Inc""",2024-01-01,100.00\r', "C2,B,Bolt,2024-13-01,x\r"], True),
+    "quote inside an unquoted field": ([HEADER, 'C1,A,Ac"me,2024-01-01,1.00', plain(2)], False),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_FILES))
+def test_the_pyarrow_fast_path_equals_the_strict_reader_on_broken_files(case):
+    from backlog_pipeline.sources.csv_file import _plain
+    from backlog_pipeline.sources.csv_records import read_records
+
+    lines, simple = BROKEN_FILES[case]
+    data = ("\n".join(lines) + "\n").encode()
+    fast = _plain(data, "contracts.csv")
+    assert (fast is not None) == simple  # a file that is not provably simple is never fast
+    frame, broken = read_rows(data, "contracts.csv")
+    careful = read_records(data, "contracts.csv")
+    assert frame[careful.header].values.tolist() == careful.rows
+    assert frame["@line"].tolist() == careful.lines
+    assert [(b.line, b.reason, b.text) for b in broken] == [
+        (b.line, b.reason, b.text) for b in careful.broken
+    ]

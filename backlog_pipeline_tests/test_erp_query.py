@@ -50,20 +50,24 @@ def test_a_query_that_writes_is_refused_by_the_read_only_transaction(postgres_ur
 
 
 def test_sqlite_reads_with_query_only(tmp_path, monkeypatch):
-    from backlog_pipeline.sources import sql
+    from backlog_pipeline.sources import sql, sql_arrow
 
     url = f"sqlite:///{tmp_path / 'erp.sqlite'}"
     engine = sa.create_engine(url)
     pd.DataFrame({"line_id": ["L1"], "contract_id": ["C1"], "period": ["2024-01"],
                   "amount": ["1.00"]}).to_sql("recognition", engine, index=False)  # fmt: skip
     engine.dispose()
+    # ADBC opens the file read-only.
+    assert sql_arrow.adbc_target(url) == ("sqlite", f"file:{tmp_path / 'erp.sqlite'}?mode=ro")
+    # The SQLAlchemy path (taken on any ADBC error) sets query_only before reading.
     seen = []
-    real = sql._batches
+    real = sql.stream_batches
 
     def batches(connection, select):
         seen.append(connection.exec_driver_sql("PRAGMA query_only").scalar())
         return real(connection, select)
 
-    monkeypatch.setattr(sql, "_batches", batches)
+    monkeypatch.setattr(sql, "read_adbc", lambda *args: None)
+    monkeypatch.setattr(sql, "stream_batches", batches)
     frame, _ = read_recognition(url, "test ERP", {})
     assert frame["line_id"].tolist() == ["L1"] and seen == [1]

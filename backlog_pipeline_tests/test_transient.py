@@ -7,7 +7,8 @@ read-only (``mode=ro``) rather than made read-only with chmod.
 """
 
 import errno
-import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -71,9 +72,14 @@ def test_a_full_sqlite_database_is_not_transient(tmp_path):
 
 def test_a_locked_erp_file_is_transient_and_the_reader_says_so(tmp_path):
     url = _database(tmp_path / "erp.sqlite")
-    holder = sqlite3.connect(tmp_path / "erp.sqlite")
-    holder.execute("BEGIN EXCLUSIVE")
+    # The lock is held by another process, as an ERP holds it: SQLite's locks are POSIX
+    # locks, which two SQLite libraries in one process (Python's, ADBC's) do not see.
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_LOCK, str(tmp_path / "erp.sqlite")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
     try:
+        assert holder.stdout.readline().strip() == "locked"
         error = _error_of(url, "SELECT * FROM recognition", timeout=0)
         assert "database is locked" in str(error.orig)
         assert is_transient(error)
@@ -81,10 +87,19 @@ def test_a_locked_erp_file_is_transient_and_the_reader_says_so(tmp_path):
             read_recognition(f"{url}?timeout=0", "test ERP", {})
         assert raised.value.transient
     finally:
-        holder.rollback()
-        holder.close()
+        holder.communicate("done\n", timeout=30)
     frame, _ = read_recognition(url, "test ERP", {})
     assert frame["line_id"].tolist() == ["L1"]
+
+
+_HOLD_LOCK = """
+import sqlite3, sys
+holder = sqlite3.connect(sys.argv[1])
+holder.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+sys.stdin.readline()
+holder.rollback()
+"""
 
 
 def test_a_missing_erp_table_is_not_transient(tmp_path):

@@ -5,7 +5,7 @@ lines whose structure is broken come as rows of their own with ``@broken`` (the 
 and ``@text`` (the line), so the canonical mapping quarantines them with their numbers.
 
 A file whose every line is one record (no line break inside quotes, every quote where
-RFC 4180 puts it: checked with numpy over the bytes) is read by pandas' C parser, after the
+RFC 4180 puts it: checked with numpy over the bytes) is read by pyarrow's CSV reader, after the
 lines with another number of fields than the header are set aside: one line is one record,
 so the lines are exact. Any other file goes through :mod:`csv_records`, record by record,
 with its rules for broken quotes: several times slower than pandas, but never wrong about
@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 
 from backlog_pipeline.sources.canonical import SourceError
 from backlog_pipeline.sources.csv_records import (
@@ -88,24 +90,38 @@ def _plain(data: bytes, name: str) -> tuple[pd.DataFrame, list[BrokenLine]] | No
     numbers = np.arange(1, len(counts) + 1)
     broken: list[BrokenLine] = []
     wrong = np.flatnonzero(counts != len(header))
-    if len(wrong):  # rare: lines with another number of fields (a blank line is not one)
+    if len(wrong):  # rare: lines with another number of fields, and blank lines
         lines = data.split(b"\n")
-        wrong = np.array([i for i in wrong if lines[i].strip(b"\r")], dtype=np.int64)
+        blank = {int(i) for i in wrong if not lines[i].strip(b"\r")}
         broken = [
             BrokenLine(int(i) + 1, f"{counts[i]} field(s) where the header has {len(header)}",
                        lines[i].rstrip(b"\r").decode()[:TEXT_SHOWN])
-            for i in wrong
+            for i in wrong if int(i) not in blank
         ]  # fmt: skip
         gone = set(wrong.tolist())
         data = b"\n".join(line for i, line in enumerate(lines) if i not in gone)
         numbers = np.delete(numbers, wrong)
-    frame = pd.read_csv(
-        io.BytesIO(data), dtype=str, keep_default_na=False, na_filter=False, header=None,
-        names=header, skiprows=1, skip_blank_lines=False,
-    )  # fmt: skip
+    frame = _arrow_rows(data, header)
     frame[LINE] = numbers[1 : len(frame) + 1]
     blank = (frame[header] == "").all(axis=1).to_numpy()
     return frame[~blank].reset_index(drop=True), broken
+
+
+def _arrow_rows(data: bytes, header: list[str]) -> pd.DataFrame:
+    """The rows after the header, every field as text (no value taken for missing), read by
+    pyarrow's multi-threaded parser: each line is one record, checked above."""
+    table = pa_csv.read_csv(
+        io.BytesIO(data),
+        read_options=pa_csv.ReadOptions(column_names=header, skip_rows=1),
+        parse_options=pa_csv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False),
+        convert_options=pa_csv.ConvertOptions(
+            column_types=dict.fromkeys(header, pa.string()),
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+            null_values=[],
+        ),
+    )
+    return table.to_pandas()
 
 
 def read_rows(data: bytes, name: str) -> tuple[pd.DataFrame, list[BrokenLine]]:
