@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
+from backlog_pipeline.cli import close_report
 from backlog_pipeline.periods import parse_month
 from backlog_pipeline.warehouse.locks import lock_month
 from backlog_pipeline_tests.support import (
@@ -157,3 +158,23 @@ def test_a_restated_month_shows_its_new_version_and_a_locked_one_says_so(
     assert february.locator("#version-restated").count() == 0
     assert february.locator("#version-run-id").inner_text() == first.run_id  # unchanged
     assert report_metadata(second, "2024-02")["locked"] is True
+
+
+def test_a_pack_that_cannot_be_written_fails_the_run_after_publication_naming_it(
+    tmp_path, monkeypatch
+):
+    url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
+    defs = build(tmp_path, monkeypatch, url)
+    blocked = tmp_path / "data" / "output" / "2024-02" / "board_pack.html"
+    blocked.mkdir(parents=True)  # a folder where the page goes: the write fails
+    result = close(defs, "2024-01", "2024-02")
+    assert not result.success
+    assert close_report.failed_steps(result) == {close_report.BOARD_PACK_STEP}
+    (message,) = close_report.failures(result)
+    assert message.startswith(
+        f"report__board_pack: The board pack could not be written to {blocked}"
+    )
+    assert "The warehouse tables ARE published" in message
+    # Published and documented all the same: the pack comes after, and says so.
+    assert set(read(url, "SELECT period FROM backlog_flow")["period"]) == {"2024-01", "2024-02"}
+    assert (tmp_path / "data" / "output" / "2024-02" / "bookings_backlog_total.json").is_file()
