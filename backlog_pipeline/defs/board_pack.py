@@ -97,9 +97,10 @@ def _write(write: Callable[[], list[Path]], output: Path) -> list[Path]:
     try:
         return write()
     except OSError as error:
+        where = error.filename2 or error.filename or output  # a rename names its target second
         raise dg.Failure(
             description=(
-                f"The board pack could not be written to {error.filename or output} "
+                f"The board pack could not be written to {where} "
                 f"({error.strerror or error}). The warehouse tables ARE published; once the "
                 "folder is writable, rerun the same months."
             ),
