@@ -21,7 +21,6 @@ from backlog_pipeline.warehouse.board_pack_reads import (
     WATERFALL_TABLE,
     MonthVersion,
     Published,
-    PublishedReadError,
     read_published,
 )
 from backlog_pipeline.warehouse.engine import create_warehouse_engine
@@ -143,22 +142,15 @@ def test_a_month_not_published_has_no_pack():
         month_pack(published, "2025-06")
 
 
-def test_a_float_in_a_published_table_is_refused_naming_it(tmp_path):
+def test_a_warehouse_reads_its_rpo_tables_and_a_missing_one_reads_as_none(tmp_path):
     engine = create_warehouse_engine(f"sqlite:///{tmp_path / 'warehouse.sqlite'}")
-    with engine.begin() as connection:
-        connection.execute(sa.text(
-            f"CREATE TABLE {DISCLOSURE_TABLE} (period TEXT, closing REAL, within_12_months "
-            "TEXT, after_12_months TEXT, undated TEXT)"
-        ))  # fmt: skip
-        connection.execute(
-            sa.text(f"INSERT INTO {DISCLOSURE_TABLE} VALUES ('2025-06', 0.1, '0', '0', '0')")
-        )
-    with pytest.raises(PublishedReadError, match=r"rpo_disclosure.closing of 2025-06 .* 0\.1"):
-        read_published(engine, [parse_month("2025-06")])
-    with engine.begin() as connection:
-        connection.execute(sa.text(f"UPDATE {DISCLOSURE_TABLE} SET closing = NULL"))
-    published = read_published(engine, [parse_month("2025-06")])
-    assert published.rows(DISCLOSURE_TABLE, "2025-06")[0]["within_12_months"] == "0"
-    assert published.rows(WATERFALL_TABLE, "2025-06") is None  # no such table here
+    june = [parse_month("2025-06")]
+    published = read_published(engine, june)
+    # Migrated to the code's schema: every table there, no month published yet.
     assert published.flow == [] and published.versions == {}
+    assert published.rows(DISCLOSURE_TABLE, "2025-06") == []
+    assert published.rows(SLICES_TABLE, "2025-06") == []
+    with engine.begin() as connection:
+        connection.execute(sa.text(f"DROP TABLE {WATERFALL_TABLE}"))
+    assert read_published(engine, june).rows(WATERFALL_TABLE, "2025-06") is None
     engine.dispose()

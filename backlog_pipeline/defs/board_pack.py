@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from backlog_pipeline.defs.disclosure_publish import DISCLOSURE_TABLES
 from backlog_pipeline.defs.partitions import SINGLE_RUN, monthly_partitions, months_in_run
 from backlog_pipeline.defs.policies import (
     PUBLISH_POOL,
@@ -37,7 +38,7 @@ BOARD_PACK = dg.AssetKey(["report", "board_pack"])
 
 @dg.asset(
     key=BOARD_PACK,
-    deps=[FLOW_TABLE, VERSIONS_TABLE],
+    deps=[FLOW_TABLE, VERSIONS_TABLE, *DISCLOSURE_TABLES],
     partitions_def=monthly_partitions,
     backfill_policy=SINGLE_RUN,
     pool=PUBLISH_POOL,
@@ -58,9 +59,10 @@ def board_pack(
     first, last = months_in_run(context)
     months = range(first, last + 1)
     published = retried_only_if_transient(lambda: _read(warehouse, months))
-    checks = run_checks(context)
+    evaluations = run_checks(context)
     output = Path(documents.path)
     for month in months:
+        checks = month_checks(evaluations, partition_key(month))
         pack = month_pack(published, month_label(month), checks)
         written = _write(lambda pack=pack: write_month_pack(pack, output), output)
         context.add_asset_metadata(
@@ -108,15 +110,21 @@ def _write(write: Callable[[], list[Path]], output: Path) -> list[Path]:
         ) from error
 
 
-def run_checks(context: dg.AssetExecutionContext) -> tuple[CheckResult, ...]:
-    """The checks this run evaluated before the pack, each once (its last evaluation)."""
+def run_checks(context: dg.AssetExecutionContext) -> list[dg.AssetCheckEvaluation]:
+    """The check evaluations this run recorded before the pack, in order."""
     records = context.instance.get_records_for_run(
         context.run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
     ).records
+    return [record.event_log_entry.dagster_event.asset_check_evaluation_data for record in records]
+
+
+def month_checks(evaluations: list[dg.AssetCheckEvaluation], key: str) -> tuple[CheckResult, ...]:
+    """Each check's result for the month: its evaluation for that partition (or one without
+    a partition, which holds for every month), the last if it ran more than once."""
     latest = {}
-    for record in records:
-        evaluation = record.event_log_entry.dagster_event.asset_check_evaluation_data
-        latest[(evaluation.asset_key.to_user_string(), evaluation.check_name)] = evaluation
+    for evaluation in evaluations:
+        if evaluation.partition in (None, key):
+            latest[(evaluation.asset_key.to_user_string(), evaluation.check_name)] = evaluation
     return tuple(
         CheckResult(name, evaluation.severity.value, evaluation.passed, asset)
         for (asset, name), evaluation in sorted(latest.items())
