@@ -124,6 +124,8 @@ class Settings(BaseSettings):
         default_factory=dict
     )
     full_refresh: Annotated[bool, flag] = False
+    # days between full pulls of a SQL ERP that reconcile its snapshot (0: every pull is full)
+    source_reconcile_days: Annotated[float, number(0.0, 3650.0)] = 7.0
     # FX rates: a CSV file, or a table of the ERP database; neither: one currency, no rates
     fx_rates_csv: Annotated[Path | None, folder_setting] = None  # a file, relative: in data
     fx_rates_table: Annotated[str | None, identifier] = None  # None on the demo: its table
@@ -164,7 +166,7 @@ class Settings(BaseSettings):
     step_retry_delay: Annotated[float, number(0.0, 3600.0)] = 30.0  # doubles, with jitter
     run_retries: Annotated[int, whole(0, 10)] = 1  # after a crashed run worker
     late_data_interval: Annotated[int, whole(30, 86400)] = 3600  # seconds between evaluations
-    executor: Annotated[str, choice(EXECUTORS)] = EXECUTORS[0]  # how a run executes its steps
+    executor: Annotated[str, choice(EXECUTORS)] = "in_process"  # how a run executes its steps
     celery_broker_is_set: Annotated[bool, is_set] = _set(CELERY_BROKER)  # False: local guest
 
     _salesforce: SalesforceSettings | None = PrivateAttr(None)

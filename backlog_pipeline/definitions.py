@@ -7,6 +7,7 @@ settings object (``config.settings``).
 import dagster as dg
 
 from backlog_pipeline.defs.backlog import backlog_flow, contract_backlog
+from backlog_pipeline.defs.board_pack import board_pack
 from backlog_pipeline.defs.checks import (
     cancellation_line_present,
     flow_matches_contracts,
@@ -25,9 +26,7 @@ from backlog_pipeline.defs.currency_checks import (
 )
 from backlog_pipeline.defs.data_checks import (
     backlog_data_errors,
-    changes_data_errors,
-    contracts_data_errors,
-    recognition_data_errors,
+    source_data_errors,
 )
 from backlog_pipeline.defs.deployment import resources
 from backlog_pipeline.defs.disclosure import rpo_disclosure_figures
@@ -40,6 +39,7 @@ from backlog_pipeline.defs.disclosure_checks import (
 )
 from backlog_pipeline.defs.executors import executor
 from backlog_pipeline.defs.jobs import monthly_close
+from backlog_pipeline.defs.late_data_scan import late_data_scan
 from backlog_pipeline.defs.lock_checks import continues_locked_close
 from backlog_pipeline.defs.planning import erp_revenue_plan, revenue_budget
 from backlog_pipeline.defs.publish import publish_kpi_documents, publish_warehouse_tables
@@ -62,11 +62,10 @@ defs = dg.Definitions(
         rpo_disclosure_figures,
         publish_warehouse_tables,
         publish_kpi_documents,
+        board_pack,
     ],
     asset_checks=[
-        contracts_data_errors,
-        changes_data_errors,
-        recognition_data_errors,
+        source_data_errors,
         backlog_data_errors,
         matches_published,
         flow_reconciles,
@@ -82,7 +81,7 @@ defs = dg.Definitions(
         slices_sum_to_flow,
         disclosure_matches_published,
     ],
-    jobs=[monthly_close],
+    jobs=[monthly_close, late_data_scan],
     schedules=[monthly_close_schedule],
     sensors=[late_data_sensor],
     resources=resources,

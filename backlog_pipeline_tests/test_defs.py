@@ -6,7 +6,7 @@ import dagster as dg
 import pytest
 
 from backlog_pipeline.config import SettingsError, load_settings
-from backlog_pipeline_tests.support import load_definitions
+from backlog_pipeline_tests.support import load_definitions, partition_key
 
 
 def defs_for(tmp_path, monkeypatch, **environ: str) -> dg.Definitions:
@@ -22,19 +22,21 @@ def test_the_module_loads_with_every_asset_check_and_schedule():
     keys = {key.to_user_string() for key in repository.asset_graph.get_all_asset_keys()}
     assert keys == {
         "crm_contracts", "crm_contract_changes", "erp_recognition", "contract_backlog",
-        "backlog_flow", "warehouse/backlog_flow", "warehouse/contract_backlog",
+        "backlog_flow", "warehouse/backlog_flow_table", "warehouse/contract_backlog_table",
         "kpi/bookings_backlog_changes", "kpi/bookings_backlog_total",
         "warehouse/backlog_source_records", "warehouse/publication_versions",
         "fx_rates", "backlog_flow_by_currency", "backlog_flow_constant_currency",
-        "warehouse/backlog_flow_by_currency", "warehouse/backlog_flow_constant_currency",
-        "warehouse/publication_fx_rates",
+        "warehouse/backlog_flow_by_currency_table",
+        "warehouse/backlog_flow_constant_currency_table",
+        "warehouse/publication_fx_rates", "report/board_pack",
         # The RPO disclosure (issue 14): its sources, figures, tables and document.
         "erp_revenue_plan", "revenue_budget", "rpo_disclosure", "rpo_contract_timing",
         "rpo_timing_waterfall", "rpo_exclusion_register", "backlog_slices", "backlog_ratios",
-        "backlog_aging", "warehouse/rpo_disclosure", "warehouse/rpo_contract_timing",
-        "warehouse/rpo_timing_waterfall", "warehouse/rpo_exclusion_register",
-        "warehouse/backlog_slices", "warehouse/backlog_ratios", "warehouse/backlog_aging",
-        "kpi/rpo_disclosure",
+        "backlog_aging", "warehouse/rpo_disclosure_table",
+        "warehouse/rpo_contract_timing_table", "warehouse/rpo_timing_waterfall_table",
+        "warehouse/rpo_exclusion_register_table", "warehouse/backlog_slices_table",
+        "warehouse/backlog_ratios_table", "warehouse/backlog_aging_table",
+        "kpi/rpo_disclosure_document",
     }  # fmt: skip
     graph = repository.asset_graph
     checks = {(key.asset_key.to_user_string(), key.name) for key in graph.asset_check_keys}
@@ -99,7 +101,11 @@ def test_the_close_schedule_runs_on_day_3_at_6_and_is_settable(tmp_path, monkeyp
 def test_demo_months_are_the_partitions_by_default(tmp_path, monkeypatch):
     job = defs_for(tmp_path, monkeypatch).resolve_job_def("monthly_close")
     keys = job.partitions_def.get_partition_keys()
-    assert (keys[0], keys[-1], len(keys)) == ("2024-01-01", "2025-12-01", 24)
+    assert (keys[0], keys[-1], len(keys)) == (
+        partition_key("2024-01"),
+        partition_key("2025-12"),
+        24,
+    )
 
 
 @pytest.mark.parametrize(

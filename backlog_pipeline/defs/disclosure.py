@@ -13,6 +13,7 @@ import pandas as pd
 
 from backlog_pipeline.accounting.disclosure import Disclosure, disclose
 from backlog_pipeline.accounting.revenue_plan import PlanError, describe
+from backlog_pipeline.defs.check_partitions import MonthlyResults, by_month
 from backlog_pipeline.defs.check_results import evidence_metadata
 from backlog_pipeline.defs.io_manager import columns_in
 from backlog_pipeline.defs.partitions import SINGLE_RUN, monthly_partitions, months_in_run
@@ -109,7 +110,7 @@ def rpo_disclosure_figures(
         )
     for name in DISCLOSURE_ASSETS:
         yield dg.Output(frames[name], output_name=name)
-    yield _plan_check(context, result.plan_report, warehouse, (first, last))
+    yield from _plan_check(context, result.plan_report, warehouse, (first, last))
 
 
 def _frames(result: Disclosure, reporting: Reporting, planning: Planning) -> dict:
@@ -164,8 +165,9 @@ def _plan_check(
     report: pd.DataFrame,
     warehouse: Warehouse,
     scope: tuple[int, int],
-) -> dg.AssetCheckResult:
-    """WARN: the contracts whose plan was scaled or not used, with the difference."""
+) -> MonthlyResults:
+    """WARN: the contracts whose plan was scaled or not used, with the difference; each
+    month of the run gets its own result."""
     found = pd.DataFrame(
         {
             "period": report["period"].astype("Int64"),
@@ -185,10 +187,16 @@ def _plan_check(
         context.log.warning(
             f"{PLAN_CHECK}: {len(found)} contract row(s); first: {found['reason'].iloc[0]}"
         )
-    return dg.AssetCheckResult(
-        check_name=PLAN_CHECK,
-        asset_key="rpo_contract_timing",
-        passed=found.empty,
-        severity=severity,
-        metadata=evidence_metadata(found, PLAN_CHECK, run_id, warehouse),
-    )
+
+    def of_month(frame: pd.DataFrame, month: int, *_: int) -> pd.DataFrame:
+        period = frame["period"]
+        return frame[(period.isna() | (period == month)).fillna(False).astype(bool)]
+
+    def result(month_found: pd.DataFrame, _: int) -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(
+            passed=month_found.empty,
+            severity=severity,
+            metadata=evidence_metadata(month_found, PLAN_CHECK, run_id, warehouse),
+        )
+
+    yield from by_month(context, lambda: found, result, of_month, PLAN_CHECK, "rpo_contract_timing")

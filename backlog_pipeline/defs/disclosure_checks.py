@@ -12,7 +12,8 @@ from backlog_pipeline.accounting.disclosure_identities import (
     waterfall_discrepancies,
 )
 from backlog_pipeline.accounting.slices import slice_discrepancies
-from backlog_pipeline.defs.check_results import check_result, guarded
+from backlog_pipeline.defs.check_partitions import MonthlyResults, by_month
+from backlog_pipeline.defs.check_results import check_result
 from backlog_pipeline.defs.disclosure import DISCLOSURE_ASSETS
 from backlog_pipeline.defs.partitions import monthly_partitions, months_in_run
 from backlog_pipeline.defs.resources import Warehouse
@@ -58,14 +59,16 @@ def _over_recognized(summary: pd.DataFrame) -> dict[str, dg.MetadataValue]:
     ),
 )
 def contract_timing_sums_to_month(
-    rpo_disclosure: pd.DataFrame, timing: pd.DataFrame
-) -> dg.AssetCheckResult:
-    return guarded(
-        lambda: check_result(
-            contract_row_discrepancies(timing, rpo_disclosure),
+    context: dg.AssetCheckExecutionContext, rpo_disclosure: pd.DataFrame, timing: pd.DataFrame
+) -> MonthlyResults:
+    yield from by_month(
+        context,
+        lambda: contract_row_discrepancies(timing, rpo_disclosure),
+        lambda f, month: check_result(
+            f,
             "figure(s) differ from the sum of their contract rows",
-            extra=_over_recognized(rpo_disclosure),
-        )
+            extra=_over_recognized(rpo_disclosure[rpo_disclosure["period"] == month]),
+        ),
     )
 
 
@@ -80,13 +83,12 @@ def contract_timing_sums_to_month(
     ),
 )
 def waterfall_sums_to_disclosed(
-    rpo_disclosure: pd.DataFrame, waterfall: pd.DataFrame
-) -> dg.AssetCheckResult:
-    return guarded(
-        lambda: check_result(
-            waterfall_discrepancies(waterfall, rpo_disclosure),
-            "waterfall figure(s) differ from the disclosed RPO",
-        )
+    context: dg.AssetCheckExecutionContext, rpo_disclosure: pd.DataFrame, waterfall: pd.DataFrame
+) -> MonthlyResults:
+    yield from by_month(
+        context,
+        lambda: waterfall_discrepancies(waterfall, rpo_disclosure),
+        lambda f, _: check_result(f, "waterfall figure(s) differ from the disclosed RPO"),
     )
 
 
@@ -101,13 +103,15 @@ def waterfall_sums_to_disclosed(
     ),
 )
 def disclosed_plus_excluded_is_closing(
-    rpo_disclosure: pd.DataFrame, register: pd.DataFrame, flow: pd.DataFrame
-) -> dg.AssetCheckResult:
-    return guarded(
-        lambda: check_result(
-            disclosed_discrepancies(rpo_disclosure, register, flow),
-            "month(s) whose disclosed RPO does not add up",
-        )
+    context: dg.AssetCheckExecutionContext,
+    rpo_disclosure: pd.DataFrame,
+    register: pd.DataFrame,
+    flow: pd.DataFrame,
+) -> MonthlyResults:
+    yield from by_month(
+        context,
+        lambda: disclosed_discrepancies(rpo_disclosure, register, flow),
+        lambda f, _: check_result(f, "month(s) whose disclosed RPO does not add up"),
     )
 
 
@@ -119,17 +123,18 @@ def disclosed_plus_excluded_is_closing(
     description="The slices of each dimension (customer, product, segment, region) sum to "
     "the flow, figure by figure.",
 )
-def slices_sum_to_flow(backlog_slices: pd.DataFrame, flow: pd.DataFrame) -> dg.AssetCheckResult:
-    def evaluate() -> dg.AssetCheckResult:
+def slices_sum_to_flow(
+    context: dg.AssetCheckExecutionContext, backlog_slices: pd.DataFrame, flow: pd.DataFrame
+) -> MonthlyResults:
+    def found() -> list:
         figures = tuple(
             c for c in backlog_slices.columns if c not in ("period", "dimension", "slice")
         )
-        return check_result(
-            slice_discrepancies(backlog_slices, flow, figures),
-            "slice figure(s) do not sum to the flow",
-        )
+        return slice_discrepancies(backlog_slices, flow, figures)
 
-    return guarded(evaluate)
+    yield from by_month(
+        context, found, lambda f, _: check_result(f, "slice figure(s) do not sum to the flow")
+    )
 
 
 @dg.asset_check(
@@ -153,8 +158,8 @@ def disclosure_matches_published(
     backlog_ratios: pd.DataFrame,
     backlog_aging: pd.DataFrame,
     warehouse: Warehouse,
-) -> dg.AssetCheckResult:
-    def evaluate() -> dg.AssetCheckResult:
+) -> MonthlyResults:
+    def found() -> list[dict[str, str]]:
         first, last = months_in_run(context)
         months = list(range(first, last + 1))
         frames = DisclosureFrames(
@@ -169,10 +174,13 @@ def disclosure_matches_published(
             m for m in months
             if m in published and disclosure_moved(published[m].disclosure_hash, digests[m])
         ]  # fmt: skip
-        found = [{"period": month_label(m), "figure": "RPO disclosure (timing, exclusions, "
-                  "slices or ratios)", "version": f"{published[m].version} → "
-                  f"{published[m].version + 1}"} for m in moved]  # fmt: skip
-        blocked = [held[m].describe() for m in moved if m in held]
+        return [{"period": month_label(m), "figure": "RPO disclosure (timing, exclusions, "
+                 "slices or ratios)", "version": f"{published[m].version} → "
+                 f"{published[m].version + 1}", "lock": held[m].describe() if m in held else ""}
+                for m in moved]  # fmt: skip
+
+    def result(month_found: list[dict[str, str]], _: int) -> dg.AssetCheckResult:
+        blocked = [item["lock"] for item in month_found if item["lock"]]
         what = "month(s) whose published disclosure would change (restatement)"
         if blocked:
             what = (
@@ -180,6 +188,6 @@ def disclosure_matches_published(
                 f"{'; '.join(blocked)}, so nothing is published: unlock to restate"
             )
         severity = dg.AssetCheckSeverity.ERROR if blocked else dg.AssetCheckSeverity.WARN
-        return check_result(found, what, severity=severity)
+        return check_result(month_found, what, severity=severity)
 
-    return guarded(evaluate)
+    yield from by_month(context, found, result)

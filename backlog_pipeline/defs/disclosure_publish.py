@@ -14,14 +14,16 @@ from backlog_pipeline.defs.disclosure import DISCLOSURE_ASSETS
 from backlog_pipeline.defs.sources import OWNERS
 from backlog_pipeline.warehouse.disclosure_publication import DisclosureFrames
 
-DISCLOSURE_TABLES = tuple(dg.AssetKey(["warehouse", name]) for name in DISCLOSURE_ASSETS)
+# ``_table``: the graph shows a key's last part only, and each computed asset has the name.
+DISCLOSURE_TABLES = tuple(dg.AssetKey(["warehouse", f"{name}_table"]) for name in DISCLOSURE_ASSETS)
 DISCLOSURE_INS = {name: dg.AssetIn(name) for name in DISCLOSURE_ASSETS}
 DISCLOSURE_SPECS = [
     dg.AssetSpec(
         key,
-        deps=[key.path[-1]],
-        description=f"Published {key.path[-1]} (see README, The RPO disclosure), per month, "
-        "in the flow's transaction and version; replaced rows move to its _history table.",
+        deps=[key.path[-1].removesuffix("_table")],
+        description=f"Published {key.path[-1].removesuffix('_table')} (see README, The RPO "
+        "disclosure), per month, in the flow's transaction and version; replaced rows move "
+        "to its _history table.",
         kinds={"sql"},
         owners=OWNERS,
         group_name="published",

@@ -1,12 +1,11 @@
 """Publication: the warehouse tables as a new version where figures changed, then the KPI
 documents read back from them.
 
-The figures are validated once more right before they are written, so a run that skips
-the checks (a partial selection, say) still cannot publish a flow that does not add up; and
-the lock on a signed-off month is enforced inside the publishing transaction itself. Both
-publishers sit in one pool (one at a time across runs) and retry transient faults: a retry
-is safe, since the warehouse transaction wrote a month whole or not at all, and the
-documents are rewritten from the warehouse.
+The figures are validated once more right before they are written, so a run that skips the
+checks (a partial selection, say) still cannot publish a flow that does not add up; and the
+lock on a signed-off month is enforced inside the publishing transaction itself. Both
+publishers sit in one pool (one at a time across runs) and retry transient faults: a retry is
+safe, the warehouse transaction wrote a month whole or not at all, the documents are rewritten.
 """
 
 from collections.abc import Iterator
@@ -30,6 +29,7 @@ from backlog_pipeline.defs.partitions import SINGLE_RUN, monthly_partitions, mon
 from backlog_pipeline.defs.policies import (
     PUBLISH_POOL,
     retried_only_if_transient,
+    tag_restatement,
     transient_retry_policy,
 )
 from backlog_pipeline.defs.publish_documents import documents_writer
@@ -40,30 +40,28 @@ from backlog_pipeline.defs.publish_refusals import (
 from backlog_pipeline.defs.resources import DocumentFolder, Reporting, Warehouse
 from backlog_pipeline.defs.sources import OWNERS
 from backlog_pipeline.periods import month_label, parse_month, partition_key
-from backlog_pipeline.provenance import code_version, source_mark
+from backlog_pipeline.provenance import carried_mark, code_version, source_mark
 from backlog_pipeline.warehouse.locks import PublicationError
 from backlog_pipeline.warehouse.versions import MonthOutcome, RunStamp, publish_versions
 
-FLOW_TABLE = dg.AssetKey(["warehouse", "backlog_flow"])
-CONTRACT_TABLE = dg.AssetKey(["warehouse", "contract_backlog"])
+# ``_table`` where a computed asset has the name: the graph shows a key's last part only.
+FLOW_TABLE = dg.AssetKey(["warehouse", "backlog_flow_table"])
+CONTRACT_TABLE = dg.AssetKey(["warehouse", "contract_backlog_table"])
 SOURCE_RECORDS_TABLE = dg.AssetKey(["warehouse", "backlog_source_records"])
 VERSIONS_TABLE = dg.AssetKey(["warehouse", "publication_versions"])
-BY_CURRENCY_TABLE = dg.AssetKey(["warehouse", "backlog_flow_by_currency"])
-CONSTANT_TABLE = dg.AssetKey(["warehouse", "backlog_flow_constant_currency"])
+BY_CURRENCY_TABLE = dg.AssetKey(["warehouse", "backlog_flow_by_currency_table"])
+CONSTANT_TABLE = dg.AssetKey(["warehouse", "backlog_flow_constant_currency_table"])
 RATES_TABLE = dg.AssetKey(["warehouse", "publication_fx_rates"])
 CHANGES_DOCUMENT = dg.AssetKey(["kpi", "bookings_backlog_changes"])
 TOTAL_DOCUMENT = dg.AssetKey(["kpi", "bookings_backlog_total"])
-RPO_DOCUMENT = dg.AssetKey(["kpi", "rpo_disclosure"])
+RPO_DOCUMENT = dg.AssetKey(["kpi", "rpo_disclosure_document"])
 TABLES = (
     FLOW_TABLE, CONTRACT_TABLE, SOURCE_RECORDS_TABLE, VERSIONS_TABLE,
     BY_CURRENCY_TABLE, CONSTANT_TABLE, RATES_TABLE,
 )  # fmt: skip
 
-SOURCES = {
-    "contracts": "crm_contracts",
-    "changes": "crm_contract_changes",
-    "recognition": "erp_recognition",
-}
+SOURCES = {"contracts": "crm_contracts", "changes": "crm_contract_changes",
+           "recognition": "erp_recognition"}  # fmt: skip
 
 
 def _published(key: dg.AssetKey, deps: list, description: str, kind: str) -> dg.AssetSpec:
@@ -155,7 +153,7 @@ def publish_warehouse_tables(
     refuse_unpublishable(flow, contract_rows)
     disclosure = disclosure_frames(disclosure_inputs, flow)
     frames = {"contracts": contracts, "changes": changes, "recognition": recognition}
-    marks = {SOURCES[name]: source_mark(frame) for name, frame in frames.items()}
+    marks = {SOURCES[name]: carried_mark(frame) for name, frame in frames.items()}
     if fx_rates_source.configured:  # a one-currency company reads no rates
         marks["fx_rates"] = source_mark(rates)
     stamp = RunStamp(
@@ -185,15 +183,15 @@ def publish_warehouse_tables(
     # A bug or bad data fails at once; a warehouse fault is retried by the RetryPolicy.
     outcomes = retried_only_if_transient(publish)
     _log_outcomes(context, outcomes, warehouse)
-    _add_month_metadata(context, flow, contract_rows, outcomes)
+    tag_restatement(context, [o.month for o in outcomes if o.status == "restated"])
+    _add_month_metadata(context, flow, contract_rows, outcomes, reporting.currency)
     where = {
         "warehouse": dg.MetadataValue.text(warehouse.describe()),
         "run_code_version": dg.MetadataValue.text(stamp.code_version),
     }
-    for asset_key in (*TABLES, *DISCLOSURE_TABLES):
-        yield dg.MaterializeResult(
-            asset_key=asset_key, metadata={**where, "table": asset_key.path[-1]}
-        )
+    for key in (*TABLES, *DISCLOSURE_TABLES):
+        table = key.path[-1].removesuffix("_table")
+        yield dg.MaterializeResult(asset_key=key, metadata={**where, "table": table})
 
 
 def _log_outcomes(
@@ -215,8 +213,9 @@ def _add_month_metadata(
     flow: pd.DataFrame,
     contract_rows: pd.DataFrame,
     outcomes: list[MonthOutcome],
+    currency: str,
 ) -> None:
-    """Each month's figures, rows and version on each table's partition."""
+    """Each month's figures (in ``currency``), rows and version on each table's partition."""
     rows_per_month = contract_rows.groupby("period").size()
     by_month = {outcome.month: outcome for outcome in outcomes}
     for _, row in flow.iterrows():
@@ -227,7 +226,7 @@ def _add_month_metadata(
             "publication": dg.MetadataValue.text(outcome.status),
         }
         context.add_asset_metadata(
-            {**flow_metadata(row), **version}, asset_key=FLOW_TABLE, partition_key=key
+            {**flow_metadata(row, currency), **version}, asset_key=FLOW_TABLE, partition_key=key
         )
         context.add_asset_metadata(
             {"rows": dg.MetadataValue.int(int(rows_per_month.get(row["period"], 0))), **version},
@@ -257,7 +256,7 @@ def _add_month_metadata(
         ),
         _published(
             RPO_DOCUMENT,
-            [dg.AssetKey(["warehouse", "rpo_disclosure"])],
+            [DISCLOSURE_TABLES[0]],
             "The month's RPO disclosure (rpo_disclosure.json) and its note in US GAAP and "
             "IFRS wording (rpo_note_*.md, .txt), read from the published tables.",
             "json",

@@ -149,7 +149,11 @@ backlog_exceptions_table = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("run_id", sa.String(64), nullable=False),
     sa.Column("detected_at", sa.DateTime(timezone=True), nullable=False),
+    # Set when a later evaluation of the check replaced the row (revision 0005); the rows
+    # stay, so each run's evidence can be read back by its run_id.
+    sa.Column("superseded_at", sa.DateTime(timezone=True), nullable=True),
     sa.Index("ix_backlog_exceptions_check_period", "check_name", "period"),
+    sa.Index("ix_backlog_exceptions_check_run", "check_name", "run_id"),
 )
 
 publication_versions_table = sa.Table(
