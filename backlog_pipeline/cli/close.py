@@ -144,7 +144,9 @@ def _report(result: dg.JobExecutionResult, first: int, last: int) -> None:
         f"Warehouse: {redacted(warehouse_url)} "
         "(tables backlog_flow, contract_backlog, backlog_flow_by_currency, "
         "backlog_flow_constant_currency, publication_versions, publication_fx_rates, "
-        "backlog_source_records, backlog_exceptions, source_quarantine; "
+        "backlog_source_records, backlog_exceptions, source_quarantine; the RPO "
+        "disclosure's rpo_disclosure, rpo_contract_timing, rpo_timing_waterfall, "
+        "rpo_exclusion_register, backlog_slices, backlog_ratios, backlog_aging; "
         "`backlog-months versions` lists versions)"
     )
     print(f"KPI documents: {settings.output_dir}/<YYYY-MM>/")
