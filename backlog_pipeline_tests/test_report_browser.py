@@ -53,7 +53,7 @@ def open_page(browser, path: Path) -> OpenedPage:
     # Rendered: fonts settled and a closing bar (the bridge's, or a month's in the trend) laid
     # out with a size.
     page.wait_for_function("document.fonts.status === 'loaded'")
-    page.locator("#bridge-bar-closing path, [id^='history-closing-'] path").first.wait_for()
+    page.locator("#bridge-bar-closing path, [id^='history-'] path").first.wait_for()
     return opened
 
 
