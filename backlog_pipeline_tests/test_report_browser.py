@@ -50,10 +50,12 @@ def open_page(browser, path: Path) -> OpenedPage:
     page.on("console", lambda m: opened.errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda error: opened.errors.append(str(error)))
     page.goto(path.as_uri(), wait_until="load")
-    # Rendered: fonts settled and a closing bar (the bridge's, or a month's in the trend) laid
-    # out with a size.
+    # Rendered: fonts settled and every chart laid out with a size.
     page.wait_for_function("document.fonts.status === 'loaded'")
-    page.locator("#bridge-bar-closing path, [id^='history-closing-'] path").first.wait_for()
+    page.wait_for_function(
+        "[...document.querySelectorAll('figure svg')].every(svg => svg.getBBox().width > 0)"
+        " && document.querySelectorAll('figure svg').length > 0"
+    )
     return opened
 
 
