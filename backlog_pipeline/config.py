@@ -124,6 +124,8 @@ class Settings(BaseSettings):
         default_factory=dict
     )
     full_refresh: Annotated[bool, flag] = False
+    # days between full pulls of a SQL ERP that reconcile its snapshot (0: every pull is full)
+    source_reconcile_days: Annotated[float, number(0.0, 3650.0)] = 7.0
     # FX rates: a CSV file, or a table of the ERP database; neither: one currency, no rates
     fx_rates_csv: Annotated[Path | None, folder_setting] = None  # a file, relative: in data
     fx_rates_table: Annotated[str | None, identifier] = None  # None on the demo: its table

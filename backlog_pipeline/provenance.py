@@ -68,6 +68,17 @@ def source_total(frame: pd.DataFrame) -> int:
     return exact_sum(frame[column].dropna().to_numpy(dtype="int64"))
 
 
+# A source frame's ``attrs`` key: its mark, computed once where the source was read.
+SOURCE_MARK = "backlog/source_mark"
+
+
+def carried_mark(frame: pd.DataFrame) -> dict[str, Any]:
+    """The mark the source step computed and carried with the frame (see ``SOURCE_MARK``);
+    computed here only for a frame that carries none (one made outside a source step)."""
+    mark = frame.attrs.get(SOURCE_MARK)
+    return dict(mark) if mark else source_mark(frame)
+
+
 def source_mark(frame: pd.DataFrame) -> dict[str, Any]:
     """Rows, total amount, content digest and the high-water mark (latest ``updated_at``) of
     a source read. Rows and total let the next run see a source that shrank (``shrink``)."""

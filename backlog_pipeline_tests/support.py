@@ -58,6 +58,18 @@ RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
+class RecordingLog:
+    """A connector log that keeps its lines, for tests that read what a pull said."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def info(self, msg: str) -> None:
+        self.lines.append(msg)
+
+    warning = info
+
+
 def partition_key(month: str) -> str:
     """The Dagster partition key of a month given as ``YYYY-MM``: new tests name keys through
     this, so the key format has one home in the tests."""

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from backlog_pipeline.sources import sql, sql_arrow
 from backlog_pipeline.sources.canonical import parse_recognition
+from backlog_pipeline_tests.support import RecordingLog as Log
 
 COLUMNS = {"line_id": "line", "contract_id": "contract", "period": "month", "amount": "value",
            "last_modified": "changed"}  # fmt: skip
@@ -21,16 +22,6 @@ ROWS = pd.DataFrame(
                     "2024-03-01 09:00:00", "2024-03-02 09:00:00", "2024-04-02 09:00:00"],
     }
 )  # fmt: skip
-
-
-class Log:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def info(self, msg: str) -> None:
-        self.lines.append(msg)
-
-    warning = info
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -103,18 +103,24 @@ def _erp() -> ErpSource:
             token=dg.EnvVar(NETSUITE_TOKEN),
             **_http_fields(),
         )
+    pulls = {
+        "snapshot_dir": str(settings.sources_dir),
+        "full_refresh": settings.full_refresh,
+        "reconcile_days": settings.source_reconcile_days,
+        "max_quarantine_share": settings.max_quarantine_share,
+    }
     if settings.erp_url_is_set:
         return ErpDatabase(
             url=dg.EnvVar(ERP_URL),
             table=settings.erp_table,
             query=settings.erp_query,
             columns=settings.erp_columns,
-            max_quarantine_share=settings.max_quarantine_share,
+            **pulls,
         )
     return ErpDatabase(
         url=f"sqlite:///{settings.demo_dir}/erp.sqlite",
         demo_data_dir=str(settings.data_dir),
-        max_quarantine_share=settings.max_quarantine_share,
+        **pulls,
     )
 
 

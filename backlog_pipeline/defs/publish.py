@@ -36,7 +36,7 @@ from backlog_pipeline.defs.resources import DocumentFolder, Reporting, Warehouse
 from backlog_pipeline.defs.sources import OWNERS
 from backlog_pipeline.kpi.documents import write_documents
 from backlog_pipeline.periods import month_label, parse_month, partition_key
-from backlog_pipeline.provenance import code_version, source_mark
+from backlog_pipeline.provenance import carried_mark, code_version, source_mark
 from backlog_pipeline.warehouse.locks import PublicationError
 from backlog_pipeline.warehouse.reads import current_versions, read_flow
 from backlog_pipeline.warehouse.versions import MonthOutcome, RunStamp, publish_versions
@@ -147,7 +147,7 @@ def publish_warehouse_tables(
     months = list(range(first, last + 1))
     refuse_unpublishable(flow, contract_rows)
     frames = {"contracts": contracts, "changes": changes, "recognition": recognition}
-    marks = {SOURCES[name]: source_mark(frame) for name, frame in frames.items()}
+    marks = {SOURCES[name]: carried_mark(frame) for name, frame in frames.items()}
     if fx_rates_source.configured:  # a one-currency company reads no rates
         marks["fx_rates"] = source_mark(rates)
     stamp = RunStamp(

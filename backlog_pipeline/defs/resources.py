@@ -10,6 +10,7 @@ Which ones this code location uses, built from the settings, is in ``defs/deploy
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -17,15 +18,19 @@ import sqlalchemy as sa
 from pydantic import Field, PrivateAttr
 
 from backlog_pipeline.demo.generate import ensure_demo
-from backlog_pipeline.sources import csv_export, hubspot, netsuite, salesforce, sql
+from backlog_pipeline.provenance import source_mark
+from backlog_pipeline.sources import csv_export, hubspot, netsuite, salesforce, sql, sql_pull
 from backlog_pipeline.sources.canonical import (
     CHANGE_COLUMNS,
     MAX_QUARANTINE_SHARE,
     RECOGNITION_COLUMNS,
     ParsedTable,
+    parse_in_batches,
 )
 from backlog_pipeline.sources.http import HttpPolicy, Log
 from backlog_pipeline.sources.local_copy import Batch, LocalCopy, PullResult
+from backlog_pipeline.sources.snapshot import carried_marks
+from backlog_pipeline.sources.sql_pull import Pulled
 from backlog_pipeline.warehouse.engine import open_warehouse, redacted
 
 
@@ -38,6 +43,8 @@ class SourceRead:
     fetched: int  # records fetched by this read (only the changed ones on an incremental pull)
     total: int  # records in the source's copy after the merge
     raw_rows: int | None = None  # rows mapped as they streamed in (then ``raw`` is empty)
+    mark: dict | None = None  # the source mark, computed when its snapshot was written
+    pulled: str | None = None  # how the source was pulled (incremental, or why full)
 
     @property
     def rows(self) -> int:
@@ -66,7 +73,10 @@ class ErpSource(SourceResource):
         raise NotImplementedError
 
     def read_parsed(
-        self, log: Log, parse: Callable[[pd.DataFrame], ParsedTable]
+        self,
+        log: Log,
+        parse: Callable[[pd.DataFrame], ParsedTable],
+        open_from: str | None = None,  # YYYY-MM: the first month the run closes
     ) -> tuple[SourceRead, ParsedTable]:
         """The lines read and mapped by ``parse``; a large source may map them as they come."""
         read = self.read(log)
@@ -213,30 +223,57 @@ class ErpDatabase(ErpSource):
     # canonical name -> the ERP's column, where they differ
     columns: dict[str, str] = Field(default_factory=dict)
     demo_data_dir: str | None = None
+    snapshot_dir: str | None = None  # the local snapshot's folder; None: read whole each time
+    full_refresh: bool = False
+    reconcile_days: float = 7.0
 
     def describe(self) -> str:
         what = "query" if self.query else f"table {self.table}"
         return f"ERP {redacted(self.url)} {what}"
 
-    def read(self, log: Log) -> SourceRead:
+    def _source(self) -> sql_pull.SqlSource:
         if self.demo_data_dir:
             ensure_demo(Path(self.demo_data_dir))
-        raw, mark = sql.read_recognition(
-            self.url, self.describe(), self.columns, self.table, self.query
-        )
-        return SourceRead(raw, mark, len(raw), len(raw))
+        select = sql.recognition_select(self.columns, self.table, self.query)
+        return sql_pull.SqlSource(self.url, self.describe(), select)
+
+    def _pull(self, source: sql_pull.SqlSource, open_from: str | None, log: Log) -> Pulled:
+        settings = sql_pull.PullSettings(self.full_refresh, self.reconcile_days, open_from)
+        folder = Path(self.snapshot_dir) if self.snapshot_dir else None
+        return sql_pull.pull_into(source, folder, _SNAPSHOT, settings, log)
+
+    def carried_marks(self) -> dict[str, Any]:
+        """The marks the snapshot carries (``erp_recognition``), without reading the ERP."""
+        if self.snapshot_dir is None:
+            return {}
+        return carried_marks(Path(self.snapshot_dir) / f"{_SNAPSHOT}.parquet")
+
+    def read(self, log: Log) -> SourceRead:
+        pulled = self._pull(self._source(), None, log)
+        raw = sql.to_frame(pulled.rows)
+        sql_pull.settle_mark(pulled, _MARK_KEY, None)  # the mark is computed at the next close
+        mark = sql.high_water_mark(raw)
+        return SourceRead(raw, mark, pulled.fetched, len(raw), pulled=pulled.how)
 
     def read_parsed(
-        self, log: Log, parse: Callable[[pd.DataFrame], ParsedTable]
+        self,
+        log: Log,
+        parse: Callable[[pd.DataFrame], ParsedTable],
+        open_from: str | None = None,
     ) -> tuple[SourceRead, ParsedTable]:
-        """Streamed: each batch of lines is mapped as it arrives (see ``sources.sql``)."""
-        if self.demo_data_dir:
-            ensure_demo(Path(self.demo_data_dir))
-        parsed, count, mark = sql.read_parsed_recognition(
-            self.url, self.describe(), self.columns, self.table, self.query, parse
-        )
+        """Pulled, then mapped a batch at a time; the mark is computed once per snapshot."""
+        pulled = self._pull(self._source(), open_from, log)
+        parsed, count = parse_in_batches(sql.frame_batches(pulled.rows), parse)
+        mark = sql_pull.settle_mark(pulled, _MARK_KEY, lambda: source_mark(parsed.rows))
+        high_water_mark = pulled.pull.state.high_water_mark if pulled.pull else None
         empty = pd.DataFrame(columns=list(RECOGNITION_COLUMNS))
-        return SourceRead(empty, mark, count, count, raw_rows=count), parsed
+        read = SourceRead(empty, high_water_mark, pulled.fetched, len(pulled.rows),
+                          raw_rows=count, mark=mark, pulled=pulled.how)  # fmt: skip
+        return read, parsed
+
+
+_MARK_KEY = "erp_recognition"
+_SNAPSHOT = "erp-recognition"  # <snapshot_dir>/erp-recognition.parquet
 
 
 class NetSuiteErp(ErpSource, HttpSource):

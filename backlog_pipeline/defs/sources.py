@@ -27,6 +27,8 @@ from backlog_pipeline.defs.resources import (
 from backlog_pipeline.defs.shrink import landed_and_checked, shrink_spec
 from backlog_pipeline.faults import describe, is_transient
 from backlog_pipeline.money import exact_sum, format_cents
+from backlog_pipeline.periods import month_label, parse_month
+from backlog_pipeline.provenance import SOURCE_MARK, source_mark
 from backlog_pipeline.sources.canonical import (
     ParsedTable,
     parse_contract_changes,
@@ -35,6 +37,7 @@ from backlog_pipeline.sources.canonical import (
 )
 from backlog_pipeline.warehouse.engine import WarehouseFault
 from backlog_pipeline.warehouse.evidence import quarantine_query, replace_quarantine
+from backlog_pipeline.warehouse.locks import latest_lock_before
 from backlog_pipeline.warehouse.schema import source_quarantine_table
 
 OWNERS = ["team:finance", "team:sales"]
@@ -75,7 +78,11 @@ def _landed(
             metadata={"quarantined_rows": quarantined, "rows": raw_rows},
             allow_retries=False,
         )
-    context.log.info(f"{source}: {len(parsed.rows)} {table} rows read")
+    context.log.info(
+        f"{source}: {len(parsed.rows)} {table} rows read ({read.pulled or 'read whole'})"
+    )
+    # The mark publication records, computed once here (or carried by the source's snapshot).
+    parsed.rows.attrs[SOURCE_MARK] = read.mark or source_mark(parsed.rows)
     return dg.Output(
         parsed.rows,
         metadata={
@@ -87,6 +94,7 @@ def _landed(
                 else dg.MetadataValue.null()
             ),
             "fetched_rows": dg.MetadataValue.int(read.fetched),
+            "pull": dg.MetadataValue.text(read.pulled or "read whole"),
             "source_copy_rows": dg.MetadataValue.int(read.total),
             **_quarantine_metadata(parsed.quarantine, table, context.run.run_id, warehouse),
         },
@@ -122,6 +130,16 @@ def _quarantine_metadata(
             else "nothing quarantined"
         ),
     }
+
+
+def _first_open_month(context: dg.AssetExecutionContext, warehouse: Warehouse) -> str | None:
+    """The month after the last one locked before the run (``YYYY-MM``): a SQL ERP without a
+    modification column is asked only for the rows from there on. None: nothing is locked,
+    every month may still be restated, the source is read whole."""
+    first = parse_month(context.partition_key_range.start)
+    with warehouse.engine.connect() as connection:
+        locked = latest_lock_before(connection, first)
+    return month_label(locked[0] + 1) if locked else None
 
 
 # A source partition means "the source as read for closing that month"; what is read is
@@ -192,7 +210,9 @@ def erp_recognition(
 ) -> Landed:
     def land() -> dg.Output[pd.DataFrame]:
         read, parsed = erp.read_parsed(
-            context.log, lambda raw: parse_recognition(raw, erp.describe())
+            context.log,
+            lambda raw: parse_recognition(raw, erp.describe()),
+            open_from=_first_open_month(context, warehouse),
         )
         return _landed(context, warehouse, "recognition", erp, parsed, read)
 

@@ -29,7 +29,12 @@ from backlog_pipeline.sources.canonical import (
 )
 from backlog_pipeline.sources.http import Log
 from backlog_pipeline.sources.local_copy import latest
-from backlog_pipeline.sources.sql_arrow import compiled, read_adbc, stream_batches, to_frame
+from backlog_pipeline.sources.sql_arrow import (
+    compiled,
+    read_adbc,
+    stream_batches,
+    to_frame,
+)
 
 MODIFIED = "last_modified"  # optional mapping key: the column of modification times
 TABLE = "recognition"  # the table read, unless set

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -206,24 +207,27 @@ def stream_batches(connection: sa.Connection, select: sa.Select) -> Iterator[pa.
         yield as_text(_from_rows(names, []))
 
 
-def _restore_decimals(text: pd.Series) -> pd.Series:
-    """Decimal text the parsers read the same as text stays text; the rest (more decimals,
-    exponents, 17 digits and more) becomes the ``Decimal`` the DB-API would have given."""
-    trimmed = text.str.replace(r"^(-?\d+\.\d\d)0+$", r"\1", regex=True)
-    plain = trimmed.str.fullmatch(_PLAIN_DECIMAL.pattern).fillna(True).astype(bool)
-    if plain.all():
-        return trimmed.astype(object).where(trimmed.notna(), None)
-    out = trimmed.astype(object).where(trimmed.notna(), None)
-    out[~plain] = [Decimal(value) for value in text[~plain]]
-    return out
+def _restore_decimals(column: pa.ChunkedArray) -> pd.Series:
+    """Decimal text the parsers read the same as text stays text (trailing zeros past the
+    cents dropped, in Arrow); the rest (more decimals, exponents, 17 digits and more)
+    becomes the ``Decimal`` the DB-API would have given."""
+    trimmed = pc.replace_substring_regex(column, r"^(-?\d+\.\d\d)0+$", r"\1")
+    plain = pc.fill_null(pc.match_substring_regex(trimmed, _PLAIN_DECIMAL.pattern), True)
+    values = trimmed.to_pandas()
+    if pc.all(plain).as_py():
+        return values
+    odd = np.flatnonzero(~plain.to_numpy(zero_copy_only=False))
+    values.iloc[odd] = [Decimal(text) for text in column.take(odd).to_pylist()]
+    return values
 
 
 def to_frame(table: pa.Table, start: int = 0) -> pd.DataFrame:
     """The text table as the raw frame the canonical mapping reads: ``str`` values (None for
     null), decimals as above, labelled by position from ``start``."""
-    frame = table.to_pandas()
-    for name in decimal_columns(table):
-        if name in frame:
-            frame[name] = _restore_decimals(frame[name].astype("string"))
+    decimals = [name for name in decimal_columns(table) if name in table.column_names]
+    frame = table.drop_columns(decimals).to_pandas()
+    for name in decimals:
+        frame[name] = _restore_decimals(table.column(name))
+    frame = frame[table.column_names]
     frame.index = pd.RangeIndex(start, start + len(frame))
     return frame
