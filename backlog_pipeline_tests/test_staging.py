@@ -15,6 +15,7 @@ from backlog_pipeline_tests.support import (
     build,
     close,
     money,
+    partition_key,
     table,
 )
 
@@ -56,8 +57,8 @@ def test_a_run_that_does_not_recompute_an_asset_reads_the_latest(tmp_path, monke
     )
     result = job.execute_in_process(
         tags={
-            RANGE_START_TAG: "2024-02-01",
-            RANGE_END_TAG: "2024-02-01",
+            RANGE_START_TAG: partition_key("2024-02"),
+            RANGE_END_TAG: partition_key("2024-02"),
         },
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,

@@ -29,6 +29,13 @@ from backlog_pipeline.accounting.rollforward import FLOW_COLUMNS
 from backlog_pipeline.periods import month_label
 from backlog_pipeline.warehouse.bulk import insert_rows
 from backlog_pipeline.warehouse.bulk_stage import StagedLoads
+from backlog_pipeline.warehouse.disclosure_publication import (
+    DisclosureFrames,
+    add_missing_disclosure,
+    disclosure_digests,
+    disclosure_moved,
+    replace_disclosure,
+)
 from backlog_pipeline.warehouse.fx_publication import (
     FX_HASHED,
     fx_digest,
@@ -128,14 +135,24 @@ def _supersede(connection: sa.Connection, label: str, version: int) -> None:
 
 
 def _changed_months(
-    connection: sa.Connection, months: Sequence[int], fingerprints: dict[int, str]
+    connection: sa.Connection,
+    months: Sequence[int],
+    fingerprints: dict[int, str],
+    disclosure: dict[int, str],
 ) -> tuple[dict[int, CurrentVersion], list[int]]:
-    """The months' current versions and the months whose content differs from them.
+    """The months' current versions and the months whose content differs from them: the
+    flow and contract rows, or a disclosure published before (``disclosure``: its digests).
 
     Refuses (nothing written) if a changed month is locked.
     """
     current = current_versions(connection, months)
-    changed = [m for m in months if m not in current or current[m].content_hash != fingerprints[m]]
+
+    def differs(month: int) -> bool:
+        published = current[month]
+        moved = disclosure_moved(published.disclosure_hash, disclosure.get(month))
+        return published.content_hash != fingerprints[month] or moved
+
+    changed = [m for m in months if m not in current or differs(m)]
     held = locks(connection, [m for m in changed if m in current])
     if held:
         listed = "; ".join(lock.describe() for lock in held.values())
@@ -182,6 +199,7 @@ def _version_rows(
     counts: dict[int, int],
     fingerprints: dict[int, str],
     stamp: RunStamp,
+    disclosure: dict[int, str],
 ) -> list[dict[str, object]]:
     marks = json.dumps(stamp.source_marks, sort_keys=True, default=str)
     return [
@@ -195,6 +213,7 @@ def _version_rows(
             "content_hash": fingerprints[month],
             "restates": current[month].version if month in current else None,
             "contract_rows": counts[month],
+            "disclosure_hash": disclosure.get(month),
         }
         for month, record in zip(months, flow_rows, strict=True)
     ]
@@ -209,6 +228,7 @@ def publish_versions(
     currency: str,
     stamp: RunStamp,
     figures: CurrencyFigures | None = None,
+    disclosure: DisclosureFrames | None = None,
 ) -> list[MonthOutcome]:
     """Publish the months whose figures changed as new versions, in one transaction.
 
@@ -217,18 +237,28 @@ def publish_versions(
     same month collide on the version key; the loser's transaction is rolled back whole.
     ``source_records`` is a frame of every month's records, or gives one month's when called.
     ``figures`` (each currency's flow, the constant-currency view, the rates used) are
-    published with the months' versions; without them those tables are left alone.
+    published with the months' versions; without them those tables are left alone. So is
+    ``disclosure`` (the RPO disclosure's tables, see ``disclosure_publication``): an
+    unchanged month published without it gets it added to its version (status
+    ``disclosure added``).
     """
     fingerprints = month_fingerprints(flow, contract_rows, currency, figures)
     records_of = records_by_month(source_records, list(months))
+    tables = disclosure.published(list(months)) if disclosure is not None else {}
+    digests = disclosure_digests(tables, list(months)) if tables else {}
     with StagedLoads(engine) as loads:
         with engine.connect() as connection:  # the months most likely changed: staged ahead
-            ahead = _changed_months(connection, months, fingerprints)[1]
+            ahead = _changed_months(connection, months, fingerprints, digests)[1]
             if ahead:  # a refusal comes before any work; the transaction asks again
                 _refuse_skipped_lock(connection, months, flow)
         positions = stage_months(loads, ahead, contract_rows, records_of, currency)
         with engine.connect() as connection, loads.attached(connection), connection.begin():
-            current, changed = _changed_months(connection, months, fingerprints)
+            current, changed = _changed_months(connection, months, fingerprints, digests)
+            kept = [m for m in months if m not in changed]
+            added = add_missing_disclosure(
+                connection, {m: current[m] for m in kept}, tables, digests, stamp.run_id,
+                stamp.published_at,
+            )  # fmt: skip
             if changed:
                 # Months that changed since the look ahead are inserted in the transaction.
                 positions |= stage_months(
@@ -237,11 +267,9 @@ def publish_versions(
                 )  # fmt: skip
                 versions = _publish_changed(
                     connection, months, flow, current, changed, loads, positions, currency,
-                    fingerprints, stamp, figures,
+                    fingerprints, stamp, figures, tables, digests,
                 )  # fmt: skip
-    unchanged = [
-        MonthOutcome(m, current[m].version, "unchanged") for m in months if m not in changed
-    ]
+    unchanged = [MonthOutcome(m, current[m].version, added.get(m, "unchanged")) for m in kept]
     return sorted(
         unchanged
         + [
@@ -277,6 +305,8 @@ def _publish_changed(
     fingerprints: dict[int, str],
     stamp: RunStamp,
     figures: CurrencyFigures | None,
+    tables: dict[str, pd.DataFrame],
+    digests: dict[int, str],
 ) -> dict[int, int]:
     """Inside the transaction: the changed months replaced; their new version numbers."""
     _refuse_skipped_lock(connection, months, flow)
@@ -292,10 +322,14 @@ def _publish_changed(
         {month: len(at) for month, at in positions.items()},
     )
     replace_currency_tables(connection, versions, figures, currency)
+    if tables:
+        replace_disclosure(connection, versions, tables)
     published = new_flow["period"].astype(int).tolist()
     insert_rows(
         connection,
         publication_versions_table,
-        _version_rows(flow_rows, published, current, versions, counts, fingerprints, stamp),
+        _version_rows(
+            flow_rows, published, current, versions, counts, fingerprints, stamp, digests
+        ),
     )
     return versions
