@@ -116,9 +116,10 @@ def _erp_rows_returned(log: Path) -> tuple[int | None, str | None]:
 def _lock_before(warehouse: str, last: int, first: int) -> None:
     """Every month before ``last`` locked, as a monthly close finds them (signed off):
     a source with no modification column then pulls only the months still open."""
+    from backlog_pipeline.warehouse.engine import create_warehouse_engine
     from backlog_pipeline.warehouse.locks import lock_month
 
-    engine = sa.create_engine(warehouse)
+    engine = create_warehouse_engine(warehouse)  # brought to this code's schema first
     for month in range(first, last):
         lock_month(engine, month, "benchmark", "closed before the next month's close")
     engine.dispose()
