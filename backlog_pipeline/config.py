@@ -45,6 +45,7 @@ from backlog_pipeline.config_checks import (
     month,
     number,
     select_query,
+    staging,
     time_zone,
     whole,
 )
@@ -115,6 +116,7 @@ class Settings(BaseSettings):
     start_month: Annotated[str, month] = DEMO_FIRST_MONTH
     end_month: Annotated[str | None, month] = None  # None: the demo's last month or last month
     output_dir: Annotated[Path | None, folder_setting] = None  # None: <data_dir>/output
+    staging_url: Annotated[str | None, staging] = None  # None: <data_dir>/staging
     erp_table: Annotated[str, identifier] = sql.TABLE
     close_day_of_month: Annotated[int, whole(1, 28)] = 3
     close_hour: Annotated[int, whole(0, 23)] = 6

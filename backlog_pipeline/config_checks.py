@@ -231,6 +231,23 @@ def url(name: str, text: str) -> str:
     return text.rstrip("/")
 
 
+def _staging(name: str, text: str) -> str:
+    """A local folder, or an fsspec URL (``s3://bucket/staging``) whose filesystem is
+    installed; credentials come from that filesystem's own environment, never the URL."""
+    protocol, _, rest = text.partition("://")
+    if not rest:
+        return text
+    if "@" in rest.split("/")[0]:
+        raise SettingsError(f"{name} must not carry credentials: give them to the storage's client")
+    import fsspec
+
+    try:
+        fsspec.get_filesystem_class(protocol)
+    except (ValueError, ImportError) as error:
+        raise SettingsError(f"{name}: no filesystem for {protocol}:// ({error})") from None
+    return text.rstrip("/")
+
+
 def is_select(query: str) -> bool:
     return select_problem(query) is None
 
@@ -243,6 +260,7 @@ currency = _text_check(_currency)
 time_zone = _text_check(_time_zone)
 select_query = _text_check(_select_query)
 flag = _text_check(_flag)
+staging = _text_check(_staging)
 # Whether a variable holding a URL or secret is set; its value is never kept.
 is_set = BeforeValidator(lambda value: value if isinstance(value, bool) else bool(str(value)))
 

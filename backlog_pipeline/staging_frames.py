@@ -94,10 +94,17 @@ def to_table(frame: pd.DataFrame) -> pa.Table:
         at = table.schema.get_field_index(name)
         table = table.set_column(at, name, table.column(name).dictionary_encode())
     try:
-        encoded = json.dumps(meta).encode()
+        encoded = json.dumps(meta, default=_json_scalar).encode()
     except TypeError as error:
         raise TypeError(f"frame.attrs must be JSON values to be staged: {error}") from error
     return table.replace_schema_metadata({**(table.schema.metadata or {}), _META: encoded})
+
+
+def _json_scalar(value: object) -> object:
+    """numpy's scalars in attrs (a count taken with numpy) as the Python numbers they are."""
+    if isinstance(value, np.integer | np.bool_):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} {value!r} is not a JSON value")
 
 
 def write_frame(frame: pd.DataFrame, sink: str | BinaryIO) -> None:

@@ -191,3 +191,17 @@ def test_staging_can_sit_on_any_fsspec_storage(tmp_path):
     manager.handle_output(output, frame)
     loaded = manager.load_input(dg.build_input_context(asset_key=dg.AssetKey("backlog_flow")))
     pd.testing.assert_frame_equal(loaded, frame, check_exact=True)
+
+
+def test_the_staging_setting_takes_a_folder_or_an_installed_filesystem_url(tmp_path):
+    from backlog_pipeline.config import SettingsError, load_settings
+
+    base = {"BACKLOG_DATA_DIR": str(tmp_path)}
+    assert load_settings(base).staging_url is None
+    assert load_settings({**base, "BACKLOG_STAGING_URL": "memory://stage/"}).staging_url == (
+        "memory://stage"
+    )
+    with pytest.raises(SettingsError, match="BACKLOG_STAGING_URL: no filesystem for nosuch://"):
+        load_settings({**base, "BACKLOG_STAGING_URL": "nosuch://bucket/x"})
+    with pytest.raises(SettingsError, match="must not carry credentials"):
+        load_settings({**base, "BACKLOG_STAGING_URL": "s3://key:secret@bucket/x"})

@@ -6,9 +6,10 @@ warehouse on that PostgreSQL (the ERP copied there first, untimed). For each bac
 - ``peer``: :mod:`benchmarks.peer`, every month, sources to warehouse;
 - ``close``: ``backlog-close`` of the last month into a new warehouse (a first, full close);
 - ``backfill``: ``backlog-close`` of every month in one run into a new warehouse;
-- ``again``: the last month closed again on the backfill's warehouse and staging, as a
-  monthly close runs once the history is there (after an incremental pull, where the
-  sources pull incrementally).
+- ``again``: the last month closed again on the backfill's warehouse, staging and source
+  snapshots, the months before it locked first, as a monthly close runs once the history
+  is there: the ERP pulls only what changed (here: the open months; the synthetic ERP maps
+  no modification column).
 
 Every published month must equal the peer's flow to the cent, with as many contract rows,
 or the benchmark fails.
@@ -102,12 +103,26 @@ def differences(published: dict, reference: dict, rows: dict, months: list[int])
     return found
 
 
-def _erp_rows_returned(log: Path) -> int | None:
-    """The ERP rows the source returned, where the close's log says (incremental pulls)."""
-    found = re.findall(
-        r"(\d[\d,]*) (?:ERP |recognition )?rows? (?:returned|pulled)", log.read_text()
-    )
-    return int(found[-1].replace(",", "")) if found else None
+def _erp_rows_returned(log: Path) -> tuple[int | None, str | None]:
+    """The ERP rows the source returned and how it was pulled, as the close's log says."""
+    found = re.findall(r"(\d+) recognition rows read \((.*)\)", log.read_text())
+    if not found:
+        return None, None
+    rows, how = found[-1]
+    incremental = re.match(r"incremental: (\d+)", how)
+    return int(incremental.group(1)) if incremental else int(rows), how
+
+
+def _lock_before(warehouse: str, last: int, first: int) -> None:
+    """Every month before ``last`` locked, as a monthly close finds them (signed off):
+    a source with no modification column then pulls only the months still open."""
+    from backlog_pipeline.warehouse.engine import create_warehouse_engine
+    from backlog_pipeline.warehouse.locks import lock_month
+
+    engine = create_warehouse_engine(warehouse)  # brought to this code's schema first
+    for month in range(first, last):
+        lock_month(engine, month, "benchmark", "closed before the next month's close")
+    engine.dispose()
 
 
 def run_backend(
@@ -154,6 +169,8 @@ def run_backend(
                 _reset_schema(postgres, WAREHOUSE_SCHEMA)
         warehouse = (_with_schema(postgres, WAREHOUSE_SCHEMA) if postgres
                      else f"sqlite:///{data_dir / 'warehouse.sqlite'}")  # fmt: skip
+        if step == "again":
+            _lock_before(warehouse, last, first)
         log = folder / f"{step}{tag}.log"
         outcome = task(
             ["close", str(company), str(data_dir), month_label(start), month_label(last),
@@ -172,7 +189,7 @@ def run_backend(
         document = data_dir / "output" / month_label(last) / "bookings_backlog_total.json"
         outcome["documents_written"] = document.is_file()
         outcome["contract_rows_published"] = sum(rows.values())
-        outcome["erp_rows_returned"] = _erp_rows_returned(log)
+        outcome["erp_rows_returned"], outcome["erp_pull"] = _erp_rows_returned(log)
         results[f"{step}{tag}"] = outcome
         print(f"[{folder.name}] {step}{tag} {outcome['wall_s']:.1f}s", flush=True)
         progress(results)

@@ -170,7 +170,9 @@ reporting = Reporting(
     constant_month=settings.fx_constant_month,
     fiscal_year_start_month=settings.fiscal_year_start_month,
 )
-io_manager = MonthlyFrameIOManager(base_dir=str(settings.data_dir / "staging"))
+io_manager = MonthlyFrameIOManager(
+    base_dir=settings.staging_url or str(settings.data_dir / "staging")
+)
 try:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
 except OSError as error:
