@@ -25,13 +25,15 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from backlog_pipeline.accounting.expedients import DURATION_FROM
 from backlog_pipeline.config_checks import (
     PREFIX,
     SettingsError,
+    check_planning,
+    check_rates,
     checked_folder,
     choice,
     currency,
-    existing_file_in,
     existing_folder_in,
     flag,
     folder,
@@ -129,6 +131,11 @@ class Settings(BaseSettings):
     fx_rates_table: Annotated[str | None, identifier] = None  # None on the demo: its table
     fx_constant_month: Annotated[str | None, month] = None  # None: each fiscal year's first
     fiscal_year_start_month: Annotated[int, whole(1, 12)] = 1  # 1: fiscal years are calendar
+    # The RPO disclosure: the ERP's revenue plan, a budget file, the expedients elected.
+    erp_plan_table: Annotated[str | None, identifier] = None  # None: straight line only
+    revenue_budget_csv: Annotated[Path | None, folder_setting] = None  # None: no coverage
+    rpo_short_contract_expedient: Annotated[bool, flag] = False
+    rpo_duration_from: Annotated[str, choice(DURATION_FROM)] = DURATION_FROM[0]
     max_quarantine_share: Annotated[float, number(0.0, 1.0)] = MAX_QUARANTINE_SHARE
     max_source_shrink: Annotated[float, number(0.0, 1.0)] = MAX_SHRINK  # share a source may lose
     expect_source_shrink: Annotated[bool, flag] = False  # every run may shrink (WARN, not ERROR)
@@ -159,7 +166,7 @@ class Settings(BaseSettings):
     step_retry_delay: Annotated[float, number(0.0, 3600.0)] = 30.0  # doubles, with jitter
     run_retries: Annotated[int, whole(0, 10)] = 1  # after a crashed run worker
     late_data_interval: Annotated[int, whole(30, 86400)] = 3600  # seconds between evaluations
-    executor: Annotated[str, choice(EXECUTORS)] = EXECUTORS[0]  # how a run executes its steps
+    executor: Annotated[str, choice(EXECUTORS)] = "in_process"  # how a run executes its steps
     celery_broker_is_set: Annotated[bool, is_set] = _set(CELERY_BROKER)  # False: local guest
 
     _salesforce: SalesforceSettings | None = PrivateAttr(None)
@@ -189,7 +196,8 @@ class Settings(BaseSettings):
                 f"{PREFIX}END_MONTH={self.end_month} is before "
                 f"{PREFIX}START_MONTH={self.start_month}"
             )
-        self._check_rates()
+        check_rates(self, DEMO_RATES_TABLE)
+        check_planning(self)
         output = self.output_dir if self.output_dir is not None else Path("output")
         self.output_dir = checked_folder(
             f"{PREFIX}OUTPUT_DIR",
@@ -203,24 +211,6 @@ class Settings(BaseSettings):
         if self.erp_kind == "netsuite":
             self._netsuite = netsuite_settings(self)
         return self
-
-    def _check_rates(self) -> None:
-        """One rates source at most; a table needs the ERP database; the demo has its own."""
-        if self.fx_rates_csv is not None and self.fx_rates_table is not None:
-            raise SettingsError(
-                f"{PREFIX}FX_RATES_CSV and {PREFIX}FX_RATES_TABLE are both set; set one"
-            )
-        if self.fx_rates_csv is not None:
-            self.fx_rates_csv = existing_file_in(
-                f"{PREFIX}FX_RATES_CSV", self.fx_rates_csv, self.data_dir
-            )
-        if self.fx_rates_table is not None and self.erp_kind != "sql":
-            raise SettingsError(
-                f"{PREFIX}FX_RATES_TABLE is read from the ERP database, which "
-                f"{PREFIX}ERP_KIND={self.erp_kind} does not have; set {PREFIX}FX_RATES_CSV"
-            )
-        if self.uses_demo and self.fx_rates_csv is None and self.fx_rates_table is None:
-            self.fx_rates_table = DEMO_RATES_TABLE
 
     @classmethod
     def settings_customise_sources(

@@ -245,3 +245,35 @@ select_query = _text_check(_select_query)
 flag = _text_check(_flag)
 # Whether a variable holding a URL or secret is set; its value is never kept.
 is_set = BeforeValidator(lambda value: value if isinstance(value, bool) else bool(str(value)))
+
+
+def check_rates(settings: Any, demo_table: str) -> None:
+    """One rates source at most; a table needs the ERP database; the demo has its own."""
+    if settings.fx_rates_csv is not None and settings.fx_rates_table is not None:
+        raise SettingsError(
+            f"{PREFIX}FX_RATES_CSV and {PREFIX}FX_RATES_TABLE are both set; set one"
+        )
+    if settings.fx_rates_csv is not None:
+        settings.fx_rates_csv = existing_file_in(
+            f"{PREFIX}FX_RATES_CSV", settings.fx_rates_csv, settings.data_dir
+        )
+    if settings.fx_rates_table is not None and settings.erp_kind != "sql":
+        raise SettingsError(
+            f"{PREFIX}FX_RATES_TABLE is read from the ERP database, which "
+            f"{PREFIX}ERP_KIND={settings.erp_kind} does not have; set {PREFIX}FX_RATES_CSV"
+        )
+    if settings.uses_demo and settings.fx_rates_csv is None and settings.fx_rates_table is None:
+        settings.fx_rates_table = demo_table
+
+
+def check_planning(settings: Any) -> None:
+    """The RPO disclosure's sources: the plan is a table of the SQL ERP; the budget a file."""
+    if settings.erp_plan_table is not None and settings.erp_kind != "sql":
+        raise SettingsError(
+            f"{PREFIX}ERP_PLAN_TABLE is read from the ERP database, which "
+            f"{PREFIX}ERP_KIND={settings.erp_kind} does not have"
+        )
+    if settings.revenue_budget_csv is not None:
+        settings.revenue_budget_csv = existing_file_in(
+            f"{PREFIX}REVENUE_BUDGET_CSV", settings.revenue_budget_csv, settings.data_dir
+        )

@@ -88,6 +88,17 @@ def check_not_mixed(crm_kind: str, crm_dir: Path | None, erp_kind: str, erp_url_
             f"{PREFIX}CRM_KIND={crm_kind} with {PREFIX}ERP_KIND={erp_kind} would mix a real "
             f"system with the embedded demo: set {missing} too"
         )
+    if crm_kind == "csv" and erp_kind == "sql" and (crm_dir is None) == erp_url_set:
+        given, missing = (
+            (f"{PREFIX}ERP_URL", f"{PREFIX}CRM_DIR")
+            if erp_url_set
+            else (f"{PREFIX}CRM_DIR", f"{PREFIX}ERP_URL")
+        )
+        raise SettingsError(
+            f"{given} is set but {missing} is not: the close would read your data beside the "
+            f"embedded demo's (and take the demo's months). Set {missing} too, or unset {given} "
+            "for the demo"
+        )
 
 
 def _salesforce_query(settings: Settings) -> salesforce.SalesforceQuery:

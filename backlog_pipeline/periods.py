@@ -75,9 +75,16 @@ def first_days(indices: np.ndarray) -> np.ndarray:
     return (np.asarray(indices) - _NUMPY_EPOCH).astype("datetime64[M]").astype("datetime64[D]")
 
 
+# Dagster's partition keys of the months: ``YYYY-MM``, as every other place writes a month.
+PARTITION_KEY_FORMAT = "%Y-%m"
+
+
 def partition_key(index: int) -> str:
-    """The Dagster monthly partition key (``YYYY-MM-01``) of a month."""
-    return first_day(index).isoformat()
+    """The Dagster monthly partition key of a month: its ``YYYY-MM`` label.
+
+    Keys of the first release (``YYYY-MM-01``), in an instance's history, still parse.
+    """
+    return month_label(index)
 
 
 def month_positions(periods: ArrayLike, months: Iterable[int]) -> dict[int, np.ndarray]:

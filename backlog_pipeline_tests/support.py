@@ -73,7 +73,7 @@ class RecordingLog:
 def partition_key(month: str) -> str:
     """The Dagster partition key of a month given as ``YYYY-MM``: new tests name keys through
     this, so the key format has one home in the tests."""
-    return f"{month}-01"
+    return month
 
 
 # --- source rows ----------------------------------------------------------------------------
@@ -256,18 +256,29 @@ def build(
 def close(defs: dg.Definitions, first: str, last: str | None = None) -> dg.ExecuteInProcessResult:
     """One run of the monthly close job over ``first``..``last`` (a single-run backfill)."""
     return defs.resolve_job_def("monthly_close").execute_in_process(
-        tags={RANGE_START_TAG: f"{first}-01", RANGE_END_TAG: f"{last or first}-01"},
+        tags={RANGE_START_TAG: partition_key(first), RANGE_END_TAG: partition_key(last or first)},
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
     )
 
 
-def check_results(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
-    return {
-        event.asset_check_evaluation_data.check_name: event.asset_check_evaluation_data
+def check_evaluations(result: dg.ExecuteInProcessResult) -> list[dg.AssetCheckEvaluation]:
+    """Every check evaluation of the run: one per check and month."""
+    return [
+        event.asset_check_evaluation_data
         for event in result.all_events
         if event.event_type_value == "ASSET_CHECK_EVALUATION"
-    }
+    ]
+
+
+def check_results(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
+    """Each check's result for the run: its first failed month's, else its last month's."""
+    by_name: dict[str, dg.AssetCheckEvaluation] = {}
+    for evaluation in check_evaluations(result):
+        kept = by_name.get(evaluation.check_name)
+        if kept is None or kept.passed:
+            by_name[evaluation.check_name] = evaluation
+    return by_name
 
 
 def read(url: str, query: str) -> pd.DataFrame:

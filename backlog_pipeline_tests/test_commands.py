@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from backlog_pipeline_tests.support import partition_key
+
 BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.slow
 
@@ -24,9 +26,10 @@ def run(command: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_readme_range_backfill_command_materializes_every_asset_in_one_run(tmp_path):
+    months_2024 = f"{partition_key('2024-01')}...{partition_key('2024-12')}"
     result = run(
         [str(BIN / "dagster"), "asset", "materialize", "-m", "backlog_pipeline.definitions",
-         "--select", "*", "--partition-range", "2024-01-01...2024-12-01"],
+         "--select", "*", "--partition-range", months_2024],
         tmp_path,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
@@ -50,6 +53,7 @@ def test_backlog_close_prints_the_flow_and_where_it_went(tmp_path):
     ]
     assert "Warehouse: sqlite:///" in result.stdout
     assert f"KPI documents: {tmp_path / 'data' / 'output'}" in result.stdout
+    assert f"Board pack: {tmp_path / 'data' / 'output'}/<YYYY-MM>/board_pack.html" in result.stdout
     # The demo has EUR and GBP contracts: the flow shows their revaluation, month by month.
     assert lines[header].split()[8] == "fx_revaluation"
     june = next(line.split() for line in lines if line.startswith("2025-06"))

@@ -23,6 +23,7 @@ from backlog_pipeline_tests.support import (
     load_definitions,
     opportunity,
     page,
+    partition_key,
     table,
 )
 from backlog_pipeline_tests.support import page as sf_page
@@ -124,8 +125,8 @@ def test_the_close_runs_on_salesforce_and_netsuite_and_no_token_leaks(
     with caplog.at_level(logging.DEBUG):
         result = defs.resolve_job_def("monthly_close").execute_in_process(
             tags={
-                RANGE_START_TAG: "2024-01-01",
-                RANGE_END_TAG: "2024-03-01",
+                RANGE_START_TAG: partition_key("2024-01"),
+                RANGE_END_TAG: partition_key("2024-03"),
             },
             instance=instance,
             raise_on_error=False,
@@ -186,7 +187,7 @@ def test_a_daily_limit_fails_the_source_asset_with_a_clear_message_and_no_token(
     result = dg.materialize(
         [defs.get_assets_def("crm_contracts")],
         resources=defs.resources,
-        partition_key="2024-01-01",
+        partition_key=partition_key("2024-01"),
         instance=instance,
         raise_on_error=False,
     )

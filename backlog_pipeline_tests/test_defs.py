@@ -6,7 +6,7 @@ import dagster as dg
 import pytest
 
 from backlog_pipeline.config import SettingsError, load_settings
-from backlog_pipeline_tests.support import load_definitions
+from backlog_pipeline_tests.support import load_definitions, partition_key
 
 
 def defs_for(tmp_path, monkeypatch, **environ: str) -> dg.Definitions:
@@ -22,12 +22,21 @@ def test_the_module_loads_with_every_asset_check_and_schedule():
     keys = {key.to_user_string() for key in repository.asset_graph.get_all_asset_keys()}
     assert keys == {
         "crm_contracts", "crm_contract_changes", "erp_recognition", "contract_backlog",
-        "backlog_flow", "warehouse/backlog_flow", "warehouse/contract_backlog",
+        "backlog_flow", "warehouse/backlog_flow_table", "warehouse/contract_backlog_table",
         "kpi/bookings_backlog_changes", "kpi/bookings_backlog_total",
         "warehouse/backlog_source_records", "warehouse/publication_versions",
         "fx_rates", "backlog_flow_by_currency", "backlog_flow_constant_currency",
-        "warehouse/backlog_flow_by_currency", "warehouse/backlog_flow_constant_currency",
-        "warehouse/publication_fx_rates",
+        "warehouse/backlog_flow_by_currency_table",
+        "warehouse/backlog_flow_constant_currency_table",
+        "warehouse/publication_fx_rates", "report/board_pack",
+        # The RPO disclosure (issue 14): its sources, figures, tables and document.
+        "erp_revenue_plan", "revenue_budget", "rpo_disclosure", "rpo_contract_timing",
+        "rpo_timing_waterfall", "rpo_exclusion_register", "backlog_slices", "backlog_ratios",
+        "backlog_aging", "warehouse/rpo_disclosure_table",
+        "warehouse/rpo_contract_timing_table", "warehouse/rpo_timing_waterfall_table",
+        "warehouse/rpo_exclusion_register_table", "warehouse/backlog_slices_table",
+        "warehouse/backlog_ratios_table", "warehouse/backlog_aging_table",
+        "kpi/rpo_disclosure_document",
     }  # fmt: skip
     graph = repository.asset_graph
     checks = {(key.asset_key.to_user_string(), key.name) for key in graph.asset_check_keys}
@@ -51,6 +60,13 @@ def test_the_module_loads_with_every_asset_check_and_schedule():
         # Each source against what the last publication read of it.
         ("crm_contracts", "source_not_shrunk"), ("crm_contract_changes", "source_not_shrunk"),
         ("erp_recognition", "source_not_shrunk"),
+        # The RPO disclosure's identities, and the revenue plan against the backlog.
+        ("rpo_disclosure", "contract_timing_sums_to_month"),
+        ("rpo_disclosure", "waterfall_sums_to_disclosed"),
+        ("rpo_disclosure", "disclosed_plus_excluded_is_closing"),
+        ("rpo_disclosure", "disclosure_matches_published"),
+        ("backlog_slices", "slices_sum_to_flow"),
+        ("rpo_contract_timing", "revenue_plan_matches_backlog"),
     }  # fmt: skip
     blocking = {key.name for key in graph.asset_check_keys if graph.get_check_spec(key).blocking}
     # ERROR where a published figure would be wrong; matches_published decides per run.
@@ -60,6 +76,9 @@ def test_the_module_loads_with_every_asset_check_and_schedule():
         "cancellation_line_present", "flow_matches_contracts", "matches_published",
         "continues_locked_close", "source_not_shrunk",
         "currencies_sum_to_flow", "fx_revaluation_second_route",
+        "contract_timing_sums_to_month", "waterfall_sums_to_disclosed",
+        "disclosed_plus_excluded_is_closing", "slices_sum_to_flow",
+        "disclosure_matches_published",
     }  # fmt: skip
     assert defs.resolve_job_def("monthly_close") is not None
 
@@ -82,7 +101,11 @@ def test_the_close_schedule_runs_on_day_3_at_6_and_is_settable(tmp_path, monkeyp
 def test_demo_months_are_the_partitions_by_default(tmp_path, monkeypatch):
     job = defs_for(tmp_path, monkeypatch).resolve_job_def("monthly_close")
     keys = job.partitions_def.get_partition_keys()
-    assert (keys[0], keys[-1], len(keys)) == ("2024-01-01", "2025-12-01", 24)
+    assert (keys[0], keys[-1], len(keys)) == (
+        partition_key("2024-01"),
+        partition_key("2025-12"),
+        24,
+    )
 
 
 @pytest.mark.parametrize(

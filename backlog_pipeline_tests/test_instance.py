@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from backlog_pipeline_tests.support import EXPECTED, POSTGRES_URL, build, money
+from backlog_pipeline_tests.support import EXPECTED, POSTGRES_URL, build, money, partition_key
 
 pytestmark = pytest.mark.slow
 
@@ -106,10 +106,15 @@ def test_the_shipped_instance_keeps_runs_and_checks_across_a_restart(
         checks = instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
         # 17, continues_locked_close, source_not_shrunk on each source, and the three of
         # currencies (currencies_sum_to_flow, fx_revaluation_second_route, ledger_amounts_agree)
-        assert len(checks) == 24
-        flow_key = dg.AssetKey(["warehouse", "backlog_flow"])
+        # and the six of the RPO disclosure (issue 14), each on each of the run's two months
+        assert len(checks) == 30 * 2
+        assert {c.dagster_event.asset_check_evaluation_data.partition for c in checks} == {
+            partition_key("2024-01"),
+            partition_key("2024-02"),
+        }
+        flow_key = dg.AssetKey(["warehouse", "backlog_flow_table"])
         materialized = instance.get_materialized_partitions(flow_key)
-        assert materialized == {"2024-01-01", "2024-02-01"}
+        assert materialized == {partition_key("2024-01"), partition_key("2024-02")}
     assert _closings(url) == {month: money(EXPECTED[month][6]) for month in ("2024-01", "2024-02")}
 
 
@@ -164,13 +169,14 @@ def test_two_closes_of_the_same_months_at_once_publish_one_after_the_other(
 
 
 def test_the_close_runs_under_the_multiprocess_executor(tmp_path, monkeypatch):
-    """``dagster job execute`` uses the job's default executor: a process per step."""
+    """With ``BACKLOG_EXECUTOR=multiprocess``, ``dagster job execute`` runs a process per step."""
     _home(tmp_path, monkeypatch, "dagster.yaml")
+    monkeypatch.setenv("BACKLOG_EXECUTOR", "multiprocess")
     url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
     build(tmp_path, monkeypatch, url)
     tags = {
-        "dagster/asset_partition_range_start": "2024-01-01",
-        "dagster/asset_partition_range_end": "2024-03-01",
+        "dagster/asset_partition_range_start": partition_key("2024-01"),
+        "dagster/asset_partition_range_end": partition_key("2024-03"),
     }
     done = subprocess.run(
         [
@@ -229,8 +235,8 @@ def test_the_close_runs_on_celery_workers(tmp_path, monkeypatch):
         time.sleep(3)
         assert worker.poll() is None, "the Celery worker did not start"
         tags = {
-            "dagster/asset_partition_range_start": "2024-01-01",
-            "dagster/asset_partition_range_end": "2024-03-01",
+            "dagster/asset_partition_range_start": partition_key("2024-01"),
+            "dagster/asset_partition_range_end": partition_key("2024-03"),
         }
         done = subprocess.run(
             [

@@ -21,15 +21,30 @@ from backlog_pipeline_tests.support import (
 pytestmark = pytest.mark.slow
 
 
-def evaluate(defs: dg.Definitions, cursor: str | None = None) -> dg.SensorResult:
+def _tick(
+    defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None
+) -> dg.SensorResult:
     sensor = defs.resolve_sensor_def("late_data_sensor")
     with dg.build_sensor_context(
-        cursor=cursor,
-        resources=defs.resources,
-        instance=dg.DagsterInstance.ephemeral(),
+        cursor=cursor, resources=defs.resources, instance=instance
     ) as context:
         result = sensor(context)
     return result if isinstance(result, dg.SensorResult) else dg.SensorResult(skip_reason=result)
+
+
+def evaluate(defs: dg.Definitions, cursor: str | None = None) -> dg.SensorResult:
+    """A tick, and when it asks for a scan, the scan run, then the tick that reads it: what
+    the daemon does over two ticks. Returns the last tick's result."""
+    instance = dg.DagsterInstance.ephemeral()
+    first = _tick(defs, instance, cursor)
+    scans = [r for r in first.run_requests or [] if r.job_name == "late_data_scan"]
+    if not scans:
+        return first
+    scan = defs.resolve_job_def("late_data_scan").execute_in_process(
+        instance=instance, tags=scans[0].tags
+    )
+    assert scan.success
+    return _tick(defs, instance, first.cursor)
 
 
 def ranges(result: dg.SensorResult) -> list[tuple[str, str]]:
@@ -82,7 +97,11 @@ def test_a_locked_month_is_flagged_not_rerun(tmp_path, monkeypatch):
     assert ranges(result) == [("2024-04", "2024-04")]
     with engine.connect() as connection:
         flags = pd.read_sql(
-            sa.text("SELECT * FROM backlog_exceptions WHERE check_name = 'late_data'"), connection
+            sa.text(
+                "SELECT * FROM backlog_exceptions WHERE check_name = 'late_data' "
+                "AND superseded_at IS NULL"
+            ),
+            connection,
         )
     assert flags["period"].tolist() == ["2024-05", "2024-06"]
     assert Decimal(str(flags["amount"][0])) == Decimal("-100.00")
@@ -113,7 +132,10 @@ def flagged(engine: sa.Engine) -> list[str]:
     with engine.connect() as connection:
         return (
             connection.execute(
-                sa.text("SELECT period FROM backlog_exceptions WHERE check_name = 'late_data'")
+                sa.text(
+                    "SELECT period FROM backlog_exceptions WHERE check_name = 'late_data' "
+                    "AND superseded_at IS NULL"
+                )
             )
             .scalars()
             .all()
@@ -128,3 +150,19 @@ def test_a_later_close_on_the_new_sources_does_not_hide_older_stale_months(tmp_p
     # The next close covers only June; April and May stay as first published.
     assert close(defs, "2024-06").success
     assert ranges(evaluate(defs)) == [("2024-04", "2024-05")]
+
+
+def test_a_tick_reads_no_source_row_and_asks_for_a_scan_run(tmp_path, monkeypatch):
+    from backlog_pipeline.defs.resources import CrmExport, ErpDatabase
+
+    defs = build(tmp_path, monkeypatch, f"sqlite:///{tmp_path / 'warehouse.sqlite'}")
+    assert close(defs, "2024-01", "2024-06").success
+    add_late_line(tmp_path)
+
+    def refuse(*_: object, **__: object) -> None:
+        raise AssertionError("a sensor tick read a source")
+
+    monkeypatch.setattr(CrmExport, "read", refuse)
+    monkeypatch.setattr(ErpDatabase, "read", refuse)
+    tick = _tick(defs, dg.DagsterInstance.ephemeral(), None)
+    assert [request.job_name for request in tick.run_requests] == ["late_data_scan"]

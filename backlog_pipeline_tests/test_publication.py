@@ -16,6 +16,7 @@ from backlog_pipeline.accounting.lineage import source_records
 from backlog_pipeline.periods import parse_month
 from backlog_pipeline.warehouse import locks
 from backlog_pipeline.warehouse import versions as publication
+from backlog_pipeline.warehouse.bulk_stage import StagedLoads
 from backlog_pipeline.warehouse.engine import create_warehouse_engine
 from backlog_pipeline_tests.support import CHANGES, CONTRACTS, RECOGNITION, frames, money
 
@@ -77,22 +78,48 @@ def test_a_failure_between_tables_leaves_the_previous_publication_whole(warehous
     publish(engine, "run-1")
     before = {name: read(engine, name) for name in ("backlog_flow", "contract_backlog",
                                                     "publication_versions")}  # fmt: skip
-    real_insert = publication.insert_rows
+    real_insert = StagedLoads.insert_parts
 
-    def failing_insert(connection, table, records):
+    def failing_insert(self, connection, table, parts):
         if table.name == "contract_backlog":
             raise ConnectionError("connection dropped mid-publication")
-        real_insert(connection, table, records)
+        real_insert(self, connection, table, parts)
 
-    monkeypatch.setattr(publication, "insert_rows", failing_insert)
+    monkeypatch.setattr(StagedLoads, "insert_parts", failing_insert)
     with pytest.raises(ConnectionError):
         publish(engine, "run-2", LATE)
     for name, frame in before.items():
         pd.testing.assert_frame_equal(read(engine, name), frame)
     assert read(engine, "contract_backlog_history").empty
     # A rerun converges to the figures a clean run gives.
-    monkeypatch.setattr(publication, "insert_rows", real_insert)
+    monkeypatch.setattr(StagedLoads, "insert_parts", real_insert)
     assert [o.status for o in publish(engine, "run-3", LATE)][-1] == "restated"
+    engine.dispose()
+
+
+def test_a_failure_moving_staged_rows_leaves_the_publication_whole_and_no_scratch(tmp_path):
+    """The staged rows' own move fails inside the transaction (SQLite: their scratch table
+    is gone): the flow already replaced in that transaction is rolled back with it."""
+    url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
+    engine = create_warehouse_engine(url)
+    publish(engine, "run-1")
+    before = {name: read(engine, name) for name in ("backlog_flow", "contract_backlog",
+                                                    "backlog_source_records")}  # fmt: skip
+    real_attached = StagedLoads.attached
+
+    def attached_then_lost(self, connection):
+        assert self._staged, "the changed month was staged ahead"
+        for name, _ in self._staged.values():
+            self._connection().cursor().execute(f"DROP TABLE {name}")
+        return real_attached(self, connection)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(StagedLoads, "attached", attached_then_lost)
+        with pytest.raises(sa.exc.OperationalError, match="no such table"):
+            publish(engine, "run-2", LATE)
+    for name, frame in before.items():
+        pd.testing.assert_frame_equal(read(engine, name), frame)
+    assert not [p.name for p in tmp_path.iterdir() if ".bulk-" in p.name]
     engine.dispose()
 
 

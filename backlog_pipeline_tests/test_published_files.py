@@ -35,8 +35,9 @@ def test_an_unchanged_rerun_keeps_every_kpi_file_and_they_are_readable_by_all(
 ):
     defs = build(tmp_path, monkeypatch, f"sqlite:///{tmp_path / 'warehouse.sqlite'}")
     assert close(defs, "2024-01", "2024-06").success
-    files = sorted((tmp_path / "data" / "output").rglob("*.json"))
-    assert len(files) == 12
+    files = sorted(path for path in (tmp_path / "data" / "output").rglob("*") if path.is_file())
+    # Per month: the two KPI documents, the RPO disclosure's document and its four notes.
+    assert len(files) == 6 * 7
     assert {_mode(path) for path in files} == {0o644}
     before = {path: path.stat().st_mtime_ns for path in files}
     assert close(defs, "2024-01", "2024-06").success
@@ -53,8 +54,8 @@ def test_an_unchanged_rerun_keeps_every_kpi_file_and_they_are_readable_by_all(
 )
 def test_relative_folders_are_inside_the_data_folder(tmp_path, variable, text, expected):
     (tmp_path / "data" / "exports").mkdir(parents=True)
-    environ = {"BACKLOG_DATA_DIR": str(tmp_path / "data"), variable: text,
-               "BACKLOG_ERP_URL": "sqlite:///x.sqlite"}  # fmt: skip
+    environ = {"BACKLOG_DATA_DIR": str(tmp_path / "data"), "BACKLOG_CRM_DIR": "exports",
+               variable: text, "BACKLOG_ERP_URL": "sqlite:///x.sqlite"}  # fmt: skip
     settings = load_settings(environ)
     found = settings.output_dir if variable == "BACKLOG_OUTPUT_DIR" else settings.crm_dir
     assert found == tmp_path / expected

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from backlog_pipeline.config import SettingsError, load_settings
 from backlog_pipeline.kpi.documents import month_folder
-from backlog_pipeline_tests.support import build
+from backlog_pipeline_tests.support import build, partition_key
 
 PASSWORD = "S3cr3t-pa55word"
 
@@ -21,7 +21,7 @@ def test_a_password_in_the_warehouse_url_is_never_written_anywhere(
     instance = dg.DagsterInstance.ephemeral()
     defs = build(tmp_path, monkeypatch, url)
     result = defs.resolve_job_def("monthly_close").execute_in_process(
-        partition_key="2024-03-01", instance=instance, raise_on_error=False
+        partition_key=partition_key("2024-03"), instance=instance, raise_on_error=False
     )
     assert result.success
     records = instance.get_records_for_run(result.run_id).records

@@ -25,6 +25,7 @@ from backlog_pipeline_tests.support import (
     contract,
     load_definitions,
     money,
+    partition_key,
     write_sources,
 )
 
@@ -117,8 +118,8 @@ def test_the_run_tag_lets_an_expected_shrink_publish_with_a_warning(
     defs = _published_then(tmp_path, monkeypatch, warehouse_url, contracts=CONTRACTS[1:])
     result = defs.resolve_job_def("monthly_close").execute_in_process(
         tags={
-            RANGE_START_TAG: "2024-01-01",
-            RANGE_END_TAG: "2024-06-01",
+            RANGE_START_TAG: partition_key("2024-01"),
+            RANGE_END_TAG: partition_key("2024-06"),
             "backlog/expect_shrink": "true",
         },
         raise_on_error=False,

@@ -7,7 +7,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from backlog_pipeline.defs.io_manager import MonthlyFrameIOManager
+from backlog_pipeline.defs.io_manager import MonthlyFrameIOManager, ParquetFrameIOManager
 from backlog_pipeline_tests.support import (
     EXPECTED,
     RANGE_END_TAG,
@@ -15,6 +15,7 @@ from backlog_pipeline_tests.support import (
     build,
     close,
     money,
+    partition_key,
     table,
 )
 
@@ -23,15 +24,14 @@ from backlog_pipeline_tests.support import (
 def test_a_run_reads_its_own_staging_when_another_run_replaces_the_latest(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
     defs = build(tmp_path, monkeypatch, url)
-    store = MonthlyFrameIOManager._store
+    dump = ParquetFrameIOManager.dump_to_path
 
-    def store_then_clobber(self, context, partition_key, frame):
-        store(self, context, partition_key, frame)
+    def dump_then_clobber(self, context, obj, path):
+        dump(self, context, obj, path)
         # Another run of the same month writes its own (here: empty) result right after.
-        shared = self._path(context.asset_key, partition_key)
-        self._write(shared, pd.DataFrame(columns=frame.columns))
+        self.write(path, pd.DataFrame(columns=obj.columns))
 
-    monkeypatch.setattr(MonthlyFrameIOManager, "_store", store_then_clobber)
+    monkeypatch.setattr(ParquetFrameIOManager, "dump_to_path", dump_then_clobber)
     result = close(defs, "2024-01", "2024-03")
     failures = [str(e.step_failure_data.error) for e in result.all_events if e.is_step_failure]
     assert result.success, failures
@@ -57,8 +57,8 @@ def test_a_run_that_does_not_recompute_an_asset_reads_the_latest(tmp_path, monke
     )
     result = job.execute_in_process(
         tags={
-            RANGE_START_TAG: "2024-02-01",
-            RANGE_END_TAG: "2024-02-01",
+            RANGE_START_TAG: partition_key("2024-02"),
+            RANGE_END_TAG: partition_key("2024-02"),
         },
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
@@ -74,6 +74,8 @@ def test_old_run_folders_are_pruned_and_recent_ones_kept(tmp_path):
         (folder / "contract_backlog").mkdir(parents=True)
     three_days_ago = time.time() - 3 * 24 * 3600
     os.utime(old, (three_days_ago, three_days_ago))
-    MonthlyFrameIOManager(base_dir=str(tmp_path / "staging"), keep_runs_hours=48)._prune()
+    MonthlyFrameIOManager(base_dir=str(tmp_path / "staging"), keep_runs_hours=48).create_io_manager(
+        dg.build_init_resource_context()
+    ).prune()
     assert not old.exists()
     assert recent.is_dir()

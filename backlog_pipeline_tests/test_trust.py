@@ -18,10 +18,12 @@ from backlog_pipeline_tests.support import (
     RECOGNITION,
     build,
     change,
+    check_evaluations,
     check_results,
     close,
     contract,
     money,
+    partition_key,
     recognized,
     table,
 )
@@ -102,9 +104,17 @@ def test_warn_checks_flag_their_records_and_the_close_still_publishes(tmp_path, 
         (f"2024-0{m}", "C4", "C4", money("200")) for m in (3, 4, 5, 6)
     ]
     # Evidence is one step away: the count, the first rows and the query in the metadata.
-    phantom = evaluations["no_phantom_backlog"].metadata
-    assert phantom["records"].value == 4
-    assert "C4" in phantom["first_records"].value
+    # Each month's result has that month's records: C4 in March, April, May and June.
+    phantom_by_month = {
+        e.partition: e.metadata["records"].value
+        for e in check_evaluations(result)
+        if e.check_name == "no_phantom_backlog"
+    }
+    assert phantom_by_month == {partition_key(f"2024-0{m}"): int(m >= 3) for m in range(1, 7)}
+    phantom = evaluations["no_phantom_backlog"].metadata  # March's, the first failed month
+    assert phantom["records"].value == 1
+    shown = phantom["first_records"].value.records  # a table in the UI
+    assert [(r.data["period"], r.data["record_id"]) for r in shown] == [("2024-03", "C4")]
     assert f"run_id = '{result.run_id}'" in phantom["evidence"].value
     assert set(table(url, "backlog_exceptions")["run_id"]) == {result.run_id}
     # Orphans are left out of the figures; the rest is published as SPEC computes it:
@@ -249,7 +259,9 @@ def test_publish_refuses_a_locked_month_even_without_the_checks(tmp_path, monkey
     job = dg.define_asset_job("no_flow_checks", selection=selection)
     defs = dg.Definitions.merge(late, dg.Definitions(jobs=[job]))
     result = defs.resolve_job_def("no_flow_checks").execute_in_process(
-        partition_key="2024-03-01", instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+        partition_key=partition_key("2024-03"),
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
     )
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)

@@ -106,14 +106,31 @@ def core(frames_path: Path, first: int, last: int, engine: str, repeat: int) -> 
     return result
 
 
-def close(company: Path, data_dir: Path, first: str, last: str, months: tuple[str, str]) -> dict:
+def peer(company: Path, erp_url: str, warehouse_url: str, first: int, last: int) -> dict:
+    """The lean peer (:mod:`benchmarks.peer`), sources to warehouse, every month."""
+    from benchmarks.peer import run
+
+    erp, _, table = erp_url.partition("#")
+    result = run(company, erp, table or "recognition", warehouse_url, first, last)
+    return result | {"peak_rss_mib": _status_mib("VmHWM")}
+
+
+def close(
+    company: Path,
+    data_dir: Path,
+    first: str,
+    last: str,
+    months: tuple[str, str],
+    erp_url: str | None = None,
+    warehouse_url: str | None = None,
+) -> dict:
     """``backlog-close --from first --to last`` on the company: sources to warehouse and JSON."""
     os.environ.update(
         {
             "BACKLOG_DATA_DIR": str(data_dir),
             "BACKLOG_CRM_DIR": str(company / "crm"),
-            "BACKLOG_ERP_URL": f"sqlite:///{company / 'erp.sqlite'}",
-            "BACKLOG_WAREHOUSE_URL": f"sqlite:///{data_dir / 'warehouse.sqlite'}",
+            "BACKLOG_ERP_URL": erp_url or f"sqlite:///{company / 'erp.sqlite'}",
+            "BACKLOG_WAREHOUSE_URL": warehouse_url or f"sqlite:///{data_dir / 'warehouse.sqlite'}",
             "BACKLOG_START_MONTH": months[0],
             "BACKLOG_END_MONTH": months[1],
         }
@@ -147,6 +164,14 @@ def main() -> None:
     task.add_argument("first")
     task.add_argument("last")
     task.add_argument("--months", nargs=2, required=True)
+    task.add_argument("--erp-url")
+    task.add_argument("--warehouse-url")
+    task = tasks.add_parser("peer")
+    task.add_argument("company", type=Path)
+    task.add_argument("erp_url", help="SQLAlchemy-style URL, then #table")
+    task.add_argument("warehouse_url")
+    task.add_argument("first", type=int)
+    task.add_argument("last", type=int)
     parser.add_argument("--result", type=Path, required=True)
     arguments = parser.parse_args()
     if arguments.task == "prepare":
@@ -155,10 +180,15 @@ def main() -> None:
         result = core(
             arguments.frames, arguments.first, arguments.last, arguments.engine, arguments.repeat
         )
+    elif arguments.task == "peer":
+        result = peer(
+            arguments.company, arguments.erp_url, arguments.warehouse_url, arguments.first,
+            arguments.last,
+        )  # fmt: skip
     else:
         result = close(
             arguments.company, arguments.data_dir, arguments.first, arguments.last,
-            tuple(arguments.months),
+            tuple(arguments.months), arguments.erp_url, arguments.warehouse_url,
         )  # fmt: skip
     arguments.result.write_text(json.dumps(result))
 

@@ -11,10 +11,11 @@ the kernel (``wait4``):
   columns the pipeline's roll-forward step loads), our pandas code against the SQL
   reference (:mod:`benchmarks.reference`), which must agree to the cent on every figure of
   every month and on every contract row;
-- ``close 1 month``: ``backlog-close`` of the last month, sources to published warehouse
-  tables and JSON, into a new SQLite warehouse;
-- ``backfill``: ``backlog-close`` of every month in one run, into a new SQLite warehouse,
-  whose published flow must equal the reference's.
+- ``peer``, ``close``, ``backfill``, ``again``: sources to warehouse, the lean peer
+  (ADBC, pyarrow, DuckDB) and ours, in the same run, on SQLite and (``--postgres URL``)
+  PostgreSQL; ours must equal the peer to the cent (:mod:`benchmarks.end_to_end`).
+
+Our times are printed as ratios to the peer's (:mod:`benchmarks.report`).
 """
 
 from __future__ import annotations
@@ -27,10 +28,8 @@ import shutil
 import subprocess
 import sys
 import time
-from decimal import Decimal
+from collections.abc import Callable
 from pathlib import Path
-
-import sqlalchemy as sa
 
 from backlog_pipeline.demo.synthetic import (
     SIZES,
@@ -38,15 +37,11 @@ from backlog_pipeline.demo.synthetic import (
     SYNTHETIC_MONTHS,
     SYNTHETIC_SEED,
 )
-from backlog_pipeline.periods import month_label, parse_month
+from backlog_pipeline.periods import parse_month
+from benchmarks.end_to_end import run_backend
+from benchmarks.report import table, targets
 
-FIGURES = ("opening", "new_bookings", "converted", "lost", "increases", "decreases", "closing")
-STEPS = ("generate", "read", "core", "close", "backfill")
-# Targets for the large size on a 2-core, 24 GiB machine.
-TARGET_CORE_RATIO = 2.0
-TARGET_BACKFILL_S = 600
-TARGET_CLOSE_S = 120
-TARGET_RSS_MIB = 6 * 1024
+STEPS = ("generate", "read", "core", "peer", "close", "backfill", "again")
 
 
 def _clean_environment() -> dict[str, str]:
@@ -54,8 +49,10 @@ def _clean_environment() -> dict[str, str]:
     return environ | {"PYTHONWARNINGS": "ignore"}
 
 
-def measure(command: list[str], log: Path) -> tuple[float, float, int]:
-    """Wall seconds, peak RSS in MiB and exit status of one process (output to ``log``)."""
+def measure(command: list[str], log: Path) -> tuple[float, float, int, float]:
+    """Wall seconds, peak RSS in MiB, exit status and CPU seconds (user + system, every
+    thread) of one process (output to ``log``): on a shared machine the CPU time says what
+    the wall time cannot."""
     started = time.perf_counter()
     with open(log, "w") as output:
         process = subprocess.Popen(
@@ -63,17 +60,18 @@ def measure(command: list[str], log: Path) -> tuple[float, float, int]:
         )
         _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
-    return time.perf_counter() - started, usage.ru_maxrss / 1024, process.returncode
+    cpu = usage.ru_utime + usage.ru_stime
+    return time.perf_counter() - started, usage.ru_maxrss / 1024, process.returncode, cpu
 
 
 def _task(task: list[str], result: Path, log: Path) -> dict:
     command = [sys.executable, "-m", "benchmarks.measure", "--result", str(result), *task]
     result.unlink(missing_ok=True)
-    seconds, rss, code = measure(command, log)
+    seconds, rss, code, cpu = measure(command, log)
     if code != 0 or not result.is_file():
         tail = log.read_text()[-3000:]
         raise RuntimeError(f"{' '.join(task)} failed ({code}); see {log}:\n{tail}")
-    return {"wall_s": seconds, "peak_rss_mib": rss, **json.loads(result.read_text())}
+    return {"wall_s": seconds, "peak_rss_mib": rss, "cpu_s": cpu, **json.loads(result.read_text())}
 
 
 def _company(workdir: Path, size: str, seed: int) -> tuple[Path, dict | None]:
@@ -87,7 +85,7 @@ def _company(workdir: Path, size: str, seed: int) -> tuple[Path, dict | None]:
     folder.mkdir(parents=True)
     command = [sys.executable, "-m", "backlog_pipeline.demo.synthetic", size, str(company),
                "--seed", str(seed)]  # fmt: skip
-    seconds, rss, code = measure(command, folder / "generate.log")
+    seconds, rss, code, _ = measure(command, folder / "generate.log")
     if code != 0:
         raise RuntimeError(f"generating {size} failed; see {folder / 'generate.log'}")
     generated = {"wall_s": seconds, "peak_rss_mib": rss,
@@ -96,50 +94,17 @@ def _company(workdir: Path, size: str, seed: int) -> tuple[Path, dict | None]:
     return company, generated
 
 
-def _published_flow(warehouse: Path) -> tuple[dict[int, dict[str, int]], dict[int, int]]:
-    engine = sa.create_engine(f"sqlite:///{warehouse}")
-    with engine.connect() as connection:
-        flow = connection.execute(sa.text(f"SELECT period, {', '.join(FIGURES)} FROM backlog_flow"))
-        figures = {
-            parse_month(period): {
-                name: int(Decimal(str(value)).scaleb(2))
-                for name, value in zip(FIGURES, values, strict=True)
-            }
-            for period, *values in flow
-        }
-        counts = connection.execute(
-            sa.text("SELECT period, count(*) FROM contract_backlog GROUP BY period")
-        )
-        rows = {parse_month(period): count for period, count in counts}
-    engine.dispose()
-    return figures, rows
-
-
-def _differences(published: dict, reference: dict, rows: dict, months: list[int]) -> list[str]:
-    found = []
-    for month in months:
-        want = reference[month]
-        got = published.get(month)
-        if got is None:
-            found.append(f"{month_label(month)} not published")
-            continue
-        found += [
-            f"{month_label(month)} {name}: published {got[name]}, reference {want[name]}"
-            for name in FIGURES
-            if got[name] != want[name]
-        ]
-        if rows.get(month, 0) != want["contract_rows"]:
-            found.append(
-                f"{month_label(month)}: {rows.get(month, 0)} contract rows, "
-                f"reference {want['contract_rows']}"
-            )
-    return found
-
-
-def run_size(size: str, workdir: Path, seed: int, repeat: int, steps: set[str]) -> dict:
+def run_size(
+    size: str,
+    workdir: Path,
+    seed: int,
+    repeat: int,
+    steps: set[str],
+    postgres: str | None,
+    save: Callable[[dict], None],
+) -> dict:
     first = parse_month(SYNTHETIC_FIRST_MONTH)
     last = first + SYNTHETIC_MONTHS - 1
-    months = (month_label(first), month_label(last))
     company, generated = _company(workdir, size, seed)
     folder = company.parent
     results: dict = {"size": size, "contracts": SIZES[size], "generate": generated}
@@ -164,133 +129,11 @@ def run_size(size: str, workdir: Path, seed: int, repeat: int, steps: set[str]) 
         results["core_rows_differing"] = results["core_duckdb"]["contract_rows_differing"]
         if not results["core_equal"] or results["core_rows_differing"]:
             raise AssertionError(f"{size}: our flow differs from the DuckDB reference")
-    reference = results.get("core_duckdb", {}).get("flow")
-    for step, (start, stop) in (("close", (last, last)), ("backfill", (first, last))):
-        if step not in steps:
-            continue
-        data_dir = folder / f"{step}-data"
-        shutil.rmtree(data_dir, ignore_errors=True)
-        data_dir.mkdir()
-        outcome = _task(
-            ["close", str(company), str(data_dir), month_label(start), month_label(stop),
-             "--months", *months],
-            folder / f"{step}.json",
-            folder / f"{step}.log",
-        )  # fmt: skip
-        if outcome["exit_code"] != 0:
-            raise RuntimeError(f"{size} {step} failed; see {folder / f'{step}.log'}")
-        published, rows = _published_flow(data_dir / "warehouse.sqlite")
-        if reference is not None:
-            wanted = range(start, stop + 1)
-            reference_months = {int(k): v for k, v in reference.items()}
-            found = _differences(published, reference_months, rows, list(wanted))
-            if found:
-                raise AssertionError(f"{size} {step}: published ≠ reference: {found[:5]}")
-            outcome["equal_to_reference"] = True
-        document = data_dir / "output" / month_label(stop) / "bookings_backlog_total.json"
-        outcome["documents_written"] = document.is_file()
-        outcome["contract_rows_published"] = sum(rows.values())
-        outcome["warehouse_mib"] = (data_dir / "warehouse.sqlite").stat().st_size / 2**20
-        results[step] = outcome
-        print(f"[{size}] {step} {outcome['wall_s']:.1f}s", flush=True)
-        shutil.rmtree(data_dir / "staging", ignore_errors=True)
+    save(results)
+    results |= run_backend(_task, company, folder, steps, None, lambda r: save(results | r))
+    if postgres:
+        results |= run_backend(_task, company, folder, steps, postgres, lambda r: save(results | r))
     return results
-
-
-def _row(size: dict, label: str, entry: dict | None, seconds: float | None = None) -> str:
-    if not entry:
-        return ""
-    wall = seconds if seconds is not None else entry["wall_s"]
-    return (
-        f"| {size['size']} | {size['contracts']:,} | {size.get('lines', 0):,} | {label} "
-        f"| {wall:.2f} | {entry['peak_rss_mib']:,.0f} |"
-    )
-
-
-def table(all_results: dict[str, dict]) -> str:
-    lines = [
-        "| size | contracts | recognition lines | measurement | wall s | peak RSS MiB |",
-        "|---|---:|---:|---|---:|---:|",
-    ]
-    for size in (s for s in SIZES if s in all_results):
-        result = all_results[size]
-        for label, key in (("generate company", "generate"), ("read+parse sources", "read")):
-            lines.append(_row(result, label, result.get(key)))
-        for engine, label in (("ours", "core flow, ours"), ("duckdb", "core flow, DuckDB")):
-            entry = result.get(f"core_{engine}")
-            if entry:
-                lines.append(_row(result, f"{label}: first run", entry, entry["seconds"][0]))
-                lines.append(_row(result, f"{label}: best of {len(entry['seconds'])}", entry,
-                                  min(entry["seconds"])))  # fmt: skip
-        lines.append(_row(result, "close 1 month, end to end", result.get("close")))
-        lines.append(
-            _row(result, f"backfill {SYNTHETIC_MONTHS} months, one run", result.get("backfill"))
-        )
-    lines = [line for line in lines if line]
-    lines += ["", "| size | ratio | value |", "|---|---|---:|"]
-    for size in (s for s in SIZES if s in all_results):
-        result = all_results[size]
-        if "core_ours" in result and "core_duckdb" in result:
-            ours, duck = result["core_ours"], result["core_duckdb"]
-            ratio = ours["seconds"][0] / duck["seconds"][0]
-            lines.append(f"| {size} | core time, ours ÷ DuckDB, first runs | {ratio:.2f} |")
-            ratio = min(ours["seconds"]) / min(duck["seconds"])
-            lines.append(f"| {size} | core time, ours ÷ DuckDB, best runs | {ratio:.2f} |")
-            lines.append(
-                f"| {size} | core peak RSS, ours ÷ DuckDB | "
-                f"{ours['peak_rss_mib'] / duck['peak_rss_mib']:.2f} |"
-            )
-            lines.append(
-                f"| {size} | core equal to the reference to the cent | "
-                f"{'yes' if result['core_equal'] and not result['core_rows_differing'] else 'NO'} |"
-            )
-    if "medium" in all_results and "large" in all_results:
-        medium, large = all_results["medium"], all_results["large"]
-        scale = large.get("lines", 1) / max(medium.get("lines", 1), 1)
-        lines.append(f"| medium → large | recognition lines | ×{scale:.1f} |")
-        for key in ("read", "close", "backfill"):
-            if medium.get(key) and large.get(key):
-                growth = large[key]["wall_s"] / medium[key]["wall_s"]
-                lines.append(f"| medium → large | {key} time | ×{growth:.1f} |")
-        if medium.get("core_ours") and large.get("core_ours"):
-            growth = min(large["core_ours"]["seconds"]) / min(medium["core_ours"]["seconds"])
-            lines.append(f"| medium → large | core time (ours) | ×{growth:.1f} |")
-    return "\n".join(lines)
-
-
-def targets(all_results: dict[str, dict]) -> list[str]:
-    large = all_results.get("large")
-    if not large:
-        return []
-    verdicts = []
-
-    def verdict(name: str, ok: bool, detail: str) -> None:
-        verdicts.append(f"{'met' if ok else 'NOT met'}: {name} ({detail})")
-
-    if large.get("core_ours") and large.get("core_duckdb"):
-        ratio = large["core_ours"]["seconds"][0] / large["core_duckdb"]["seconds"][0]
-        verdict("core ≤ 2× DuckDB (first runs)", ratio <= TARGET_CORE_RATIO, f"{ratio:.2f}×")
-    if large.get("backfill"):
-        seconds = large["backfill"]["wall_s"]
-        verdict("backfill ≤ 10 min", seconds <= TARGET_BACKFILL_S, f"{seconds:.0f}s")
-    if large.get("close"):
-        seconds = large["close"]["wall_s"]
-        verdict("one month's close ≤ 2 min", seconds <= TARGET_CLOSE_S, f"{seconds:.0f}s")
-    peaks = {key: large[key]["peak_rss_mib"] for key in ("read", "core_ours", "close", "backfill")
-             if large.get(key)}  # fmt: skip
-    if peaks:
-        worst = max(peaks, key=peaks.get)
-        verdict("peak RSS < 6 GiB", peaks[worst] < TARGET_RSS_MIB,
-                f"highest {peaks[worst]:,.0f} MiB in {worst}")  # fmt: skip
-    medium = all_results.get("medium")
-    if medium:
-        scale = large.get("lines", 1) / max(medium.get("lines", 1), 1)
-        for key in ("close", "backfill"):
-            if medium.get(key) and large.get(key):
-                growth = large[key]["wall_s"] / medium[key]["wall_s"]
-                verdict(f"{key} time grows at most linearly", growth <= scale * 1.05,
-                        f"×{growth:.1f} for ×{scale:.1f} the data")  # fmt: skip
-    return verdicts
 
 
 def machine() -> str:
@@ -310,6 +153,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=Path("backlog_data/benchmarks"))
     parser.add_argument("--seed", type=int, default=SYNTHETIC_SEED)
     parser.add_argument("--repeat", type=int, default=3, help="timed runs of each core computation")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="also run the peer and the closes with the ERP and warehouse on this PostgreSQL "
+        "(schemas bench_erp, bench_warehouse, bench_peer are replaced)",
+    )
     arguments = parser.parse_args(argv)
     workdir = arguments.workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -317,9 +166,16 @@ def main(argv: list[str] | None = None) -> int:
     all_results = json.loads(stored.read_text()) if stored.is_file() else {}
     steps = set(arguments.steps)
     for size in arguments.sizes:
-        result = run_size(size, workdir, arguments.seed, arguments.repeat, steps)
-        all_results[size] = {**all_results.get(size, {}), **result, "machine": machine()}
-        stored.write_text(json.dumps(all_results, indent=1))
+
+        def save(result: dict, size: str = size) -> None:
+            # Read again: another size may be measured in another process meanwhile.
+            if stored.is_file():
+                all_results.update(json.loads(stored.read_text()))
+            all_results[size] = {**all_results.get(size, {}), **result, "machine": machine()}
+            stored.write_text(json.dumps(all_results, indent=1))
+
+        save(run_size(size, workdir, arguments.seed, arguments.repeat, steps, arguments.postgres,
+                      save))  # fmt: skip
     print(f"\nMachine: {machine()}\n")
     print(table({size: all_results[size] for size in SIZES if size in all_results}))
     verdicts = targets(all_results)

@@ -18,6 +18,9 @@ import time
 import warnings
 from pathlib import Path
 
+from backlog_pipeline.demo.synthetic import SYNTHETIC_FIRST_MONTH, SYNTHETIC_MONTHS
+from backlog_pipeline.periods import month_label, parse_month
+
 _SAMPLE_SECONDS = 0.2
 
 
@@ -67,6 +70,10 @@ def main() -> None:
             "BACKLOG_CRM_DIR": str(company / "crm"),
             "BACKLOG_ERP_URL": f"sqlite:///{company / 'erp.sqlite'}",
             "BACKLOG_WAREHOUSE_URL": f"sqlite:///{data_dir / 'warehouse.sqlite'}",
+            "BACKLOG_START_MONTH": SYNTHETIC_FIRST_MONTH,
+            "BACKLOG_END_MONTH": month_label(
+                parse_month(SYNTHETIC_FIRST_MONTH) + SYNTHETIC_MONTHS - 1
+            ),
         }
     )
     samples: list[tuple[float, float]] = []
@@ -81,7 +88,7 @@ def main() -> None:
     import dagster as dg
 
     from backlog_pipeline.defs.jobs import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
-    from backlog_pipeline.periods import parse_month, partition_key
+    from backlog_pipeline.periods import partition_key
 
     instance = dg.DagsterInstance.ephemeral()
     started = time.time()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from backlog_pipeline import text_codes
+from backlog_pipeline.accounting.lookup import positions
 from backlog_pipeline.money import require_exact_sums
 
 # The source columns the roll-forward (and the as-of route) read; ids of lines are not.
@@ -66,7 +66,7 @@ def contract_activity(
     require_exact_arithmetic(contracts, changes, recognition)
     known = contract_index(contracts)
     by_contract = known.get_indexer(contracts["contract_id"])
-    line_contract = text_codes.positions(known, recognition["contract_id"])
+    line_contract = positions(known, recognition["contract_id"])
     change_contract = known.get_indexer(changes["contract_id"])
     lines = line_contract >= 0
     known_changes = change_contract >= 0

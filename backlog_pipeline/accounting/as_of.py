@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from backlog_pipeline import text_codes
 from backlog_pipeline.accounting.activity import known_contract_rows, require_exact_arithmetic
+from backlog_pipeline.accounting.lookup import positions
 
 
 def closing_as_of(
@@ -87,7 +87,7 @@ def total_closing_as_of_months(
     known = pd.Index(contracts["contract_id"].unique())
     # Each record's contract number, looked up once; -1 marks an orphan, which is left out.
     change_contract = known.get_indexer(changes["contract_id"])
-    line_contract = text_codes.positions(known, recognition["contract_id"])
+    line_contract = positions(known, recognition["contract_id"])
     changes = changes[change_contract >= 0]
     change_contract = change_contract[change_contract >= 0]
     lines = line_contract >= 0

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from backlog_pipeline import text_codes
+from backlog_pipeline.accounting.lookup import positions as id_positions
 from backlog_pipeline.money import format_cents
 from backlog_pipeline.periods import month_indices, month_label
 
@@ -164,7 +164,7 @@ class ContractLookup:
     @classmethod
     def of(cls, frame: pd.DataFrame, contracts: pd.DataFrame) -> ContractLookup:
         known = pd.Index(contracts["contract_id"].unique())
-        return cls(known, text_codes.positions(known, frame["contract_id"]))
+        return cls(known, id_positions(known, frame["contract_id"]))
 
     def per_record(self, by_contract: pd.Series, frame: pd.DataFrame) -> pd.Series:
         """``frame["contract_id"].map(by_contract)``, through the positions found once."""

@@ -1,8 +1,9 @@
 """``backlog-close``: run the monthly close from a terminal and print what it published.
 
 It runs the same Dagster job the schedule runs, over a range of months in one run, so
-its figures are the UI's figures. With ``DAGSTER_HOME`` set the run is recorded there
-and shows up in ``dagster dev``; without it the run lives in a temporary instance.
+its figures are the UI's figures. Its runs are recorded in the instance at ``DAGSTER_HOME``,
+or, when that is unset, in ``<data folder>/dagster_home``: every published version's
+``run_id`` names a run an instance has, and ``dagster dev`` started on that folder shows it.
 """
 
 import argparse
@@ -74,11 +75,8 @@ def _run(first: int, last: int, expect_shrink: bool = False) -> dg.JobExecutionR
     from backlog_pipeline.defs.policies import ensure_pools
     from backlog_pipeline.source_shrink import EXPECT_SHRINK_TAG
 
-    if os.environ.get("DAGSTER_HOME"):
-        instance = dg.DagsterInstance.get()
-        ensure_pools(instance)
-    else:
-        instance = dg.DagsterInstance.ephemeral()
+    instance = dg.DagsterInstance.get()  # DAGSTER_HOME, set by ``_use_instance``
+    ensure_pools(instance)
     return dg.execute_job(
         dg.build_reconstructable_job("backlog_pipeline.cli.close", "close_job"),
         instance=instance,
@@ -90,6 +88,17 @@ def _run(first: int, last: int, expect_shrink: bool = False) -> dg.JobExecutionR
         },
         raise_on_error=False,
     )
+
+
+def _use_instance() -> str:
+    """The instance the runs are recorded in: ``DAGSTER_HOME``, else one in the data folder."""
+    from backlog_pipeline.config import settings
+
+    if not os.environ.get("DAGSTER_HOME"):
+        home = settings.data_dir / "dagster_home"
+        home.mkdir(parents=True, exist_ok=True)
+        os.environ["DAGSTER_HOME"] = str(home)
+    return os.environ["DAGSTER_HOME"]
 
 
 def _warehouse_url() -> str:
@@ -139,6 +148,10 @@ def _report(result: dg.JobExecutionResult, first: int, last: int) -> None:
         "`backlog-months versions` lists versions)"
     )
     print(f"KPI documents: {settings.output_dir}/<YYYY-MM>/")
+    print(
+        f"Board pack: {settings.output_dir}/<YYYY-MM>/board_pack.html, "
+        f"trend report {settings.output_dir}/backlog_trend.html"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -169,7 +182,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("backlog-close: --from is after --to", file=sys.stderr)
         return 2
 
-    print(f"Closing {month_label(first)}..{month_label(last)} in one run", flush=True)
+    home = _use_instance()
+    print(
+        f"Closing {month_label(first)}..{month_label(last)} in one run "
+        f"(recorded in the Dagster instance {home})",
+        flush=True,
+    )
     result = _run(first, last, args.expect_shrink)
     if not result.success:
         _report_failure(result, first, last)
@@ -183,9 +201,14 @@ def _report_failure(result: dg.JobExecutionResult, first: int, last: int) -> Non
     if close_report.warehouse_published(result):
         _print_flow(first, last)
         _print_quarantine(result)
+        unwritten = (
+            "the board pack was"
+            if close_report.failed_steps(result) == {close_report.BOARD_PACK_STEP}
+            else "the KPI documents were"
+        )
         print(
             f"The close failed (run {result.run_id}) AFTER the warehouse was published: its "
-            "tables hold the figures above, but the KPI documents were NOT all written:",
+            f"tables hold the figures above, but {unwritten} NOT all written:",
             file=sys.stderr,
         )
     else:

@@ -73,7 +73,23 @@ def _engine() -> sa.Engine:
 
 def _show(frame: pd.DataFrame, empty: str) -> None:
     # No number parsing: money prints as the exact two-decimal figure it is stored as.
-    print(frame.to_markdown(index=False, disable_numparse=True) if not frame.empty else empty)
+    print(
+        _printable(frame).to_markdown(index=False, disable_numparse=True)
+        if not frame.empty
+        else empty
+    )
+
+
+def _printable(frame: pd.DataFrame) -> pd.DataFrame:
+    """Blank for a missing value, not ``nan``; a whole number as one (``1``, not ``1.0``,
+    which a nullable column such as ``restates`` comes back as)."""
+    shown = frame.astype(object).where(frame.notna(), "")
+    for column in frame.columns:
+        if pd.api.types.is_float_dtype(frame[column]):
+            present = frame[column].dropna()
+            if (present == present.round()).all():
+                shown[column] = [v if v == "" else str(int(v)) for v in shown[column]]
+    return shown
 
 
 def _versions(engine: sa.Engine, month: int | None) -> None:

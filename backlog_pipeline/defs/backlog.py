@@ -12,7 +12,7 @@ import pandas as pd
 
 from backlog_pipeline.accounting import rollforward
 from backlog_pipeline.accounting.activity import contract_activity
-from backlog_pipeline.accounting.flow import period_flow, with_month_labels
+from backlog_pipeline.accounting.flow import period_flow
 from backlog_pipeline.accounting.rollforward import REPORTING_COLUMNS
 from backlog_pipeline.defs.currency import CONVERSION_INS, converted_rows
 from backlog_pipeline.defs.fx_source import FxRatesSource
@@ -22,17 +22,44 @@ from backlog_pipeline.defs.sources import OWNERS
 from backlog_pipeline.money import cents_to_decimal
 from backlog_pipeline.periods import month_label, partition_key
 
+FLOW_FIGURES = (*REPORTING_COLUMNS, "net_change")  # the flow's order
 
-def flow_metadata(row: pd.Series) -> dict[str, dg.MetadataValue]:
-    """A month's figures as numbers the UI can plot across partitions (display only).
 
-    A figure that is missing or null is left out here; the checks report it.
+def flow_metadata(row: pd.Series, currency: str) -> dict[str, dg.MetadataValue]:
+    """A month's figures: each as exact text with its currency (``3946899.40 USD``), and as
+    a number for the UI's plots (display only), labelled ``1 opening`` .. ``9 net_change``
+    so the plots come in the flow's order. A missing figure is left out; the checks say why.
     """
-    return {
-        column: dg.MetadataValue.float(float(cents_to_decimal(row[column])))
-        for column in REPORTING_COLUMNS
-        if column in row and not pd.isna(row[column])
-    }
+    metadata: dict[str, dg.MetadataValue] = {}
+    for position, column in enumerate(FLOW_FIGURES, start=1):
+        if column in row and not pd.isna(row[column]):
+            amount = cents_to_decimal(row[column])
+            metadata[column] = dg.MetadataValue.text(f"{amount} {currency}")
+            metadata[f"{position} {column}"] = dg.MetadataValue.float(float(amount))
+    return metadata
+
+
+def flow_table(flow: pd.DataFrame, currency: str) -> dg.TableMetadataValue:
+    """The flow as a typed table: money as exact decimal text, in ``currency``."""
+    money = [column for column in FLOW_FIGURES if column in flow]
+    columns = [
+        dg.TableColumn("period", "string", description="month, YYYY-MM"),
+        *(dg.TableColumn(c, "decimal(18,2)", description=currency) for c in money),
+        dg.TableColumn("net_change_pct", "decimal(9,2)", description="% of opening"),
+    ]
+    records = [
+        dg.TableRecord(
+            {
+                "period": month_label(int(row["period"])),
+                **{c: None if pd.isna(row[c]) else str(cents_to_decimal(row[c])) for c in money},
+                "net_change_pct": None
+                if pd.isna(row.get("net_change_pct"))
+                else str(row["net_change_pct"]),
+            }
+        )
+        for _, row in flow.iterrows()
+    ]
+    return dg.MetadataValue.table(records, schema=dg.TableSchema(columns=columns))
 
 
 @dg.asset(
@@ -96,29 +123,17 @@ def contract_backlog(
         "cancellation (lost) and FX revaluation lines."
     ),
 )
-def backlog_flow(context: dg.AssetExecutionContext, contract_rows: pd.DataFrame) -> pd.DataFrame:
+def backlog_flow(
+    context: dg.AssetExecutionContext, contract_rows: pd.DataFrame, reporting: Reporting
+) -> pd.DataFrame:
     first, last = months_in_run(context)
     flow = period_flow(contract_rows, list(range(first, last + 1)))
     for _, row in flow.iterrows():
         context.add_asset_metadata(
             {
-                **flow_metadata(row),
-                "flow": dg.MetadataValue.md(
-                    with_month_labels(flow[flow["period"] == row["period"]])
-                    .pipe(_money_table)
-                    .to_markdown(index=False, disable_numparse=True)
-                ),
+                **flow_metadata(row, reporting.currency),
+                "flow": flow_table(flow[flow["period"] == row["period"]], reporting.currency),
             },
             partition_key=partition_key(int(row["period"])),
         )
     return flow
-
-
-def _money_table(flow: pd.DataFrame) -> pd.DataFrame:
-    shown = flow.copy()
-    for column in (*REPORTING_COLUMNS, "net_change"):
-        if column in shown:
-            shown[column] = shown[column].map(
-                lambda cents: None if pd.isna(cents) else cents_to_decimal(cents)
-            )
-    return shown

@@ -1,7 +1,7 @@
 """Asset checks on the monthly flow, each naming the figures that disagree and by how much.
 
-Blocking checks stop publication of the run's months; each returns a result on every
-path (see ``check_results.guarded``).
+Blocking checks stop publication of the run's months. Each gives every month of the run its
+own result, failed when it cannot evaluate (see ``check_partitions.by_month``).
 """
 
 import dagster as dg
@@ -19,7 +19,8 @@ from backlog_pipeline.accounting.reconcile import (
     next_month_discrepancies,
 )
 from backlog_pipeline.accounting.restatement import contract_differences, flow_differences
-from backlog_pipeline.defs.check_results import check_result, evidence_metadata, guarded
+from backlog_pipeline.defs.check_partitions import MonthlyResults, by_month
+from backlog_pipeline.defs.check_results import check_result, evidence_metadata
 from backlog_pipeline.defs.currency import CONVERSION_INS, currency_figures
 from backlog_pipeline.defs.partitions import monthly_partitions, months_in_run
 from backlog_pipeline.defs.resources import Reporting, Warehouse
@@ -52,23 +53,20 @@ _SOURCES = {name: CONVERSION_INS[name] for name in ("contracts", "changes", "rec
     ),
 )
 def flow_reconciles(
+    context: dg.AssetCheckExecutionContext,
     backlog_flow: pd.DataFrame,
     currency_flow: pd.DataFrame,
     contracts: pd.DataFrame,
     changes: pd.DataFrame,
     recognition: pd.DataFrame,
-) -> dg.AssetCheckResult:
-    def evaluate() -> dg.AssetCheckResult:
+) -> MonthlyResults:
+    def found() -> list[Discrepancy]:
         found = reporting_identity_discrepancies(backlog_flow)
         if not found:
             found = local_flow_discrepancies(currency_flow, contracts, changes, recognition)
-        return check_result(
-            found,
-            "month(s) do not reconcile",
-            extra={"months": dg.MetadataValue.int(len(backlog_flow))},
-        )
+        return found
 
-    return guarded(evaluate)
+    yield from by_month(context, found, lambda f, _: check_result(f, "month(s) do not reconcile"))
 
 
 @dg.asset_check(
@@ -77,11 +75,13 @@ def flow_reconciles(
     blocking=True,
     description="Every month carries an explicit numeric cancellation (lost) line, 0 included.",
 )
-def cancellation_line_present(backlog_flow: pd.DataFrame) -> dg.AssetCheckResult:
-    return guarded(
-        lambda: check_result(
-            cancellation_line_problems(backlog_flow), "month(s) lack a cancellation line"
-        )
+def cancellation_line_present(
+    context: dg.AssetCheckExecutionContext, backlog_flow: pd.DataFrame
+) -> MonthlyResults:
+    yield from by_month(
+        context,
+        lambda: cancellation_line_problems(backlog_flow),
+        lambda f, _: check_result(f, "month(s) lack a cancellation line"),
     )
 
 
@@ -93,13 +93,12 @@ def cancellation_line_present(backlog_flow: pd.DataFrame) -> dg.AssetCheckResult
     description="Every figure of the flow is the sum of the contract rows behind it.",
 )
 def flow_matches_contracts(
-    backlog_flow: pd.DataFrame, contract_rows: pd.DataFrame
-) -> dg.AssetCheckResult:
-    return guarded(
-        lambda: check_result(
-            contract_sum_discrepancies(backlog_flow, contract_rows),
-            "figure(s) differ from the sum of their contracts",
-        )
+    context: dg.AssetCheckExecutionContext, backlog_flow: pd.DataFrame, contract_rows: pd.DataFrame
+) -> MonthlyResults:
+    yield from by_month(
+        context,
+        lambda: contract_sum_discrepancies(backlog_flow, contract_rows),
+        lambda f, _: check_result(f, "figure(s) differ from the sum of their contracts"),
     )
 
 
@@ -113,25 +112,33 @@ def flow_matches_contracts(
     ),
 )
 def opening_continues_previous_close(
-    backlog_flow: pd.DataFrame, warehouse: Warehouse
-) -> dg.AssetCheckResult:
-    def evaluate() -> dg.AssetCheckResult:
-        first = int(backlog_flow["period"].min())
-        last = int(backlog_flow["period"].max())
+    context: dg.AssetCheckExecutionContext, backlog_flow: pd.DataFrame, warehouse: Warehouse
+) -> MonthlyResults:
+    first, last = months_in_run(context)
+    neighbours: dict[str, bool] = {}
+
+    def found() -> list[Discrepancy]:
         published = published_closing(warehouse.engine, [first - 1])
         following = published_figure(warehouse.engine, [last + 1], "opening")
-        return check_result(
-            continuity_discrepancies(backlog_flow, published)
-            + next_month_discrepancies(backlog_flow, following),
-            "month(s) open at another figure than the previous close",
-            severity=dg.AssetCheckSeverity.WARN,
-            extra={
-                "previous_month_published": dg.MetadataValue.bool(first - 1 in published),
-                "next_month_published": dg.MetadataValue.bool(last + 1 in following),
-            },
+        neighbours.update(previous=first - 1 in published, next=last + 1 in following)
+        return continuity_discrepancies(backlog_flow, published) + next_month_discrepancies(
+            backlog_flow, following
         )
 
-    return guarded(evaluate)
+    def result(month_found: list[Discrepancy], month: int) -> dg.AssetCheckResult:
+        extra = {}
+        if month == first:
+            extra["previous_month_published"] = dg.MetadataValue.bool(neighbours["previous"])
+        if month == last:
+            extra["next_month_published"] = dg.MetadataValue.bool(neighbours["next"])
+        return check_result(
+            month_found,
+            "month(s) open at another figure than the previous close",
+            severity=dg.AssetCheckSeverity.WARN,
+            extra=extra,
+        )
+
+    yield from by_month(context, found, result)
 
 
 @dg.asset_check(
@@ -157,13 +164,13 @@ def matches_published(
     rates: pd.DataFrame,
     warehouse: Warehouse,
     reporting: Reporting,
-) -> dg.AssetCheckResult:
-    def evaluate() -> dg.AssetCheckResult:
+) -> MonthlyResults:
+    def found() -> dict[int, dg.AssetCheckResult]:
         figures = currency_figures(contract_rows, pd.DataFrame(), constant, rates, reporting)
         fingerprints = month_fingerprints(backlog_flow, contract_rows, reporting.currency, figures)
         return _restatement(context, backlog_flow, contract_rows, fingerprints, warehouse)
 
-    return guarded(evaluate)
+    yield from by_month(context, found, lambda r, _: r, select=lambda r, m, *_: r[m])
 
 
 def _restatement(
@@ -172,8 +179,9 @@ def _restatement(
     contract_rows: pd.DataFrame,
     fingerprints: dict[int, str],
     warehouse: Warehouse,
-) -> dg.AssetCheckResult:
-    """The published months the run would change, figure by figure and contract by contract."""
+) -> dict[int, dg.AssetCheckResult]:
+    """Each month's result: the published figures it would change, line by line and contract
+    by contract; ERROR for a locked month (nothing of the run is published), else WARN."""
     first, last = months_in_run(context)
     months = [int(month) for month in backlog_flow["period"]]
     with warehouse.engine.connect() as connection:
@@ -185,42 +193,54 @@ def _restatement(
     by_contract = contract_differences(
         contract_rows[contract_rows["period"].isin(changed)], old_rows
     )
-    blocked = [held[m].describe() for m in changed if m in held]
+    blocked = {m: held[m].describe() for m in changed if m in held}
     severity = dg.AssetCheckSeverity.ERROR if blocked else dg.AssetCheckSeverity.WARN
     run_id = context.run.run_id
     replace_exceptions(
         warehouse.engine, "matches_published", severity.value, "backlog_flow", by_contract,
         run_id, (first, last),
     )  # fmt: skip
-    extra = {
-        **_restated_metadata(published, changed),
-        **evidence_metadata(by_contract, "matches_published", run_id, warehouse),
-    }
-    if blocked:
-        extra = {**extra, **_locked_metadata(blocked)}
-    what = "published figure(s) would change (restatement)"
-    if blocked:
-        what = (
-            f"published figure(s) would change in locked month(s) {'; '.join(blocked)}, so "
-            "nothing is published: unlock with `backlog-months unlock YYYY-MM --by NAME "
-            "--reason TEXT` to restate"
+    if changed:
+        context.log.warning(f"Restatement: {', '.join(month_label(m) for m in changed)} change")
+    results = {}
+    for month in months:
+        mine = by_contract[by_contract["period"] == month]
+        extra = {
+            **_restated_metadata(published, month, changed),
+            **evidence_metadata(mine, "matches_published", run_id, warehouse),
+        }
+        what = "published figure(s) would change (restatement)"
+        if month in blocked:
+            extra = {**extra, **_locked_metadata([blocked[month]])}
+            what = (
+                f"published figure(s) would change in locked month {blocked[month]}, so "
+                "nothing is published: unlock with `backlog-months unlock YYYY-MM --by NAME "
+                "--reason TEXT` to restate"
+            )
+        lines = [line for line in by_line if line["period"] == month_label(month)]
+        results[month] = check_result(
+            _with_contract_only_months(lines, [month] if month in changed else []),
+            what,
+            severity=dg.AssetCheckSeverity.ERROR
+            if month in blocked
+            else dg.AssetCheckSeverity.WARN,
+            extra=extra,
         )
-    return check_result(
-        _with_contract_only_months(by_line, changed), what, severity=severity, extra=extra
-    )
+    return results
 
 
 def _restated_metadata(
-    published: dict[int, CurrentVersion], changed: list[int]
+    published: dict[int, CurrentVersion], month: int, changed: list[int]
 ) -> dict[str, dg.MetadataValue]:
+    """Whether the month was published, and its version change if it is restated."""
+    restated = {
+        month_label(m): f"version {published[m].version} → {published[m].version + 1}"
+        for m in changed
+        if m == month
+    }
     return {
-        "months_published_before": dg.MetadataValue.int(len(published)),
-        "months_restated": dg.MetadataValue.json(
-            {
-                month_label(m): f"version {published[m].version} → {published[m].version + 1}"
-                for m in changed
-            }
-        ),
+        "published_before": dg.MetadataValue.bool(month in published),
+        "months_restated": dg.MetadataValue.json(restated),
     }
 
 

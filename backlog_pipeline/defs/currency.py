@@ -35,7 +35,10 @@ CONVERSION_INS = {
     "contracts": columns_in("crm_contracts", (*ROLL_FORWARD_INPUTS["contracts"], "currency")),
     "changes": columns_in("crm_contract_changes", ROLL_FORWARD_INPUTS["changes"]),
     "recognition": columns_in(
-        "erp_recognition", ROLL_FORWARD_INPUTS["recognition"], optional=("amount_reporting",)
+        "erp_recognition",
+        ROLL_FORWARD_INPUTS["recognition"],
+        optional=("amount_reporting",),
+        categories=("contract_id",),
     ),
     "rates": dg.AssetIn("fx_rates"),
 }

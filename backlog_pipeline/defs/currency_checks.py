@@ -15,7 +15,8 @@ from backlog_pipeline.accounting.fx_checks import (
     reporting_currency_discrepancies,
     revaluation_discrepancies,
 )
-from backlog_pipeline.defs.check_results import check_result, guarded
+from backlog_pipeline.defs.check_partitions import MonthlyResults, by_month
+from backlog_pipeline.defs.check_results import check_result
 from backlog_pipeline.defs.currency import CONVERSION_INS
 from backlog_pipeline.defs.partitions import monthly_partitions, months_in_run
 from backlog_pipeline.defs.resources import Reporting
@@ -40,18 +41,18 @@ def currencies_sum_to_flow(
     contract_rows: pd.DataFrame,
     currency_flow: pd.DataFrame,
     reporting: Reporting,
-) -> dg.AssetCheckResult:
-    def evaluate() -> dg.AssetCheckResult:
+) -> MonthlyResults:
+    def found() -> list:
         first, last = months_in_run(context)
         converted = converted_flow_by_currency(
             contract_rows, range(first, last + 1), reporting.currency
         )
-        found = currency_sum_discrepancies(
+        return currency_sum_discrepancies(
             backlog_flow, converted
         ) + reporting_currency_discrepancies(converted, currency_flow, reporting.currency)
-        return check_result(found, "figure(s) differ from the sum of the currencies' flows")
 
-    return guarded(evaluate)
+    what = "figure(s) differ from the sum of the currencies' flows"
+    yield from by_month(context, found, lambda f, _: check_result(f, what))
 
 
 @dg.asset_check(
@@ -71,18 +72,19 @@ def currencies_sum_to_flow(
     ),
 )
 def fx_revaluation_second_route(
+    context: dg.AssetCheckExecutionContext,
     backlog_flow: pd.DataFrame,
     contract_rows: pd.DataFrame,
     rates: pd.DataFrame,
     contracts: pd.DataFrame,
     recognition: pd.DataFrame,
     reporting: Reporting,
-) -> dg.AssetCheckResult:
-    def evaluate() -> dg.AssetCheckResult:
+) -> MonthlyResults:
+    def found() -> list:
         ledger = ledger_of(contract_rows, contracts, recognition, reporting.currency)
-        found = revaluation_discrepancies(
+        return revaluation_discrepancies(
             contract_rows, rates, reporting.currency, ledger, backlog_flow
         )
-        return check_result(found, "month(s) whose revaluation differs from its second route")
 
-    return guarded(evaluate)
+    what = "month(s) whose revaluation differs from its second route"
+    yield from by_month(context, found, lambda f, _: check_result(f, what))

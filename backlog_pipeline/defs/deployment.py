@@ -21,6 +21,7 @@ from backlog_pipeline.config import (
 )
 from backlog_pipeline.defs.fx_source import FxRatesSource
 from backlog_pipeline.defs.io_manager import MonthlyFrameIOManager
+from backlog_pipeline.defs.planning import Planning
 from backlog_pipeline.defs.resources import (
     CrmExport,
     CrmSource,
@@ -139,6 +140,21 @@ def _fx_rates() -> FxRatesSource:
     )
 
 
+def _planning() -> Planning:
+    """The RPO disclosure's plan (a table of the ERP database), budget and expedients."""
+    erp_database = {"url": dg.EnvVar(ERP_URL)} if settings.erp_url_is_set else {
+        "url": f"sqlite:///{settings.demo_dir}/erp.sqlite", "demo_data_dir": str(settings.data_dir)
+    }  # fmt: skip
+    return Planning(
+        plan_table=settings.erp_plan_table,
+        budget_csv=str(settings.revenue_budget_csv) if settings.revenue_budget_csv else None,
+        short_contract_expedient=settings.rpo_short_contract_expedient,
+        duration_from=settings.rpo_duration_from,
+        fiscal_year_start_month=settings.fiscal_year_start_month,
+        **(erp_database if settings.erp_plan_table else {}),
+    )
+
+
 crm = _crm()
 erp = _erp()
 fx_rates_source = _fx_rates()
@@ -169,5 +185,6 @@ resources = {
     "warehouse": warehouse,
     "documents": documents,
     "reporting": reporting,
+    "planning": _planning(),
     "io_manager": io_manager,
 }

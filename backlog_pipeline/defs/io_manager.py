@@ -1,79 +1,141 @@
-"""Stores the computed frames between steps, one file per month, so ranges work.
+"""Stores the computed frames between steps as Parquet, one file per month, so ranges work.
 
-Dagster's filesystem IO manager cannot take a single-run backfill's range of months;
-this one splits a frame by its ``period`` column on the way out and concatenates the
-months asked for on the way in. Source snapshots (assets with ``SNAPSHOT`` metadata) are
-one file whatever months a run covers: every month is computed from the full history.
+Built on Dagster's ``UPathIOManager``: ``base_dir`` is a local folder or any fsspec URL
+(``s3://bucket/staging``, ``gs://…``), so steps on several machines share staging.
+Dagster's own handling cannot take a single-run backfill's range of months on the way
+out; this one splits a frame by its ``period`` column and writes each month's file, and
+on the way in reads the months asked for, only the columns the step declares
+(:func:`columns_in`), as one table. Source snapshots (assets with ``SNAPSHOT`` metadata)
+are one file whatever months a run covers: every month is computed from the full history.
+How frames become files: :mod:`backlog_pipeline.staging_frames`.
 
 Each run writes under ``runs/<run id>/`` and reads its own files first, so two runs that
 overlap in months never read each other's half of a computation. Every file is also
-linked (not copied) to the shared ``latest`` place, from which a later run that does not
-recompute an asset reads it. Run folders older than ``keep_runs_hours`` are removed.
+linked (on object storage: copied) to the shared ``latest`` place, from which a later run
+that does not recompute an asset reads it. Local run folders older than
+``keep_runs_hours`` are removed (on object storage, leave that to a lifecycle rule).
 """
 
+from __future__ import annotations
+
 import os
-import pickle
 import shutil
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
-import numpy as np
 import pandas as pd
-from pandas.api.types import infer_dtype
+import pyarrow as pa
+from upath import UPath
 
-from backlog_pipeline import text_codes
 from backlog_pipeline.periods import month_label, parse_month
+from backlog_pipeline.staging_frames import concat_tables, from_table, read_table, write_frame
 
 SNAPSHOT = "backlog/full_snapshot"
 COLUMNS = "backlog/columns"
 OPTIONAL = "backlog/optional_columns"
+CATEGORIES = "backlog/categories"
 
 
-def columns_in(key: str, columns: Sequence[str], optional: Sequence[str] = ()) -> dg.AssetIn:
+def columns_in(
+    key: str, columns: Sequence[str], optional: Sequence[str] = (), categories: Sequence[str] = ()
+) -> dg.AssetIn:
     """An input that loads only ``columns`` (and ``optional`` ones where the frame has
-    them): fifteen million line ids are not unpacked for a step that never reads them."""
-    return dg.AssetIn(key, metadata={COLUMNS: list(columns), OPTIONAL: list(optional)})
+    them): fifteen million line ids are not read for a step that never uses them.
+    ``categories`` are id columns the step looks up: loaded as ``Categorical``, so a
+    lookup goes through their distinct values (``accounting.lookup.positions``)."""
+    return dg.AssetIn(
+        key,
+        metadata={COLUMNS: list(columns), OPTIONAL: list(optional), CATEGORIES: list(categories)},
+    )
 
 
 def _is_snapshot(context: dg.OutputContext) -> bool:
     return bool((context.definition_metadata or {}).get(SNAPSHOT))
 
 
-class MonthlyFrameIOManager(dg.ConfigurableIOManager):
-    base_dir: str
-    keep_runs_hours: float = 48.0
+def _is_local(path: UPath) -> bool:
+    return path.protocol in ("", "file", "local")
 
-    def _path(
-        self, asset_key: dg.AssetKey, partition_key: str | None, run_id: str | None = None
-    ) -> Path:
-        root = Path(self.base_dir) / "runs" / run_id if run_id else Path(self.base_dir)
-        folder = root.joinpath(*asset_key.path)
-        if partition_key is None:
-            return folder / "all.pkl"
-        return folder / f"{month_label(parse_month(partition_key))}.pkl"
 
-    def _store(
-        self, context: dg.OutputContext, partition_key: str | None, frame: pd.DataFrame
-    ) -> None:
-        own = self._path(context.asset_key, partition_key, context.run_id)
-        self._write(own, frame)
-        shared = self._path(context.asset_key, partition_key)
-        shared.parent.mkdir(parents=True, exist_ok=True)
-        temporary = shared.with_name(f".{shared.name}.{context.run_id}")
+class ParquetFrameIOManager(dg.UPathIOManager):
+    """Frames as ``<asset>/<YYYY-MM>.parquet`` (``all.parquet`` for snapshots)."""
+
+    extension = ".parquet"
+
+    def __init__(self, base_path: UPath, keep_runs_hours: float = 48.0) -> None:
+        super().__init__(base_path=base_path)
+        self.keep_runs_hours = keep_runs_hours
+
+    def get_path_for_partition(
+        self, context: dg.InputContext | dg.OutputContext, path: UPath, partition: str
+    ) -> UPath:
+        return path / month_label(parse_month(partition))
+
+    def _relative(self, path: UPath) -> str:
+        return str(path)[len(str(self._base_path)) :].lstrip("/")
+
+    def run_path(self, path: UPath, run_id: str) -> UPath:
+        """Where run ``run_id`` keeps its own copy of the shared file at ``path``."""
+        return self._base_path / "runs" / run_id / self._relative(path)
+
+    def _snapshot_path(self, context: dg.InputContext | dg.OutputContext) -> UPath:
+        return self._with_extension(self._get_path_without_extension(context) / "all")
+
+    def dump_to_path(self, context: dg.OutputContext, obj: pd.DataFrame, path: UPath) -> None:
+        """This run's file, then the shared one (a link where the storage has them)."""
+        own = self.run_path(path, context.run_id)
+        self.write(own, obj)
+        if not _is_local(path):
+            own.fs.copy(own.path, path.path)
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{context.run_id}")
         temporary.unlink(missing_ok=True)
         try:
             os.link(own, temporary)
         except OSError:  # storage without hard links (some network shares)
             shutil.copy2(own, temporary)
-        os.replace(temporary, shared)
+        os.replace(temporary, path)
 
-    def _prune(self) -> None:
-        runs = Path(self.base_dir) / "runs"
-        if not runs.is_dir():
+    @staticmethod
+    def write(path: UPath, frame: pd.DataFrame) -> None:
+        """The frame at ``path``, whole or not at all (a local file is renamed into place)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not _is_local(path):
+            with path.open("wb") as stream:
+                write_frame(frame, stream)
+            return
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                write_frame(frame, stream)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+    def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame | None) -> None:
+        if obj is None:
+            return
+        self.prune()
+        if not context.has_asset_partitions:
+            self.dump_to_path(context, obj, self._get_path(context))
+        elif _is_snapshot(context):
+            self.dump_to_path(context, obj, self._snapshot_path(context))
+        else:
+            paths = self._get_paths_for_partitions(context)
+            periods = obj["period"]
+            for key in context.asset_partition_keys:
+                month = obj[periods == parse_month(key)].reset_index(drop=True)
+                self.dump_to_path(context, month, paths[key])
+        context.add_output_metadata({"path": dg.MetadataValue.path(str(self._base_path))})
+
+    def prune(self) -> None:
+        runs = self._base_path / "runs"
+        if not _is_local(runs) or not runs.is_dir():
             return
         cutoff = time.time() - self.keep_runs_hours * 3600
         for folder in runs.iterdir():
@@ -83,192 +145,63 @@ class MonthlyFrameIOManager(dg.ConfigurableIOManager):
             except FileNotFoundError:
                 pass  # another run pruned it first
 
-    @staticmethod
-    def _write(path: Path, frame: pd.DataFrame) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                pickle.dump(pack(frame), stream, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-
-    def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame | None) -> None:
-        if obj is None:
-            return
-        self._prune()
-        if not context.has_asset_partitions or _is_snapshot(context):
-            self._store(context, None, obj)
-            return
-        for key in context.asset_partition_keys:
-            month = obj[obj["period"] == parse_month(key)].reset_index(drop=True)
-            self._store(context, key, month)
-
-    def _find(self, context: dg.InputContext, partition_key: str | None) -> Path:
+    def find(self, context: dg.InputContext, path: UPath) -> UPath:
         """This run's own file, else the producing (parent) run's, else the latest one.
 
         A re-execution from failure does not recompute the steps that succeeded; Dagster
         names their run as the upstream output's, so their files are read, not another run's.
         """
-        runs = [context.step_context.run_id]
-        upstream = context.upstream_output
-        if upstream is not None:
+        runs = []
+        for run_of in (lambda: context.step_context.run_id, lambda: context.upstream_output.run_id):
             try:
-                runs.append(upstream.run_id)
-            except dg.DagsterInvariantViolationError:
-                pass
+                runs.append(run_of())
+            except (dg.DagsterInvariantViolationError, AttributeError):
+                pass  # built outside a run (tests), or no upstream output
         for run_id in runs:
-            path = self._path(context.asset_key, partition_key, run_id)
-            if path.is_file():
-                return path
-        return self._path(context.asset_key, partition_key)
-
-    def load_input(self, context: dg.InputContext) -> pd.DataFrame:
-        metadata = context.definition_metadata or {}
-        columns, optional = metadata.get(COLUMNS), metadata.get(OPTIONAL, ())
-        if not context.has_asset_partitions or (
-            context.upstream_output is not None and _is_snapshot(context.upstream_output)
-        ):
-            return self._read(self._find(context, None), columns, optional)
-        frames = [
-            self._read(self._find(context, key), columns, optional)
-            for key in context.asset_partition_keys
-        ]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-    @staticmethod
-    def _read(
-        path: Path, columns: Sequence[str] | None = None, optional: Sequence[str] = ()
-    ) -> pd.DataFrame:
+            own = self.run_path(path, run_id)
+            if own.is_file():
+                return own
         if not path.is_file():
             raise FileNotFoundError(
                 f"{path} is missing: materialize the upstream asset for this month first"
             )
-        with open(path, "rb") as stream:
-            return unpack(pickle.load(stream), columns, optional)
+        return path
+
+    def _table(self, context: dg.InputContext, path: UPath) -> pa.Table:
+        metadata = context.definition_metadata or {}
+        with self.find(context, path).open("rb") as stream:
+            return read_table(stream, metadata.get(COLUMNS), metadata.get(OPTIONAL, ()))
+
+    def load_from_path(self, context: dg.InputContext, path: UPath) -> pd.DataFrame:
+        return self._frame(context, [self._table(context, path)])
+
+    def _frame(self, context: dg.InputContext, tables: list[pa.Table]) -> pd.DataFrame:
+        metadata = context.definition_metadata or {}
+        frame = from_table(
+            concat_tables(tables),
+            metadata.get(COLUMNS),
+            metadata.get(OPTIONAL, ()),
+            metadata.get(CATEGORIES, ()),
+        )
+        return frame if len(tables) == 1 else frame.set_axis(pd.RangeIndex(len(frame)))
+
+    def load_input(self, context: dg.InputContext) -> pd.DataFrame:
+        if not context.has_asset_partitions:
+            return self.load_from_path(context, self._get_path(context))
+        if context.upstream_output is not None and _is_snapshot(context.upstream_output):
+            return self.load_from_path(context, self._snapshot_path(context))
+        paths = self._get_paths_for_partitions(context)
+        keys = context.asset_partition_keys
+        if not keys:
+            return pd.DataFrame()
+        return self._frame(context, [self._table(context, paths[key]) for key in keys])
 
 
-# Joins a text column into one string; never inside an id (checked before use).
-_SEPARATOR = "\x1f"
+class MonthlyFrameIOManager(dg.ConfigurableIOManagerFactory):
+    """The staging of frames between steps: a local folder or an fsspec URL."""
 
+    base_dir: str
+    keep_runs_hours: float = 48.0
 
-@dataclass(frozen=True)
-class _PackedText:
-    """A column of texts as one joined string (with the distinct texts and a code per row
-    when they repeat, like contract ids over lines): pickled as a few large objects
-    instead of millions of small ones, and read back with one object per distinct text."""
-
-    joined: str
-    codes: np.ndarray | None
-
-
-def _pack_text(values: np.ndarray) -> _PackedText | None:
-    if len(values) < 1_000 or infer_dtype(values, skipna=False) != "string":
-        return None
-    codes, distinct = pd.factorize(values[: min(len(values), 100_000)])
-    if len(distinct) <= len(codes) // 2:
-        codes, distinct = pd.factorize(values)
-    else:  # mostly unique (line ids): no codes
-        codes, distinct = None, values
-    joined = _SEPARATOR.join(distinct)
-    if joined.count(_SEPARATOR) != len(distinct) - 1:
-        return None  # a text holds the separator itself: pickled as it is
-    return _PackedText(joined, None if codes is None else codes.astype(np.int32))
-
-
-def _distinct_text(packed: _PackedText) -> np.ndarray:
-    return np.array(packed.joined.split(_SEPARATOR), dtype=object)
-
-
-@dataclass(frozen=True)
-class _SameAs:
-    """A column whose values are the very array of an earlier column (a one-currency
-    company's reporting figures are its local figures): stored and loaded once."""
-
-    name: str
-
-
-def _shared_with(values: np.ndarray, earlier: dict[str, np.ndarray]) -> str | None:
-    for name, other in earlier.items():
-        if (
-            other.dtype == values.dtype
-            and other.shape == values.shape
-            and other.__array_interface__["data"] == values.__array_interface__["data"]
-            and other.strides == values.strides
-        ):
-            return name
-    return None
-
-
-def pack(frame: pd.DataFrame) -> dict:
-    """A frame in a form that pickles quickly and without a memo of every string in it."""
-    if frame.columns.has_duplicates:
-        return {"packed_frame": 0, "frame": frame}
-    columns: dict[str, object] = {}
-    numbers: dict[str, np.ndarray] = {}
-    for name in frame.columns:
-        column = frame[name]
-        if column.dtype == np.int64:
-            values = column.to_numpy()
-            same = _shared_with(values, numbers)
-            if same is not None:
-                columns[name] = _SameAs(same)
-                continue
-            numbers[name] = values
-        packed = _pack_text(column.to_numpy()) if column.dtype == object else None
-        columns[name] = column if packed is None else packed
-    return {"packed_frame": 1, "index": frame.index, "columns": columns}
-
-
-def unpack(
-    stored: object, columns: Sequence[str] | None = None, optional: Sequence[str] = ()
-) -> pd.DataFrame:
-    """The frame :func:`pack` packed (or a frame pickled as it is, by earlier versions),
-    with only ``columns`` if given, and those of ``optional`` the frame has (another
-    column the frame lacks is an error, as in pandas)."""
-    if not isinstance(stored, dict) or "packed_frame" not in stored:
-        frame = stored
-        if columns is None:
-            return frame
-        return frame[[*columns, *(name for name in optional if name in frame.columns)]]
-    if not stored["packed_frame"]:
-        frame = stored["frame"]
-        if columns is None:
-            return frame
-        return frame[[*columns, *(name for name in optional if name in frame.columns)]]
-    index = stored["index"]
-    packed = stored["columns"]
-    if columns is not None:
-        missing = [name for name in columns if name not in packed]
-        if missing:
-            raise KeyError(f"stored frame has no column(s) {missing}; it has {list(packed)}")
-        wanted = [*columns, *(name for name in optional if name in packed)]
-        packed = {name: packed[name] for name in wanted} | {
-            value.name: packed[value.name]
-            for value in (packed[name] for name in wanted)
-            if isinstance(value, _SameAs) and value.name not in wanted
-        }
-    built, coded = {}, {}
-    for name, value in packed.items():
-        if isinstance(value, _SameAs):
-            continue
-        if not isinstance(value, _PackedText):
-            built[name] = value
-        elif value.codes is None:
-            built[name] = pd.Series(_distinct_text(value), index=index, copy=False)
-        else:
-            distinct = _distinct_text(value)
-            built[name] = pd.Series(distinct[value.codes], index=index, copy=False)
-            coded[name] = (value.codes, distinct)
-    order = list(packed) if columns is None else wanted
-    arrays = {
-        name: built[packed[name].name] if isinstance(packed[name], _SameAs) else built[name]
-        for name in order
-    }
-    frame = pd.DataFrame(arrays, index=index, copy=False)
-    for name, (codes, distinct) in coded.items():
-        if name in frame.columns:
-            text_codes.remember(frame[name], codes, distinct)
-    return frame
+    def create_io_manager(self, context: dg.InitResourceContext) -> ParquetFrameIOManager:
+        return ParquetFrameIOManager(UPath(self.base_dir), self.keep_runs_hours)

@@ -2,10 +2,9 @@
 
 import dagster as dg
 
-from backlog_pipeline.defs.policies import run_retry_tags
+from backlog_pipeline.defs.policies import CLOSE_TAG, close_run_tags
 
-# Every close run carries it, so the run queue can hold close runs apart (deploy/*.yaml).
-CLOSE_TAG = "backlog/close"
+__all__ = ["CLOSE_TAG", "monthly_close"]
 # Dagster's tags for a run over a range of partitions (a single-run backfill).
 PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
 PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -14,5 +13,5 @@ monthly_close = dg.define_asset_job(
     "monthly_close",
     selection=dg.AssetSelection.all(),
     description="Sources to published backlog for one month (or a range, in one run).",
-    tags={CLOSE_TAG: "true", **run_retry_tags},
+    tags=close_run_tags,
 )

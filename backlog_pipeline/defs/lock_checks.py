@@ -10,11 +10,10 @@ The publishing transaction refuses the same (``warehouse.versions``), for runs t
 the checks out.
 """
 
-from __future__ import annotations
-
 import dagster as dg
 import pandas as pd
 
+from backlog_pipeline.defs.check_partitions import MonthlyResults, each_month
 from backlog_pipeline.defs.check_results import check_result, guarded
 from backlog_pipeline.defs.partitions import monthly_partitions
 from backlog_pipeline.defs.resources import Warehouse
@@ -33,7 +32,9 @@ from backlog_pipeline.warehouse.reads import published_closing
         "the locked month first."
     ),
 )
-def continues_locked_close(backlog_flow: pd.DataFrame, warehouse: Warehouse) -> dg.AssetCheckResult:
+def continues_locked_close(
+    context: dg.AssetCheckExecutionContext, backlog_flow: pd.DataFrame, warehouse: Warehouse
+) -> MonthlyResults:
     def evaluate() -> dg.AssetCheckResult:
         first_row = backlog_flow.loc[backlog_flow["period"].idxmin()]
         first = int(first_row["period"])
@@ -50,4 +51,5 @@ def continues_locked_close(backlog_flow: pd.DataFrame, warehouse: Warehouse) -> 
             extra={"locked_month_before": dg.MetadataValue.text(lock.describe())},
         )
 
-    return guarded(evaluate)
+    # What the run starts from holds for each of its months (they all follow its first).
+    yield from each_month(context, guarded(evaluate), "continues_locked_close", "backlog_flow")

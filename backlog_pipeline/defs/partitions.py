@@ -3,17 +3,17 @@
 import dagster as dg
 
 from backlog_pipeline.config import settings
-from backlog_pipeline.periods import first_day, parse_month
+from backlog_pipeline.periods import PARTITION_KEY_FORMAT, month_label, parse_month
 
-# Months from the start month to the end month (or the last complete month).
+# Months from the start month to the end month (or the last complete month), keyed
+# ``YYYY-MM`` (see ``periods.partition_key``).
 monthly_partitions = dg.MonthlyPartitionsDefinition(
-    start_date=first_day(parse_month(settings.start_month)).isoformat(),
+    start_date=month_label(parse_month(settings.start_month)),
     end_date=(
-        first_day(parse_month(settings.end_month) + 1).isoformat()
-        if settings.end_month is not None
-        else None
+        month_label(parse_month(settings.end_month) + 1) if settings.end_month is not None else None
     ),
     timezone=settings.close_timezone,
+    fmt=PARTITION_KEY_FORMAT,
 )
 
 # A range of months runs as one run (sources read once) and gives the month-by-month figures.

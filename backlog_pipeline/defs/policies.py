@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from backlog_pipeline.config import settings
 from backlog_pipeline.faults import describe, is_transient
+from backlog_pipeline.periods import month_label
 
 # Steps in one pool run one at a time across all runs of the instance (`concurrency.pools`
 # in deploy/*.yaml). Sources write the local copies and the quarantine; publishing writes
@@ -41,12 +42,50 @@ transient_retry_policy = (
     else None
 )
 
+# Every close run carries it, so the run queue can hold close runs apart (deploy/*.yaml).
+CLOSE_TAG = "backlog/close"
+
 # Dagster run retries for a crashed run worker; failed checks and bad data do not retry.
 # The instance must have ``run_retries: enabled: true`` (both shipped dagster.yaml do).
 run_retry_tags = {
     "dagster/max_retries": str(settings.run_retries),
     "dagster/retry_on_asset_or_op_failure": "false",
 }
+# What every close run carries, however it was started (see ``CloseRunCoordinator``).
+close_run_tags = {CLOSE_TAG: "true", **run_retry_tags}
+
+
+_MONTH_TAGS = {"dagster/partition", "dagster/asset_partition_range_start"}
+
+
+class CloseRunCoordinator(dg.QueuedRunCoordinator):
+    """The run queue, giving every run it queues the close's tags (retries, ``backlog/close``).
+
+    A run launched from the UI's asset selection, a backfill, the schedule or the sensor is
+    queued here (``run_coordinator`` in deploy/*.yaml), so each gets ``BACKLOG_RUN_RETRIES``
+    like the ``monthly_close`` job's runs; tags the run already has (a Launchpad's) win.
+    """
+
+    def submit_run(self, context: dg.SubmitRunContext) -> dg.DagsterRun:
+        run = context.dagster_run
+        missing = {key: value for key, value in close_run_tags.items() if key not in run.tags}
+        # A close run has months (every asset is partitioned); a late-data scan has none.
+        if missing and _MONTH_TAGS & set(run.tags):
+            self._instance.add_run_tags(run.run_id, missing)
+        return super().submit_run(context)
+
+
+# On a run that published new versions of months published before: the runs list shows
+# the restatement beside the run's "Success" (its WARN checks say which figures moved).
+RESTATED_TAG = "backlog/restated"
+
+
+def tag_restatement(context: dg.AssetExecutionContext, restated: list[int]) -> None:
+    """Tags the run with the months it restated, if any."""
+    if restated:
+        first, last = month_label(restated[0]), month_label(restated[-1])
+        months = first if len(restated) == 1 else f"{first}..{last} ({len(restated)} months)"
+        context.instance.add_run_tags(context.run.run_id, {RESTATED_TAG: months})
 
 
 def retried_only_if_transient(work: Callable[[], T]) -> T:

@@ -1,17 +1,15 @@
 """Publication: the warehouse tables as a new version where figures changed, then the KPI
 documents read back from them.
 
-The figures are validated once more right before they are written, so a run that skips
-the checks (a partial selection, say) still cannot publish a flow that does not add up; and
-the lock on a signed-off month is enforced inside the publishing transaction itself. Both
-publishers sit in one pool (one at a time across runs) and retry transient faults: a retry
-is safe, since the warehouse transaction wrote a month whole or not at all, and the
-documents are rewritten from the warehouse.
+The figures are validated once more right before they are written, so a run that skips the
+checks (a partial selection, say) still cannot publish a flow that does not add up; and the
+lock on a signed-off month is enforced inside the publishing transaction itself. Both
+publishers sit in one pool (one at a time across runs) and retry transient faults: a retry is
+safe, the warehouse transaction wrote a month whole or not at all, the documents are rewritten.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -20,46 +18,50 @@ import sqlalchemy as sa
 from backlog_pipeline.accounting.lineage import MonthlySourceRecords
 from backlog_pipeline.defs.backlog import flow_metadata
 from backlog_pipeline.defs.currency import currency_figures
+from backlog_pipeline.defs.disclosure_publish import (
+    DISCLOSURE_INS,
+    DISCLOSURE_SPECS,
+    DISCLOSURE_TABLES,
+    disclosure_frames,
+)
 from backlog_pipeline.defs.fx_source import FxRatesSource
 from backlog_pipeline.defs.partitions import SINGLE_RUN, monthly_partitions, months_in_run
 from backlog_pipeline.defs.policies import (
     PUBLISH_POOL,
     retried_only_if_transient,
+    tag_restatement,
     transient_retry_policy,
 )
+from backlog_pipeline.defs.publish_documents import documents_writer
 from backlog_pipeline.defs.publish_refusals import (
-    documents_failure,
     publication_failure,
     refuse_unpublishable,
 )
 from backlog_pipeline.defs.resources import DocumentFolder, Reporting, Warehouse
 from backlog_pipeline.defs.sources import OWNERS
-from backlog_pipeline.kpi.documents import write_documents
 from backlog_pipeline.periods import month_label, parse_month, partition_key
 from backlog_pipeline.provenance import carried_mark, code_version, source_mark
 from backlog_pipeline.warehouse.locks import PublicationError
-from backlog_pipeline.warehouse.reads import current_versions, read_flow
 from backlog_pipeline.warehouse.versions import MonthOutcome, RunStamp, publish_versions
 
-FLOW_TABLE = dg.AssetKey(["warehouse", "backlog_flow"])
-CONTRACT_TABLE = dg.AssetKey(["warehouse", "contract_backlog"])
+# ``_table`` where a computed asset has the name: the graph shows a key's last part only.
+FLOW_TABLE = dg.AssetKey(["warehouse", "backlog_flow_table"])
+CONTRACT_TABLE = dg.AssetKey(["warehouse", "contract_backlog_table"])
 SOURCE_RECORDS_TABLE = dg.AssetKey(["warehouse", "backlog_source_records"])
 VERSIONS_TABLE = dg.AssetKey(["warehouse", "publication_versions"])
-BY_CURRENCY_TABLE = dg.AssetKey(["warehouse", "backlog_flow_by_currency"])
-CONSTANT_TABLE = dg.AssetKey(["warehouse", "backlog_flow_constant_currency"])
+BY_CURRENCY_TABLE = dg.AssetKey(["warehouse", "backlog_flow_by_currency_table"])
+CONSTANT_TABLE = dg.AssetKey(["warehouse", "backlog_flow_constant_currency_table"])
 RATES_TABLE = dg.AssetKey(["warehouse", "publication_fx_rates"])
 CHANGES_DOCUMENT = dg.AssetKey(["kpi", "bookings_backlog_changes"])
 TOTAL_DOCUMENT = dg.AssetKey(["kpi", "bookings_backlog_total"])
+RPO_DOCUMENT = dg.AssetKey(["kpi", "rpo_disclosure_document"])
 TABLES = (
     FLOW_TABLE, CONTRACT_TABLE, SOURCE_RECORDS_TABLE, VERSIONS_TABLE,
     BY_CURRENCY_TABLE, CONSTANT_TABLE, RATES_TABLE,
 )  # fmt: skip
 
-SOURCES = {
-    "contracts": "crm_contracts",
-    "changes": "crm_contract_changes",
-    "recognition": "erp_recognition",
-}
+SOURCES = {"contracts": "crm_contracts", "changes": "crm_contract_changes",
+           "recognition": "erp_recognition"}  # fmt: skip
 
 
 def _published(key: dg.AssetKey, deps: list, description: str, kind: str) -> dg.AssetSpec:
@@ -117,6 +119,7 @@ def _published(key: dg.AssetKey, deps: list, description: str, kind: str) -> dg.
             "The exchange rates each published version of each month was converted with.",
             "sql",
         ),
+        *DISCLOSURE_SPECS,
     ],
     ins={
         "flow": dg.AssetIn("backlog_flow"),
@@ -125,6 +128,7 @@ def _published(key: dg.AssetKey, deps: list, description: str, kind: str) -> dg.
         "constant": dg.AssetIn("backlog_flow_constant_currency"),
         "rates": dg.AssetIn("fx_rates"),
         **{name: dg.AssetIn(key) for name, key in SOURCES.items()},
+        **DISCLOSURE_INS,
     },
     partitions_def=monthly_partitions,
     backfill_policy=SINGLE_RUN,
@@ -142,10 +146,12 @@ def publish_warehouse_tables(
     warehouse: Warehouse,
     reporting: Reporting,
     fx_rates_source: FxRatesSource,
+    **disclosure_inputs: pd.DataFrame,
 ) -> Iterator[dg.MaterializeResult]:
     first, last = months_in_run(context)
     months = list(range(first, last + 1))
     refuse_unpublishable(flow, contract_rows)
+    disclosure = disclosure_frames(disclosure_inputs, flow)
     frames = {"contracts": contracts, "changes": changes, "recognition": recognition}
     marks = {SOURCES[name]: carried_mark(frame) for name, frame in frames.items()}
     if fx_rates_source.configured:  # a one-currency company reads no rates
@@ -169,6 +175,7 @@ def publish_warehouse_tables(
                 reporting.currency,
                 stamp,
                 figures,
+                disclosure,
             )
         except (PublicationError, sa.exc.DBAPIError) as error:
             raise publication_failure(error, warehouse, first, last) from None
@@ -176,15 +183,15 @@ def publish_warehouse_tables(
     # A bug or bad data fails at once; a warehouse fault is retried by the RetryPolicy.
     outcomes = retried_only_if_transient(publish)
     _log_outcomes(context, outcomes, warehouse)
-    _add_month_metadata(context, flow, contract_rows, outcomes)
+    tag_restatement(context, [o.month for o in outcomes if o.status == "restated"])
+    _add_month_metadata(context, flow, contract_rows, outcomes, reporting.currency)
     where = {
         "warehouse": dg.MetadataValue.text(warehouse.describe()),
         "run_code_version": dg.MetadataValue.text(stamp.code_version),
     }
-    for asset_key in TABLES:
-        yield dg.MaterializeResult(
-            asset_key=asset_key, metadata={**where, "table": asset_key.path[-1]}
-        )
+    for key in (*TABLES, *DISCLOSURE_TABLES):
+        table = key.path[-1].removesuffix("_table")
+        yield dg.MaterializeResult(asset_key=key, metadata={**where, "table": table})
 
 
 def _log_outcomes(
@@ -206,8 +213,9 @@ def _add_month_metadata(
     flow: pd.DataFrame,
     contract_rows: pd.DataFrame,
     outcomes: list[MonthOutcome],
+    currency: str,
 ) -> None:
-    """Each month's figures, rows and version on each table's partition."""
+    """Each month's figures (in ``currency``), rows and version on each table's partition."""
     rows_per_month = contract_rows.groupby("period").size()
     by_month = {outcome.month: outcome for outcome in outcomes}
     for _, row in flow.iterrows():
@@ -218,14 +226,14 @@ def _add_month_metadata(
             "publication": dg.MetadataValue.text(outcome.status),
         }
         context.add_asset_metadata(
-            {**flow_metadata(row), **version}, asset_key=FLOW_TABLE, partition_key=key
+            {**flow_metadata(row, currency), **version}, asset_key=FLOW_TABLE, partition_key=key
         )
         context.add_asset_metadata(
             {"rows": dg.MetadataValue.int(int(rows_per_month.get(row["period"], 0))), **version},
             asset_key=CONTRACT_TABLE,
             partition_key=key,
         )
-        for asset_key in (SOURCE_RECORDS_TABLE, VERSIONS_TABLE, *TABLES[4:]):
+        for asset_key in (SOURCE_RECORDS_TABLE, VERSIONS_TABLE, *TABLES[4:], *DISCLOSURE_TABLES):
             context.add_asset_metadata(version, asset_key=asset_key, partition_key=key)
 
 
@@ -246,6 +254,13 @@ def _add_month_metadata(
             "sales.bookings_backlog_total: the KPI document with the month value.",
             "json",
         ),
+        _published(
+            RPO_DOCUMENT,
+            [DISCLOSURE_TABLES[0]],
+            "The month's RPO disclosure (rpo_disclosure.json) and its note in US GAAP and "
+            "IFRS wording (rpo_note_*.md, .txt), read from the published tables.",
+            "json",
+        ),
     ],
     partitions_def=monthly_partitions,
     backfill_policy=SINGLE_RUN,
@@ -255,7 +270,7 @@ def publish_kpi_documents(
 ) -> Iterator[dg.MaterializeResult]:
     first, last = months_in_run(context)
     # A warehouse fault is retried; a bug or a refused folder fails at once.
-    records = retried_only_if_transient(_documents_writer(warehouse, documents, first, last))
+    records = retried_only_if_transient(documents_writer(warehouse, documents, first, last))
     for record in records:
         key = partition_key(parse_month(record["period"]))
         for asset_key, path in zip(
@@ -266,34 +281,12 @@ def publish_kpi_documents(
                 asset_key=asset_key,
                 partition_key=key,
             )
-    context.log.info(f"Wrote KPI documents for {len(records)} month(s) under {documents.path}")
-    yield dg.MaterializeResult(asset_key=CHANGES_DOCUMENT)
-    yield dg.MaterializeResult(asset_key=TOTAL_DOCUMENT)
-
-
-def _documents_writer(
-    warehouse: Warehouse, documents: DocumentFolder, first: int, last: int
-) -> Callable[[], list[dict]]:
-    """Writes the months' documents from the published flow; returns the records written."""
-
-    def write() -> list[dict]:
-        labels = {month_label(month) for month in range(first, last + 1)}
-        published = read_flow(warehouse.engine)
-        records = [r for r in published.to_dict("records") if r["period"] in labels]
-        if len(records) != len(labels):
-            missing = sorted(labels - {r["period"] for r in records})
-            raise dg.Failure(
-                description=f"Months not in the warehouse, nothing written: {missing}",
-                allow_retries=False,
+        for path in record["rpo_files"]:
+            context.add_asset_metadata(
+                {path.suffix.lstrip(".") + "_" + path.stem: dg.MetadataValue.path(str(path))},
+                asset_key=RPO_DOCUMENT,
+                partition_key=key,
             )
-        with warehouse.engine.connect() as connection:
-            versions = current_versions(connection, range(first, last + 1))
-        for record in records:
-            record["version"] = versions[parse_month(record["period"])].version
-            try:
-                record["files"] = write_documents(Path(documents.path), record)
-            except OSError as error:
-                raise documents_failure(error, documents, record["period"]) from error
-        return records
-
-    return write
+    context.log.info(f"Wrote KPI documents for {len(records)} month(s) under {documents.path}")
+    for asset_key in (CHANGES_DOCUMENT, TOTAL_DOCUMENT, RPO_DOCUMENT):
+        yield dg.MaterializeResult(asset_key=asset_key)

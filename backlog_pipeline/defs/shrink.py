@@ -15,6 +15,7 @@ import dagster as dg
 import pandas as pd
 
 from backlog_pipeline.config import settings
+from backlog_pipeline.defs.check_partitions import each_month
 from backlog_pipeline.defs.partitions import monthly_partitions
 from backlog_pipeline.defs.policies import retried_only_if_transient
 from backlog_pipeline.defs.resources import Warehouse
@@ -106,7 +107,7 @@ def landed_and_checked(
     asset: str,
     warehouse: Warehouse,
     land: Callable[[], dg.Output[pd.DataFrame]],
-) -> Iterator[dg.Output[pd.DataFrame] | dg.AssetCheckResult]:
+) -> Iterator[dg.Output | dg.AssetCheckEvaluation]:
     """The source's output, then its shrink check; a transient fault of either is retried."""
 
     def work() -> tuple[dg.Output[pd.DataFrame], Baseline | None]:
@@ -114,4 +115,6 @@ def landed_and_checked(
 
     output, before = retried_only_if_transient(work)
     yield output
-    yield shrink_result(context, asset, output.value, before)
+    # The source as read for the run is the source of each of its months.
+    yield from each_month(context, shrink_result(context, asset, output.value, before),
+                          SHRINK_CHECK, asset)  # fmt: skip

@@ -159,7 +159,7 @@ source_asset = functools.partial(
 
 # Each body runs whole under ``retried_only_if_transient`` (see ``landed_and_checked``): a
 # bug in the mapping fails at once rather than being retried.
-Landed = Iterator[dg.Output[pd.DataFrame] | dg.AssetCheckResult]
+Landed = Iterator[dg.Output | dg.AssetCheckEvaluation]
 
 
 @source_asset(

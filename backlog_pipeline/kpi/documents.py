@@ -74,6 +74,9 @@ def bookings_backlog_total(flow_row: dict[str, Any]) -> dict[str, Any]:
             "positive).",
         },
     }
+    if flow_row.get("rpo") is not None:
+        # The month's disclosed RPO and its timing (kpi/rpo_documents.measurement).
+        document["measurement"]["rpo"] = flow_row["rpo"]
     if flow_row.get("version") is not None:
         # Which published version this is: publication_versions holds its run and sources.
         document["measurement"]["version"] = int(flow_row["version"])

@@ -19,7 +19,7 @@ from backlog_pipeline.sources.quarantine import ParsedTable, Quarantine
 
 CONTRACT_COLUMNS = (
     "contract_id", "customer_id", "customer_name", "signed_date", "start_date", "end_date",
-    "tcv", "currency", "product", "segment", "region", "updated_at",
+    "tcv", "currency", "product", "segment", "region", "updated_at", "rpo_exclusion_reason",
 )  # fmt: skip
 CONTRACT_REQUIRED = ("contract_id", "customer_id", "signed_date", "tcv")
 CHANGE_COLUMNS = ("change_id", "contract_id", "effective_date", "kind", "amount")
@@ -136,6 +136,8 @@ def parse_contracts(
             "segment": _optional_text(raw, "segment"),
             "region": _optional_text(raw, "region"),
             "updated_at": updated_at,
+            # Non-blank: the contract is left out of the disclosed RPO for this reason.
+            "rpo_exclusion_reason": _optional_text(raw, "rpo_exclusion_reason"),
         }
     )
     parsed = quarantine.result(rows)

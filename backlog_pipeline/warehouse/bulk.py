@@ -14,9 +14,12 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pv
 import sqlalchemy as sa
 
 from backlog_pipeline.money import MAX_ABS_CENTS, cents_text, cents_to_decimal, format_cents
+from backlog_pipeline.warehouse.arrow_columns import arrow_column
 from backlog_pipeline.warehouse.schema import TwoDecimals
 
 _INSERT_BATCH = 10_000
@@ -39,13 +42,17 @@ def insert_frame(connection: sa.Connection, table: sa.Table, frame: pd.DataFrame
     Millions of contract rows and source records go through here, so no row becomes a dict
     of ``Decimal`` on the way: SQLite gets ``executemany`` over plain values in large
     batches (money as the canonical two-decimal text its money columns hold), PostgreSQL
-    gets ``COPY`` with the same exact text, and any other database the ``Decimal`` records
+    gets ``COPY`` with the same exact text (CSV by Arrow where every column is text,
+    integer or money), and any other database the ``Decimal`` records
     of :func:`insert_rows`. Every amount in cents is within NUMERIC(18,2) (publication
     checks the figures first, the parsers the source amounts), so the text is the figure.
     """
     names = [column.name for column in table.columns if column.name in frame.columns]
     money = {column.name for column in table.columns if isinstance(column.type, TwoDecimals)}
     dialect = connection.dialect
+    if dialect.name == "postgresql" and dialect.driver == "psycopg2":
+        if _copy_csv(connection, table, names, frame):
+            return
     if dialect.name == "sqlite":
         write = _sqlite_writer(connection, table, names)
     elif dialect.name == "postgresql" and dialect.driver == "psycopg2":
@@ -127,6 +134,33 @@ def _sqlite_writer(connection: sa.Connection, table: sa.Table, names: list[str])
         cursor.executemany(statement, zip(*lists, strict=True))
 
     return write
+
+
+def _copy_csv(
+    connection: sa.Connection, table: sa.Table, names: list[str], frame: pd.DataFrame
+) -> bool:
+    """``COPY`` in CSV written by Arrow's CSV writer (C++, not a Python string per value),
+    batch by batch; False, with nothing written, if a column's type needs the text route.
+    Every value is quoted but nulls, so an empty text stays a text and a null a NULL."""
+    quote = connection.dialect.identifier_preparer
+    statement = (
+        f"COPY {quote.format_table(table)} ({', '.join(quote.quote(n) for n in names)}) "
+        "FROM STDIN WITH (FORMAT csv)"
+    )
+    options = pv.WriteOptions(include_header=False, quoting_style="all_valid")
+    cursor = connection.connection.cursor()
+    for start in range(0, max(len(frame), 1), _BULK_BATCH):
+        batch = frame.iloc[start : start + _BULK_BATCH]
+        arrays = [arrow_column(table, name, batch[name]) for name in names]
+        if any(array is None for array in arrays):
+            if start:
+                raise TypeError(f"{table.name}: a column changed type between batches")
+            return False
+        body = io.BytesIO()
+        pv.write_csv(pa.table(arrays, names=names), body, options)
+        body.seek(0)
+        cursor.copy_expert(statement, body)
+    return True
 
 
 def _copy_writer(connection: sa.Connection, table: sa.Table, names: list[str]) -> _Writer:

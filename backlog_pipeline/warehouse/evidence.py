@@ -1,8 +1,10 @@
-"""Evidence: the records behind each check's latest result, and the source rows set aside.
+"""Evidence: the records behind each check's results, and the source rows set aside.
 
-``backlog_exceptions`` holds what every check evaluation found (each evaluation replaces
-that check's rows in its scope); ``source_quarantine`` holds the rows of each source that
-could not be read (each pull replaces its table's rows).
+``backlog_exceptions`` holds what every check evaluation found, under its run: a later
+evaluation marks the check's earlier rows in its scope ``superseded_at`` (they stay, so the
+query shown with a run's result keeps returning that run's records); the current evidence is
+the rows without it. ``source_quarantine`` holds the rows of each source that could not be
+read (each pull replaces its table's rows).
 """
 
 from __future__ import annotations
@@ -39,10 +41,11 @@ def replace_exceptions(
     run_id: str,
     scope: tuple[int | None, int],
 ) -> None:
-    """The findings of one check evaluation replace that check's earlier ones in its scope.
+    """The findings of one check evaluation supersede that check's earlier ones in its scope.
 
     ``scope`` is (first, last) month; first None means every month up to last. Undated
-    findings are always in scope. What the check no longer finds disappears.
+    findings are always in scope. What the check no longer finds is no longer current, and
+    stays readable under the run that found it.
     """
     first, last = scope
     table = backlog_exceptions_table
@@ -69,9 +72,11 @@ def replace_exceptions(
         },
         index=exceptions.index,
     )
+    now = datetime.now(UTC)
+    current = (table.c.check_name == check_name) & in_scope & table.c.superseded_at.is_(None)
     with engine.begin() as connection:
-        connection.execute(table.delete().where((table.c.check_name == check_name) & in_scope))
-        insert_rows(connection, table, rows)
+        connection.execute(table.update().where(current).values(superseded_at=now))
+        insert_rows(connection, table, rows.assign(detected_at=now))
 
 
 def _text_or_none(values: pd.Series) -> pd.Series:
@@ -84,7 +89,11 @@ def _text_or_none(values: pd.Series) -> pd.Series:
 def flagged_periods(engine: sa.Engine, check_name: str) -> list[str]:
     """The months (``YYYY-MM``) ``check_name`` has records for, as its latest runs left them."""
     table = backlog_exceptions_table
-    query = sa.select(table.c.period).where(table.c.check_name == check_name).distinct()
+    query = (
+        sa.select(table.c.period)
+        .where((table.c.check_name == check_name) & table.c.superseded_at.is_(None))
+        .distinct()
+    )
     with engine.connect() as connection:
         return sorted(connection.execute(query).scalars().all())
 
@@ -100,7 +109,8 @@ def quarantined_record_ids(engine: sa.Engine, table_name: str) -> set[str]:
 
 
 def evidence_query(check_name: str, run_id: str) -> str:
-    """The query that lists one evaluation's records, for an operator to copy."""
+    """The query that lists one evaluation's records, for an operator to copy: it returns
+    them for good (rows are superseded, never deleted)."""
     return (
         f"SELECT * FROM {backlog_exceptions_table.name} "
         f"WHERE check_name = '{check_name}' AND run_id = '{run_id}'"

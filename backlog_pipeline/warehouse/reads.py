@@ -39,6 +39,7 @@ class CurrentVersion:
     content_hash: str
     run_id: str
     published_at: datetime
+    disclosure_hash: str | None = None  # None: published without the RPO disclosure
 
 
 def published_figure(engine: sa.Engine, months: Iterable[int], column: str) -> dict[int, int]:
@@ -81,11 +82,12 @@ def current_versions(connection: sa.Connection, months: Iterable[int]) -> dict[i
     )
     same = (table.c.period == latest.c.period) & (table.c.version == latest.c.version)
     query = sa.select(
-        table.c.period, table.c.version, table.c.content_hash, table.c.run_id, table.c.published_at
-    ).join(latest, same)
+        table.c.period, table.c.version, table.c.content_hash, table.c.run_id,
+        table.c.published_at, table.c.disclosure_hash,
+    ).join(latest, same)  # fmt: skip
     return {
         by_label[row.period]: CurrentVersion(
-            row.version, row.content_hash, row.run_id, row.published_at
+            row.version, row.content_hash, row.run_id, row.published_at, row.disclosure_hash
         )
         for row in connection.execute(query)
     }

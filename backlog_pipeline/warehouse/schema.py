@@ -149,7 +149,11 @@ backlog_exceptions_table = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("run_id", sa.String(64), nullable=False),
     sa.Column("detected_at", sa.DateTime(timezone=True), nullable=False),
+    # Set when a later evaluation of the check replaced the row (revision 0005); the rows
+    # stay, so each run's evidence can be read back by its run_id.
+    sa.Column("superseded_at", sa.DateTime(timezone=True), nullable=True),
     sa.Index("ix_backlog_exceptions_check_period", "check_name", "period"),
+    sa.Index("ix_backlog_exceptions_check_run", "check_name", "run_id"),
 )
 
 publication_versions_table = sa.Table(
@@ -167,6 +171,8 @@ publication_versions_table = sa.Table(
     sa.Column("currency", sa.String(3), nullable=False),
     *_figure_columns(),
     sa.Column("net_change_pct", TwoDecimals(), nullable=True),
+    # The RPO disclosure's digest (issue 14); null for a version published without it.
+    sa.Column("disclosure_hash", sa.String(64), nullable=True),
 )
 
 contract_backlog_history_table = sa.Table(
@@ -244,3 +250,6 @@ publication_fx_rates_table = sa.Table(
     sa.Column("average_rate", RATE, nullable=False),
     sa.Column("closing_rate", RATE, nullable=False),
 )
+
+# The RPO disclosure's tables register themselves in ``metadata`` (issue 14).
+from backlog_pipeline.warehouse import disclosure_schema  # noqa: E402, F401

@@ -26,16 +26,24 @@ import sqlalchemy as sa
 
 from backlog_pipeline.accounting.currency_close import CurrencyFigures
 from backlog_pipeline.accounting.rollforward import FLOW_COLUMNS
-from backlog_pipeline.periods import month_label, month_positions
+from backlog_pipeline.periods import month_label
 from backlog_pipeline.warehouse.bulk import insert_rows
+from backlog_pipeline.warehouse.bulk_stage import StagedLoads
+from backlog_pipeline.warehouse.disclosure_publication import (
+    DisclosureFrames,
+    add_missing_disclosure,
+    disclosure_digests,
+    disclosure_moved,
+    replace_disclosure,
+)
 from backlog_pipeline.warehouse.fx_publication import (
     FX_HASHED,
-    contract_values,
     fx_digest,
     has_foreign_rows,
     replace_currency_tables,
 )
 from backlog_pipeline.warehouse.locks import PeriodLockedError, locks, refuse_skipped_lock
+from backlog_pipeline.warehouse.month_rows import records_by_month, stage_months
 from backlog_pipeline.warehouse.reads import CurrentVersion, current_versions
 from backlog_pipeline.warehouse.records import flow_records
 from backlog_pipeline.warehouse.schema import (
@@ -114,33 +122,6 @@ def month_fingerprints(
     return result
 
 
-def _contract_rows_frame(rows: pd.DataFrame, label: str, currency: str) -> pd.DataFrame:
-    """A month's contract rows as :func:`insert_rows` takes them: figures in cents."""
-    return pd.DataFrame(
-        {
-            "period": label,
-            "contract_id": rows["contract_id"].to_numpy(),
-            **contract_values(rows, currency),
-        },
-        index=pd.RangeIndex(len(rows)),
-    )
-
-
-def _source_records_frame(records: pd.DataFrame, label: str, version: int) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "period": label,
-            "version": version,
-            **{
-                column: records[column].to_numpy()
-                for column in ("contract_id", "figure", "source", "record_id")
-            },
-            "amount": records["amount"].array,
-        },
-        index=pd.RangeIndex(len(records)),
-    )
-
-
 def _supersede(connection: sa.Connection, label: str, version: int) -> None:
     """Move a month's current contract rows to the history under the version they were."""
     current = contract_backlog_table
@@ -154,14 +135,24 @@ def _supersede(connection: sa.Connection, label: str, version: int) -> None:
 
 
 def _changed_months(
-    connection: sa.Connection, months: Sequence[int], fingerprints: dict[int, str]
+    connection: sa.Connection,
+    months: Sequence[int],
+    fingerprints: dict[int, str],
+    disclosure: dict[int, str],
 ) -> tuple[dict[int, CurrentVersion], list[int]]:
-    """The months' current versions and the months whose content differs from them.
+    """The months' current versions and the months whose content differs from them: the
+    flow and contract rows, or a disclosure published before (``disclosure``: its digests).
 
     Refuses (nothing written) if a changed month is locked.
     """
     current = current_versions(connection, months)
-    changed = [m for m in months if m not in current or current[m].content_hash != fingerprints[m]]
+
+    def differs(month: int) -> bool:
+        published = current[month]
+        moved = disclosure_moved(published.disclosure_hash, disclosure.get(month))
+        return published.content_hash != fingerprints[month] or moved
+
+    changed = [m for m in months if m not in current or differs(m)]
     held = locks(connection, [m for m in changed if m in current])
     if held:
         listed = "; ".join(lock.describe() for lock in held.values())
@@ -173,23 +164,13 @@ def _changed_months(
     return current, changed
 
 
-def _records_by_month(
-    source_records: pd.DataFrame | Callable[[int], pd.DataFrame], months: list[int]
-) -> Callable[[int], pd.DataFrame]:
-    if not isinstance(source_records, pd.DataFrame):
-        return source_records
-    positions = month_positions(source_records["period"], months)
-    return lambda month: source_records.iloc[positions[month]]
-
-
 def _replace_months(
     connection: sa.Connection,
     current: dict[int, CurrentVersion],
     versions: dict[int, int],
     flow_rows: list[dict[str, object]],
-    contract_rows: pd.DataFrame,
-    records_of: Callable[[int], pd.DataFrame],
-    currency: str,
+    loads: StagedLoads,
+    row_counts: dict[int, int],
 ) -> dict[int, int]:
     """The ``versions``' months replaced: their current flow and contract rows (the old rows
     kept in the history), then the new ones with their source records; rows per month."""
@@ -201,18 +182,13 @@ def _replace_months(
     for table in (backlog_flow_table, contract_backlog_table):
         connection.execute(table.delete().where(table.c.period.in_(labels)))
     insert_rows(connection, backlog_flow_table, flow_rows)
-    # Month by month, in bulk: never the whole range's rows as Python objects at once.
-    row_positions = month_positions(contract_rows["period"], changed)
-    for month in changed:
-        label = month_label(month)
-        rows = contract_rows.iloc[row_positions[month]]
-        insert_rows(connection, contract_backlog_table, _contract_rows_frame(rows, label, currency))
-        insert_rows(
-            connection,
-            backlog_source_records_table,
-            _source_records_frame(records_of(month), label, versions[month]),
-        )
-    return {month: len(positions) for month, positions in row_positions.items()}
+    loads.insert_parts(connection, contract_backlog_table, {label: {} for label in labels})
+    loads.insert_parts(
+        connection,
+        backlog_source_records_table,
+        {label: {"version": versions[m]} for m, label in zip(changed, labels, strict=True)},
+    )
+    return {month: row_counts[month] for month in changed}
 
 
 def _version_rows(
@@ -223,6 +199,7 @@ def _version_rows(
     counts: dict[int, int],
     fingerprints: dict[int, str],
     stamp: RunStamp,
+    disclosure: dict[int, str],
 ) -> list[dict[str, object]]:
     marks = json.dumps(stamp.source_marks, sort_keys=True, default=str)
     return [
@@ -236,6 +213,7 @@ def _version_rows(
             "content_hash": fingerprints[month],
             "restates": current[month].version if month in current else None,
             "contract_rows": counts[month],
+            "disclosure_hash": disclosure.get(month),
         }
         for month, record in zip(months, flow_rows, strict=True)
     ]
@@ -250,6 +228,7 @@ def publish_versions(
     currency: str,
     stamp: RunStamp,
     figures: CurrencyFigures | None = None,
+    disclosure: DisclosureFrames | None = None,
 ) -> list[MonthOutcome]:
     """Publish the months whose figures changed as new versions, in one transaction.
 
@@ -258,45 +237,99 @@ def publish_versions(
     same month collide on the version key; the loser's transaction is rolled back whole.
     ``source_records`` is a frame of every month's records, or gives one month's when called.
     ``figures`` (each currency's flow, the constant-currency view, the rates used) are
-    published with the months' versions; without them those tables are left alone.
+    published with the months' versions; without them those tables are left alone. So is
+    ``disclosure`` (the RPO disclosure's tables, see ``disclosure_publication``): an
+    unchanged month published without it gets it added to its version (status
+    ``disclosure added``).
     """
     fingerprints = month_fingerprints(flow, contract_rows, currency, figures)
-    with engine.begin() as connection:
-        current, changed = _changed_months(connection, months, fingerprints)
-        outcomes = [
-            MonthOutcome(m, current[m].version, "unchanged") for m in months if m not in changed
-        ]
-        if not changed:
-            return outcomes
-        first = flow.loc[flow["period"] == months[0], "opening"]
-        if len(first):
-            refuse_skipped_lock(connection, months[0], int(first.iloc[0]))
-        versions = {m: current[m].version + 1 if m in current else 1 for m in changed}
-        new_flow = flow[flow["period"].isin(set(changed))]
-        flow_rows = flow_records(new_flow, currency)
-        counts = _replace_months(
-            connection,
-            current,
-            versions,
-            flow_rows,
-            contract_rows,
-            _records_by_month(source_records, changed),
-            currency,
-        )
-        replace_currency_tables(connection, versions, figures, currency)
-        published = new_flow["period"].astype(int).tolist()
-        insert_rows(
-            connection,
-            publication_versions_table,
-            _version_rows(flow_rows, published, current, versions, counts, fingerprints, stamp),
-        )
-    outcomes += [
-        MonthOutcome(
-            m,
-            versions[m],
-            "restated" if m in current else "first",
-            current[m].version if m in current else None,
-        )
-        for m in changed
-    ]
-    return sorted(outcomes, key=lambda outcome: outcome.month)
+    records_of = records_by_month(source_records, list(months))
+    tables = disclosure.published(list(months)) if disclosure is not None else {}
+    digests = disclosure_digests(tables, list(months)) if tables else {}
+    with StagedLoads(engine) as loads:
+        with engine.connect() as connection:  # the months most likely changed: staged ahead
+            ahead = _changed_months(connection, months, fingerprints, digests)[1]
+            if ahead:  # a refusal comes before any work; the transaction asks again
+                _refuse_skipped_lock(connection, months, flow)
+        positions = stage_months(loads, ahead, contract_rows, records_of, currency)
+        with engine.connect() as connection, loads.attached(connection), connection.begin():
+            current, changed = _changed_months(connection, months, fingerprints, digests)
+            kept = [m for m in months if m not in changed]
+            added = add_missing_disclosure(
+                connection, {m: current[m] for m in kept}, tables, digests, stamp.run_id,
+                stamp.published_at,
+            )  # fmt: skip
+            if changed:
+                # Months that changed since the look ahead are inserted in the transaction.
+                positions |= stage_months(
+                    loads, [m for m in changed if m not in positions], contract_rows,
+                    records_of, currency,
+                )  # fmt: skip
+                versions = _publish_changed(
+                    connection, months, flow, current, changed, loads, positions, currency,
+                    fingerprints, stamp, figures, tables, digests,
+                )  # fmt: skip
+    unchanged = [MonthOutcome(m, current[m].version, added.get(m, "unchanged")) for m in kept]
+    return sorted(
+        unchanged
+        + [
+            MonthOutcome(
+                m,
+                versions[m],
+                "restated" if m in current else "first",
+                current[m].version if m in current else None,
+            )
+            for m in changed
+        ],
+        key=lambda outcome: outcome.month,
+    )
+
+
+def _refuse_skipped_lock(
+    connection: sa.Connection, months: Sequence[int], flow: pd.DataFrame
+) -> None:
+    first = flow.loc[flow["period"] == months[0], "opening"]
+    if len(first):
+        refuse_skipped_lock(connection, months[0], int(first.iloc[0]))
+
+
+def _publish_changed(
+    connection: sa.Connection,
+    months: Sequence[int],
+    flow: pd.DataFrame,
+    current: dict[int, CurrentVersion],
+    changed: list[int],
+    loads: StagedLoads,
+    positions: dict[int, np.ndarray],
+    currency: str,
+    fingerprints: dict[int, str],
+    stamp: RunStamp,
+    figures: CurrencyFigures | None,
+    tables: dict[str, pd.DataFrame],
+    digests: dict[int, str],
+) -> dict[int, int]:
+    """Inside the transaction: the changed months replaced; their new version numbers."""
+    _refuse_skipped_lock(connection, months, flow)
+    versions = {m: current[m].version + 1 if m in current else 1 for m in changed}
+    new_flow = flow[flow["period"].isin(set(changed))]
+    flow_rows = flow_records(new_flow, currency)
+    counts = _replace_months(
+        connection,
+        current,
+        versions,
+        flow_rows,
+        loads,
+        {month: len(at) for month, at in positions.items()},
+    )
+    replace_currency_tables(connection, versions, figures, currency)
+    if tables:
+        replace_disclosure(connection, versions, tables)
+    published = new_flow["period"].astype(int).tolist()
+    insert_rows(
+        connection,
+        publication_versions_table,
+        _version_rows(
+            flow_rows, published, current, versions, counts, fingerprints, stamp, digests
+        ),
+    )
+    return versions

@@ -1,0 +1,60 @@
+"""Columns of a frame as Arrow arrays fit for a warehouse table's bulk routes (ADBC ingest,
+``COPY`` in CSV): money from integer cents to its exact two-decimal text, in Arrow's string
+kernels, never through a float; ids, texts and integers as they are."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import sqlalchemy as sa
+
+from backlog_pipeline.money import MAX_ABS_CENTS, format_cents
+from backlog_pipeline.warehouse.schema import TwoDecimals
+
+_PLAIN = (sa.String, sa.Integer)  # written as the values are: no bind processor
+
+
+def cents_text(cents: np.ndarray, null: np.ndarray | None = None) -> pa.Array:
+    """``12218.75`` text of integer cents (``-0.05`` for -5), null where ``null``: exact,
+    in Arrow's kernels; the same text as ``money.cents_text``."""
+    values = pa.array(np.asarray(cents, dtype=np.int64), mask=null)
+    negative = pc.less(values, 0)
+    size = pc.abs(values)
+    units = pc.divide(size, 100)  # integer division
+    rest = pc.subtract(size, pc.multiply(units, 100))
+    sign = pc.if_else(negative, "-", "")
+    return pc.binary_join_element_wise(
+        sign, pc.cast(units, pa.string()), ".", pc.utf8_lpad(pc.cast(rest, pa.string()), 2, "0"), ""
+    )
+
+
+def arrow_column(table: sa.Table, name: str, column: pd.Series) -> pa.Array | None:
+    """The column as SQLite should receive it, or None if this route does not know its type."""
+    kind = table.c[name].type
+    null = None if column.dtype == np.int64 else column.isna().to_numpy()
+    if null is not None and not null.any():
+        null = None
+    if isinstance(kind, TwoDecimals):
+        cents = (
+            column.to_numpy(dtype=np.int64)
+            if null is None
+            else column.fillna(0).to_numpy(dtype=np.int64)
+        )
+        beyond = np.flatnonzero(np.abs(cents) > MAX_ABS_CENTS)
+        if null is not None:
+            beyond = beyond[~null[beyond]]
+        if len(beyond):
+            value = format_cents(int(cents[beyond[0]]))
+            raise ValueError(f"{table.name}.{name}: {value} does not fit NUMERIC(18,2)")
+        return cents_text(cents, null)
+    if isinstance(kind, sa.types.TypeDecorator) or not isinstance(kind, _PLAIN):
+        return None
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        column = column.astype(object)
+    if isinstance(kind, sa.Integer):
+        return pa.array(column, type=pa.int64(), from_pandas=True)
+    if column.dtype != object:
+        return None
+    return pa.array(column.to_numpy(), type=pa.string(), from_pandas=True)

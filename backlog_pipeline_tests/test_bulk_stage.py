@@ -1,0 +1,117 @@
+"""The bulk route ahead of the publishing transaction: exact money text, refusals, and the
+rows a table gets equal to those the plain inserts give."""
+
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from backlog_pipeline.money import MAX_ABS_CENTS
+from backlog_pipeline.warehouse.arrow_columns import cents_text
+from backlog_pipeline.warehouse.bulk import insert_frame
+from backlog_pipeline.warehouse.bulk_stage import StagedLoads
+from backlog_pipeline.warehouse.engine import create_warehouse_engine
+from backlog_pipeline.warehouse.schema import (
+    LOCAL_COLUMNS,
+    backlog_source_records_table,
+    contract_backlog_table,
+)
+
+EDGES = [0, 1, -1, 5, -5, 99, -99, 100, -100, 101, -101, 1234567, -1234567,
+         MAX_ABS_CENTS, -MAX_ABS_CENTS]  # fmt: skip
+BY_HAND = ["0.00", "0.01", "-0.01", "0.05", "-0.05", "0.99", "-0.99", "1.00", "-1.00",
+           "1.01", "-1.01", "12345.67", "-12345.67", "9999999999999999.99",
+           "-9999999999999999.99"]  # fmt: skip
+
+
+def test_cents_become_the_canonical_two_decimal_text():
+    null = np.zeros(len(EDGES), dtype=bool)
+    null[2] = True
+    text = cents_text(np.array(EDGES, dtype=np.int64), null).to_pylist()
+    assert text == [None if i == 2 else value for i, value in enumerate(BY_HAND)]
+    assert [Decimal(v) * 100 for v in BY_HAND] == EDGES  # the text is the figure exactly
+
+
+def _rows(n: int, figure: int) -> pd.DataFrame:
+    figures = {name: np.full(n, figure, dtype=np.int64) for name in
+               ("opening", "new_bookings", "converted", "lost", "increases", "decreases",
+                "fx_revaluation", "closing", "net_change", *LOCAL_COLUMNS)}  # fmt: skip
+    ids = pd.Series([f"C-{i:05d}" for i in range(n)], dtype=object)
+    currency = pd.Categorical(["USD"] * n)
+    return pd.DataFrame({"period": "2025-12", "contract_id": ids, "currency": currency, **figures})
+
+
+def _published(engine: sa.Engine) -> pd.DataFrame:
+    with engine.connect() as connection:
+        return pd.read_sql(sa.text("SELECT * FROM contract_backlog ORDER BY contract_id"),
+                           connection)  # fmt: skip
+
+
+def test_staged_rows_equal_the_plain_inserts_to_the_text(tmp_path):
+    rows = _rows(3_000, -MAX_ABS_CENTS)
+    plain = create_warehouse_engine(f"sqlite:///{tmp_path / 'plain.sqlite'}")
+    with plain.begin() as connection:
+        insert_frame(connection, contract_backlog_table, rows)
+    staged = create_warehouse_engine(f"sqlite:///{tmp_path / 'staged.sqlite'}")
+    with StagedLoads(staged) as loads:
+        loads.stage(contract_backlog_table, "2025-12", lambda: rows)
+        assert loads._staged, "taken by the bulk route"
+        with staged.connect() as connection, loads.attached(connection), connection.begin():
+            loads.insert(connection, contract_backlog_table, "2025-12")
+    pd.testing.assert_frame_equal(_published(staged), _published(plain))
+    assert _published(staged)["closing"].iloc[0] == "-9999999999999999.99"
+    assert not [p for p in tmp_path.iterdir() if ".bulk-" in p.name]
+
+
+def test_a_figure_beyond_numeric_18_2_is_refused_before_anything_is_written(tmp_path):
+    engine = create_warehouse_engine(f"sqlite:///{tmp_path / 'w.sqlite'}")
+    with (
+        StagedLoads(engine) as loads,
+        pytest.raises(
+            ValueError, match=r"contract_backlog.opening: 10000000000000000.00 does not fit"
+        ),
+    ):
+        loads.stage(contract_backlog_table, "2025-12", lambda: _rows(10, MAX_ABS_CENTS + 1))
+    assert _published(engine).empty
+
+
+def test_an_in_memory_warehouse_inserts_in_the_transaction():
+    engine = sa.create_engine("sqlite://", poolclass=sa.pool.StaticPool)
+    contract_backlog_table.metadata.create_all(engine, tables=[contract_backlog_table])
+    with StagedLoads(engine) as loads:
+        loads.stage(contract_backlog_table, "2025-12", lambda: _rows(5, 12345))
+        assert not loads._staged
+        with engine.connect() as connection, loads.attached(connection), connection.begin():
+            loads.insert(connection, contract_backlog_table, "2025-12")
+    assert _published(engine)["opening"].tolist() == ["123.45"] * 5
+
+
+def test_copy_in_csv_keeps_money_texts_and_nulls_exact_on_postgresql(postgres_url):
+    engine = create_warehouse_engine(postgres_url)
+    records = pd.DataFrame(
+        {
+            "period": "2025-12",
+            "version": 1,
+            "contract_id": ["C-1", 'C,"2"', "C-3\\n", ""],
+            "figure": "converted",
+            "source": "erp_recognition",
+            "record_id": ["L-1", "L-2", "", "L\t4"],
+            "amount": pd.array([-MAX_ABS_CENTS, -5, None, 100], dtype="Int64"),
+        }
+    )
+    with engine.begin() as connection:
+        insert_frame(connection, backlog_source_records_table, records)
+    with engine.connect() as connection:
+        back = (
+            connection.execute(sa.select(backlog_source_records_table).order_by("id"))
+            .mappings()
+            .all()
+        )
+    assert [row["contract_id"] for row in back] == ["C-1", 'C,"2"', "C-3\\n", ""]
+    assert [row["record_id"] for row in back] == ["L-1", "L-2", "", "L\t4"]
+    assert [row["amount"] for row in back] == [
+        Decimal("-9999999999999999.99"), Decimal("-0.05"), None, Decimal("1.00")
+    ]  # fmt: skip
+    engine.dispose()
