@@ -184,11 +184,12 @@ def test_a_file_of_one_record_per_line_reads_the_same_by_pyarrow_as_record_by_re
     for case in range(300):
         out = io.StringIO()
         ending = rng.choice(["\n", "\r\n"])
-        quoting = rng.choice([csv.QUOTE_MINIMAL, csv.QUOTE_ALL])
-        writer = csv.writer(out, lineterminator=ending, quoting=quoting)
+        quoting = rng.choice([csv.QUOTE_MINIMAL, csv.QUOTE_ALL, None])  # None: no quote at all
+        writer = csv.writer(out, lineterminator=ending, quoting=quoting or csv.QUOTE_MINIMAL)
         writer.writerow(HEADER.split(","))
         for n in range(1, 30):
-            writer.writerow([f"C{n}", f"X{n}", rng.choice(names), f"2024-01-{n:02d}", "1.00"])
+            name = rng.choice(names if quoting else ["Acme", "", "Bolt Inc"])
+            writer.writerow([f"C{n}", f"X{n}", name, f"2024-01-{n:02d}", "1.00"])
         lines = out.getvalue().split(ending)
         for _ in range(rng.randint(0, 4)):  # blank lines, short and long lines, empty rows
             at = rng.randrange(1, len(lines))

@@ -15,12 +15,14 @@ where a record ends.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from backlog_pipeline.sources.canonical import SourceError
@@ -61,6 +63,8 @@ def _field_counts(data: bytes) -> np.ndarray | None:
     if not data.endswith(b"\n"):
         data += b"\n"
     raw = np.frombuffer(data, dtype=np.uint8)
+    if b'"' not in data and data.count(b"\r") == data.count(b"\r\n"):
+        return _unquoted_counts(raw)
     counts, start = [], 0
     while start < len(raw):
         end = data.find(b"\n", min(start + _CHUNK, len(raw) - 1)) + 1
@@ -72,15 +76,24 @@ def _field_counts(data: bytes) -> np.ndarray | None:
     return np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
 
 
+def _unquoted_counts(raw: np.ndarray) -> np.ndarray:
+    """Fields on each line of a file without quotes (every line one record): its commas
+    plus one, counted from their positions alone."""
+    ends = np.flatnonzero(raw == _LF)
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    commas = np.flatnonzero(raw == _COMMA)
+    return np.searchsorted(commas, ends) - np.searchsorted(commas, starts) + 1
+
+
 def _plain(data: bytes, name: str) -> tuple[pd.DataFrame, list[BrokenLine]] | None:
-    """A file whose every line is one record, read by pandas; None for any other file
+    """A file whose every line is one record, read by pyarrow; None for any other file
     (a field with a line break, a misplaced quote, bytes that are not UTF-8)."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     if not data.split(b"\n", 1)[0].strip(b"\r"):
         return None  # no header: the careful reader says what is wrong
     try:
-        data.decode("utf-8")  # not kept: pandas decodes again, as it parses
+        data.decode("utf-8")  # not kept: pyarrow decodes again, as it parses
     except UnicodeDecodeError:
         return None
     counts = _field_counts(data)
@@ -101,16 +114,18 @@ def _plain(data: bytes, name: str) -> tuple[pd.DataFrame, list[BrokenLine]] | No
         gone = set(wrong.tolist())
         data = b"\n".join(line for i, line in enumerate(lines) if i not in gone)
         numbers = np.delete(numbers, wrong)
-    frame = _arrow_rows(data, header)
-    frame[LINE] = numbers[1 : len(frame) + 1]
-    blank = (frame[header] == "").all(axis=1).to_numpy()
-    return frame[~blank].reset_index(drop=True), broken
+    table = _arrow_rows(data, header)
+    lengths = functools.reduce(pc.add, (pc.binary_length(c) for c in table.columns))
+    kept = pc.not_equal(lengths, 0)  # a row of empty fields is no record, as in csv_records
+    frame = table.filter(kept).to_pandas()
+    frame[LINE] = numbers[1 : len(table) + 1][kept.to_numpy(zero_copy_only=False)]
+    return frame, broken
 
 
-def _arrow_rows(data: bytes, header: list[str]) -> pd.DataFrame:
+def _arrow_rows(data: bytes, header: list[str]) -> pa.Table:
     """The rows after the header, every field as text (no value taken for missing), read by
     pyarrow's multi-threaded parser: each line is one record, checked above."""
-    table = pa_csv.read_csv(
+    return pa_csv.read_csv(
         io.BytesIO(data),
         read_options=pa_csv.ReadOptions(column_names=header, skip_rows=1),
         parse_options=pa_csv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False),
@@ -121,7 +136,6 @@ def _arrow_rows(data: bytes, header: list[str]) -> pd.DataFrame:
             null_values=[],
         ),
     )
-    return table.to_pandas()
 
 
 def read_rows(data: bytes, name: str) -> tuple[pd.DataFrame, list[BrokenLine]]:

@@ -176,15 +176,19 @@ def decimal_columns(table: pa.Table) -> list[str]:
 
 
 def _from_rows(names: list[str], rows: list[tuple]) -> pa.Table:
-    """Rows as the DB-API gives them, one Arrow column each, typed where Arrow can tell."""
+    """Rows as the DB-API gives them, one Arrow column each, typed where Arrow can tell
+    (transposed by numpy: one C loop, not a Python tuple per column)."""
+    values = np.empty((len(rows), len(names)), dtype=object)
+    values[:] = rows if rows else values
     columns = []
-    for values in zip(*rows, strict=True) if rows else [() for _ in names]:
+    for index in range(len(names)):
+        column = values[:, index]
         try:
-            column = pa.array(values, from_pandas=False)
+            columns.append(pa.array(column, from_pandas=False) if len(column) else
+                           pa.array([], pa.string()))  # fmt: skip
         except (pa.ArrowInvalid, pa.ArrowTypeError):
-            column = _python_text(list(values))
-        columns.append(column)
-    return pa.table(columns or [pa.array([], pa.string()) for _ in names], names=names)
+            columns.append(_python_text(column.tolist()))
+    return pa.table(columns, names=names)
 
 
 def stream_batches(connection: sa.Connection, select: sa.Select) -> Iterator[pa.Table]:

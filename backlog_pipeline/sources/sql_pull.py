@@ -89,7 +89,9 @@ def _high_water_mark(rows: pa.Table) -> str | None:
     return latest(column.to_pandas())
 
 
-def _replaced(previous: pa.Table, fetched: pa.Table, since: str | None, first: str | None):
+def _replaced(
+    previous: pa.Table, fetched: pa.Table, since: str | None, first: str | None
+) -> pa.ChunkedArray | pa.Array:
     """The previous rows the fetch replaces: same id, or inside the filter sent."""
     ids = previous.column(ID)
     gone = pc.fill_null(pc.is_in(ids, value_set=fetched.column(ID).combine_chunks()), False)
