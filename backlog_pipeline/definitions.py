@@ -7,6 +7,7 @@ settings object (``config.settings``).
 import dagster as dg
 
 from backlog_pipeline.defs.backlog import backlog_flow, contract_backlog
+from backlog_pipeline.defs.board_pack import board_pack
 from backlog_pipeline.defs.checks import (
     cancellation_line_present,
     flow_matches_contracts,
@@ -61,6 +62,7 @@ defs = dg.Definitions(
         rpo_disclosure_figures,
         publish_warehouse_tables,
         publish_kpi_documents,
+        board_pack,
     ],
     asset_checks=[
         source_data_errors,

@@ -5,15 +5,13 @@ the demo gained EUR and GBP contracts: today it is the demo's USD flow, figure f
 (``backlog_flow_by_currency``, currency USD), and a fixed input of the report tests; the
 top customers of 2025-06 are the demo's contract rows summed by customer. The timing split,
 budget and ratios are illustrative (issue 14 is not published yet) but consistent: the
-arithmetic is written next to them. ``python -m backlog_pipeline_tests.board_pack_samples
-docs/board-pack-bridge.png`` draws the README's bridge image from these figures.
+arithmetic is written next to them. (The README's bridge image is the demo close's own
+``<output>/2025-06/board_pack_bridge.png``.)
 """
 
 from __future__ import annotations
 
-import sys
 from decimal import Decimal
-from pathlib import Path
 
 from backlog_pipeline.report import (
     CheckResult,
@@ -208,12 +206,3 @@ def trend_pack() -> TrendPack:
             for period, flow in flows.items()
         ),
     )
-
-
-if __name__ == "__main__":
-    from backlog_pipeline.report.bridge import bridge_figure
-    from backlog_pipeline.report.figures import render
-
-    pack = month_pack()
-    chart = render("bridge", "Backlog bridge", lambda: bridge_figure(pack.flow, pack.currency))
-    Path(sys.argv[1]).write_bytes(chart.png)

@@ -1,6 +1,7 @@
 """Fixtures: warehouses to publish to, the demo company, a fake HTTP API. Helpers: support.py."""
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -92,3 +93,33 @@ def fake_api():
 def quick_step_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Step retries stay on (as deployed) but wait fractions of a second, not half a minute."""
     monkeypatch.setenv("BACKLOG_STEP_RETRY_DELAY", "0.05")
+
+
+# --- a browser for the board pack's pages ---------------------------------------------------
+
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+def _chromium() -> str | None:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    return found or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    executable = _chromium()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        executable = None
+    if executable is None:
+        if os.environ.get("CI"):
+            pytest.fail("no Chromium (or no playwright) in CI: .ci/run installs both")
+        pytest.skip("no Chromium found: apt-get install -y chromium")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()

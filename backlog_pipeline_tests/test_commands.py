@@ -53,6 +53,7 @@ def test_backlog_close_prints_the_flow_and_where_it_went(tmp_path):
     ]
     assert "Warehouse: sqlite:///" in result.stdout
     assert f"KPI documents: {tmp_path / 'data' / 'output'}" in result.stdout
+    assert f"Board pack: {tmp_path / 'data' / 'output'}/<YYYY-MM>/board_pack.html" in result.stdout
     # The demo has EUR and GBP contracts: the flow shows their revaluation, month by month.
     assert lines[header].split()[8] == "fx_revaluation"
     june = next(line.split() for line in lines if line.startswith("2025-06"))

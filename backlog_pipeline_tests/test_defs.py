@@ -28,7 +28,7 @@ def test_the_module_loads_with_every_asset_check_and_schedule():
         "fx_rates", "backlog_flow_by_currency", "backlog_flow_constant_currency",
         "warehouse/backlog_flow_by_currency_table",
         "warehouse/backlog_flow_constant_currency_table",
-        "warehouse/publication_fx_rates",
+        "warehouse/publication_fx_rates", "report/board_pack",
         # The RPO disclosure (issue 14): its sources, figures, tables and document.
         "erp_revenue_plan", "revenue_budget", "rpo_disclosure", "rpo_contract_timing",
         "rpo_timing_waterfall", "rpo_exclusion_register", "backlog_slices", "backlog_ratios",

@@ -9,7 +9,16 @@ import simplejson
 
 from backlog_pipeline.accounting.expedients import SHORT_CONTRACT_REASON
 from backlog_pipeline_tests import disclosure_company as company
-from backlog_pipeline_tests.support import build, check_results, close, money, read, table
+from backlog_pipeline_tests.support import (
+    build,
+    check_evaluations,
+    check_results,
+    close,
+    money,
+    partition_key,
+    read,
+    table,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -148,7 +157,12 @@ def test_a_changed_plan_restates_the_timing_as_a_new_version_and_a_lock_holds(
     evaluations = check_results(restated)
     warned = evaluations["disclosure_matches_published"]
     assert not warned.passed and warned.severity.value == "WARN"
-    assert warned.metadata["discrepancies"].value == 6
+    # Each of the six months moved, and each month's own result says so (one each).
+    moved = [
+        e for e in check_evaluations(restated) if e.check_name == "disclosure_matches_published"
+    ]
+    assert sorted(e.partition for e in moved) == [partition_key(f"2024-0{m}") for m in range(1, 7)]
+    assert all(not e.passed and e.metadata["discrepancies"].value == 1 for e in moved)
     assert evaluations["matches_published"].passed  # the flow did not move
     scaled = evaluations["revenue_plan_matches_backlog"]
     assert not scaled.passed and scaled.severity.value == "WARN"

@@ -19,6 +19,7 @@ from backlog_pipeline.defs.io_manager import (
     MonthlyFrameIOManager,
     ParquetFrameIOManager,
 )
+from backlog_pipeline.periods import PARTITION_KEY_FORMAT
 from backlog_pipeline.staging_frames import from_table, read_table, write_frame
 from backlog_pipeline_tests.support import partition_key
 
@@ -122,7 +123,7 @@ def test_a_range_of_months_is_written_month_by_month_and_loaded_as_one(tmp_path)
     months = ["2025-01", "2025-02", "2025-03"]
     frame = _months_frame(months, 1_500)
     manager = _manager(tmp_path)
-    partitions = dg.MonthlyPartitionsDefinition(start_date="2024-01-01")
+    partitions = dg.MonthlyPartitionsDefinition(start_date="2024-01", fmt=PARTITION_KEY_FORMAT)
     keys = [partition_key(m) for m in months]
     output = dg.build_output_context(
         asset_key=dg.AssetKey("contract_backlog"),
@@ -160,7 +161,7 @@ def test_a_range_of_months_is_written_month_by_month_and_loaded_as_one(tmp_path)
 
 def test_a_snapshot_is_one_file_whatever_months_a_run_covers(tmp_path):
     manager = _manager(tmp_path)
-    partitions = dg.MonthlyPartitionsDefinition(start_date="2024-01-01")
+    partitions = dg.MonthlyPartitionsDefinition(start_date="2024-01", fmt=PARTITION_KEY_FORMAT)
     frame = every_type(2_000).reset_index(drop=True)
     output = dg.build_output_context(
         asset_key=dg.AssetKey("erp_recognition"),

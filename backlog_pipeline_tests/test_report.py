@@ -211,3 +211,32 @@ def test_templates_ship_with_the_package():
     assert {path.name for path in templates.glob("*.j2")} == {
         "base.html.j2", "board_pack.html.j2", "backlog_trend.html.j2"
     }  # fmt: skip
+
+
+def test_an_unchanged_pack_is_not_drawn_again_and_a_changed_one_is(tmp_path, monkeypatch):
+    first = write_month_pack(month_pack(), tmp_path)
+    before = {path: path.stat().st_mtime_ns for path in first}
+
+    def no_drawing(*args, **kwargs):
+        raise AssertionError("an unchanged pack was drawn again")
+
+    monkeypatch.setattr("backlog_pipeline.report.figures.render", no_drawing)
+    assert write_month_pack(month_pack(), tmp_path) == first
+    assert {path: path.stat().st_mtime_ns for path in first} == before
+    # A new version of the same figures is a new page: drawn (and so refused here).
+    restated = month_pack(version=VersionInfo(2, "run-2", restates=1))
+    with pytest.raises(AssertionError, match="drawn again"):
+        write_month_pack(restated, tmp_path)
+    # A missing PNG is drawn again too.
+    monkeypatch.undo()
+    first[1].unlink()
+    assert write_month_pack(month_pack(), tmp_path) == first and first[1].is_file()
+
+
+def test_the_ui_preview_is_the_slide_png_scaled_down(tmp_path):
+    written = write_month_pack(month_pack(), tmp_path)
+    text = bridge_markdown(month_pack(), png=written[1].read_bytes())
+    encoded = re.search(r"\(data:image/png;base64,([A-Za-z0-9+/=]+)\)", text).group(1)
+    with Image.open(io.BytesIO(base64.b64decode(encoded))) as image:
+        assert image.size == (880, 384)  # 1650 × 720 at 80/150
+    assert len(encoded) < 60_000

@@ -148,6 +148,10 @@ def _report(result: dg.JobExecutionResult, first: int, last: int) -> None:
         "`backlog-months versions` lists versions)"
     )
     print(f"KPI documents: {settings.output_dir}/<YYYY-MM>/")
+    print(
+        f"Board pack: {settings.output_dir}/<YYYY-MM>/board_pack.html, "
+        f"trend report {settings.output_dir}/backlog_trend.html"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -197,9 +201,14 @@ def _report_failure(result: dg.JobExecutionResult, first: int, last: int) -> Non
     if close_report.warehouse_published(result):
         _print_flow(first, last)
         _print_quarantine(result)
+        unwritten = (
+            "the board pack was"
+            if close_report.failed_steps(result) == {close_report.BOARD_PACK_STEP}
+            else "the KPI documents were"
+        )
         print(
             f"The close failed (run {result.run_id}) AFTER the warehouse was published: its "
-            "tables hold the figures above, but the KPI documents were NOT all written:",
+            f"tables hold the figures above, but {unwritten} NOT all written:",
             file=sys.stderr,
         )
     else:

@@ -16,6 +16,7 @@ import dagster as dg
 # Names only: importing the definitions here would read the settings before the CLI can
 # report a bad one.
 PUBLISH_TABLES_STEP = "publish_warehouse_tables"
+BOARD_PACK_STEP = "report__board_pack"
 SOURCE_ASSETS = ("crm_contracts", "crm_contract_changes", "erp_recognition")
 _RUN_ERRORS = ("RESOURCE_INIT_FAILURE", "PIPELINE_FAILURE", "RUN_FAILURE")
 # A step stopped by one of its own blocking checks (the source steps' source_not_shrunk).
@@ -95,3 +96,8 @@ def warehouse_published(result: dg.JobExecutionResult) -> bool:
         event.event_type_value == "STEP_SUCCESS" and event.step_key == PUBLISH_TABLES_STEP
         for event in result.all_events
     )
+
+
+def failed_steps(result: dg.JobExecutionResult) -> set[str]:
+    """The steps that failed (their last attempt)."""
+    return {event.step_key for event in result.all_events if event.is_step_failure}

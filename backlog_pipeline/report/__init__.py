@@ -25,10 +25,9 @@ from backlog_pipeline.report.model import (
     Ratio,
     RatioUnit,
     TimingSchedule,
-    TrendMonth,
-    TrendPack,
     VersionInfo,
 )
+from backlog_pipeline.report.trend_model import TrendMonth, TrendPack
 from backlog_pipeline.report.ui_preview import bridge_markdown, bridge_preview_png
 from backlog_pipeline.report.values import PackError
 

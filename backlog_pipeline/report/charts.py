@@ -204,7 +204,7 @@ def coverage_figure(coverage: PlanCoverage, currency: str, title: str) -> Figure
         ("coverage-closing", "Closing backlog", coverage.closing, figures.TOTAL),
     ]  # fmt: skip
     bars = [Bar(gid, label, amount, colour, money_text(amount, currency))
-            for gid, label, amount, colour in rows]  # fmt: skip
+            for gid, label, amount, colour in rows if amount is not None]  # fmt: skip
     figure = figures.new_figure(11, 2.6)
     axes = figure.add_subplot()
     _labelled_bars(axes, bars, horizontal=True)
@@ -221,7 +221,8 @@ def customers_figure(concentration: Concentration, currency: str, title: str) ->
     customers = concentration.top_customers
     bars = [
         Bar(f"customer-{rank}", customer.label, customer.closing, figures.CURRENT,
-            f"{money_text(customer.closing, currency)} · {percent_text(customer.share_pct)}")
+            money_text(customer.closing, currency)
+            + ("" if customer.share_pct is None else f" · {percent_text(customer.share_pct)}"))
         for rank, customer in enumerate(customers, start=1)
     ]  # fmt: skip
     figure = figures.new_figure(11, 0.9 + 0.32 * max(len(customers), 1))

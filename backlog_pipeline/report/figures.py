@@ -95,7 +95,13 @@ class Chart:
 
 
 def render(name: str, title: str, build: Callable[[], Figure]) -> Chart:
-    """Draw ``build()`` in the pack's style and keep both outputs; the figure is dropped."""
+    """Draw ``build()`` in the pack's style and keep both outputs; the figure is dropped.
+
+    The constrained layout (a third of the drawing time) is worked out once, for the SVG;
+    the PNG keeps those positions, which are fractions of the figure and so hold at any dpi.
+    """
     with chart_style():
         figure = build()
-        return Chart(name, title, svg_text(figure, name), png_bytes(figure), png_size(figure))
+        svg = svg_text(figure, name)
+        figure.set_layout_engine("none")
+        return Chart(name, title, svg, png_bytes(figure), png_size(figure))

@@ -10,21 +10,20 @@ field, so a bad read fails the close instead of printing a wrong picture.
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 from backlog_pipeline.money import decimal_to_cents
 from backlog_pipeline.report.values import (
     PackError,
+    ascending,
+    currency_code,
     money,
     optional_money,
     period,
     ratio_value,
 )
-
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
 def _set(instance: object, name: str, value: object) -> None:
@@ -159,26 +158,32 @@ class TimingSchedule:
 
 @dataclass(frozen=True)
 class PlanCoverage:
-    """The next 12 months of the revenue budget against the backlog (published ratios)."""
+    """The next 12 months of the revenue budget against the backlog (published ratios).
+
+    ``within_12_months``: the backlog due within 12 months that current coverage divides,
+    when it is published as a figure (None: only the ratio is, and no bar is drawn)."""
 
     budget_next_12_months: Decimal
-    within_12_months: Decimal
+    within_12_months: Decimal | None
     closing: Decimal
     coverage: Decimal | None
     current_coverage: Decimal | None
 
     def __post_init__(self) -> None:
-        for name in ("budget_next_12_months", "within_12_months", "closing"):
+        for name in ("budget_next_12_months", "closing"):
             _set(self, name, money(getattr(self, name), f"coverage {name}"))
+        _set(self, "within_12_months", optional_money(self.within_12_months, "coverage within"))
         for name in ("coverage", "current_coverage"):
             _set(self, name, ratio_value(getattr(self, name), name))
 
 
 @dataclass(frozen=True)
 class CustomerShare:
+    """A large customer's closing backlog; its share only where one is published."""
+
     customer_id: str
     closing: Decimal
-    share_pct: Decimal
+    share_pct: Decimal | None
     name: str | None = None
 
     def __post_init__(self) -> None:
@@ -269,13 +274,13 @@ class MonthPack:
     concentration: Concentration | None = None
     ratios: tuple[Ratio, ...] = ()
     checks: tuple[CheckResult, ...] = ()
+    notes: tuple[str, ...] = ()  # what is left off the page and why
 
     def __post_init__(self) -> None:
-        if not _CURRENCY.match(self.currency):
-            raise PackError(f"currency must be an ISO 4217 code, got {self.currency!r}")
-        for name in ("history", "ratios", "checks"):
+        currency_code(self.currency)
+        for name in ("history", "ratios", "checks", "notes"):
             _set(self, name, tuple(getattr(self, name)))
-        _ascending(self.history, "history")
+        ascending(self.history, "history")
         if len(self.history) > 24:
             raise PackError("history holds at most the last 24 months")
         if self.history and self.history[-1].period != self.flow.period:
@@ -284,38 +289,3 @@ class MonthPack:
     @property
     def period(self) -> str:
         return self.flow.period
-
-
-@dataclass(frozen=True)
-class TrendMonth:
-    flow: MonthFlow
-    timing: ClosingPoint | None = None
-
-    def __post_init__(self) -> None:
-        if self.timing is not None and self.timing.period != self.flow.period:
-            raise PackError(f"{self.flow.period}: its timing split is for {self.timing.period}")
-
-    def closing_point(self) -> ClosingPoint:
-        return self.timing or ClosingPoint(self.flow.period, self.flow.closing)
-
-
-@dataclass(frozen=True)
-class TrendPack:
-    """Every published month, for the report at the output folder's top level."""
-
-    currency: str
-    months: tuple[TrendMonth, ...] = field(default=())
-
-    def __post_init__(self) -> None:
-        if not _CURRENCY.match(self.currency):
-            raise PackError(f"currency must be an ISO 4217 code, got {self.currency!r}")
-        _set(self, "months", tuple(self.months))
-        if not self.months:
-            raise PackError("a trend report needs at least one published month")
-        _ascending([month.flow for month in self.months], "trend months")
-
-
-def _ascending(rows: tuple | list, name: str) -> None:
-    periods = [row.period for row in rows]
-    if periods != sorted(set(periods)):
-        raise PackError(f"{name} must be in ascending month order without repeats: {periods}")

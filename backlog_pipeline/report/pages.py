@@ -7,10 +7,12 @@ Jinja2 (already installed with Dagster) escapes every text it is given.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, partial
 
 import jinja2
+from matplotlib.figure import Figure
 
 from backlog_pipeline.report import charts, figures
 from backlog_pipeline.report.bridge import bridge_bars, bridge_figure
@@ -21,7 +23,8 @@ from backlog_pipeline.report.formatting import (
     percent_text,
     ratio_cells,
 )
-from backlog_pipeline.report.model import MonthPack, Ratio, TrendPack
+from backlog_pipeline.report.model import MonthPack, Ratio
+from backlog_pipeline.report.trend_model import TrendPack
 
 
 @dataclass(frozen=True)
@@ -40,8 +43,11 @@ def _templates() -> jinja2.Environment:
     )
 
 
-def month_charts(pack: MonthPack) -> tuple[figures.Chart, ...]:
-    """The month's charts, in page order; a part not given has no chart."""
+ChartPlan = tuple[str, str, Callable[[], Figure]]
+
+
+def month_chart_plan(pack: MonthPack) -> list[ChartPlan]:
+    """The month's charts in page order (name, title, how to draw); a part not given has none."""
     month, currency = month_name(pack.period), pack.currency
     wanted = [("bridge", f"Backlog bridge, {month}", partial(bridge_figure, pack.flow, currency))]
     if pack.history:
@@ -61,10 +67,19 @@ def month_charts(pack: MonthPack) -> tuple[figures.Chart, ...]:
         title = "Top customers"
         build = partial(charts.customers_figure, pack.concentration, currency, title)
         wanted.append(("customers", title, build))
-    return tuple(figures.render(name, title, build) for name, title, build in wanted)
+    return wanted
 
 
-def month_page(pack: MonthPack) -> Page:
+def month_charts(pack: MonthPack) -> tuple[figures.Chart, ...]:
+    """The month's charts, drawn, in page order."""
+    return tuple(
+        figures.render(name, title, build) for name, title, build in month_chart_plan(pack)
+    )
+
+
+def month_page(pack: MonthPack, fingerprint: str = "") -> Page:
+    """The month's page; ``fingerprint`` (of the pack and the code that draws it) is kept in
+    the page so that an unchanged pack need not be drawn again."""
     drawn = month_charts(pack)
     by_name = {chart.name: chart for chart in drawn}
     flow, currency = pack.flow, pack.currency
@@ -89,6 +104,8 @@ def month_page(pack: MonthPack) -> Page:
         "ratios": [_ratio_row(ratio) for ratio in pack.ratios],
         "checks": pack.checks,
         "checks_summary": _checks_summary(pack),
+        "notes": pack.notes,
+        "fingerprint": fingerprint,
     }
     return Page(_templates().get_template("board_pack.html.j2").render(context), drawn)
 
@@ -135,6 +152,9 @@ def _checks_summary(pack: MonthPack) -> str:
     return f"{len(failed)} of {len(pack.checks)} checks did not pass (warnings are published)."
 
 
+TREND_CHARTS = ("backlog_trend_closing", "backlog_trend_flow")
+
+
 def trend_charts(trend: TrendPack) -> tuple[figures.Chart, ...]:
     currency = trend.currency
     points = tuple(month.closing_point() for month in trend.months)
@@ -142,19 +162,19 @@ def trend_charts(trend: TrendPack) -> tuple[figures.Chart, ...]:
     closing_title = "Closing backlog, all published months"
     return (
         figures.render(
-            "backlog_trend_closing",
+            TREND_CHARTS[0],
             closing_title,
             lambda: charts.closing_figure(points, currency, closing_title, "history"),
         ),
         figures.render(
-            "backlog_trend_flow",
+            TREND_CHARTS[1],
             "Movements per month",
             lambda: charts.flow_lines_figure(flows, currency, "Movements per month"),
         ),
     )
 
 
-def trend_page(trend: TrendPack) -> Page:
+def trend_page(trend: TrendPack, fingerprint: str = "") -> Page:
     drawn = trend_charts(trend)
     show_fx = any(month.flow.has_fx for month in trend.months)
     show_timing = any(month.timing is not None for month in trend.months)
@@ -188,5 +208,6 @@ def trend_page(trend: TrendPack) -> Page:
         "flow": drawn[1],
         "columns": columns,
         "rows": rows,
+        "fingerprint": fingerprint,
     }
     return Page(_templates().get_template("backlog_trend.html.j2").render(context), drawn)

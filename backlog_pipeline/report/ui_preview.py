@@ -12,6 +12,9 @@ page's path (``dg.MetadataValue.path(...)``).
 from __future__ import annotations
 
 import base64
+import io
+
+from PIL import Image
 
 from backlog_pipeline.report import figures
 from backlog_pipeline.report.bridge import bridge_bars, bridge_figure
@@ -28,12 +31,28 @@ def bridge_preview_png(pack: MonthPack) -> bytes:
         return figures.png_bytes(bridge_figure(pack.flow, pack.currency), dpi=PREVIEW_DPI)
 
 
-def bridge_markdown(pack: MonthPack, embed_image: bool = True) -> str:
-    """The month's bridge as Markdown: the chart (embedded PNG) and the flow as a table."""
+def preview_from_png(png: bytes) -> bytes:
+    """The slide PNG (``PNG_DPI``) scaled down to ``PREVIEW_DPI``: no second drawing."""
+    with Image.open(io.BytesIO(png)) as image:
+        width, height = image.size
+        size = (round(width * PREVIEW_DPI / figures.PNG_DPI),
+                round(height * PREVIEW_DPI / figures.PNG_DPI))  # fmt: skip
+        smaller = image.convert("RGBA").resize(size, Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    smaller.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def bridge_markdown(pack: MonthPack, embed_image: bool = True, png: bytes | None = None) -> str:
+    """The month's bridge as Markdown: the chart (embedded PNG) and the flow as a table.
+
+    ``png``: the bridge's slide PNG already written, scaled down instead of drawn again.
+    """
     month = month_name(pack.period)
     lines = [f"**Backlog bridge, {month}** ({pack.currency}, {_version_text(pack)})", ""]
     if embed_image:
-        encoded = base64.b64encode(bridge_preview_png(pack)).decode("ascii")
+        preview = bridge_preview_png(pack) if png is None else preview_from_png(png)
+        encoded = base64.b64encode(preview).decode("ascii")
         lines += [f"![Backlog bridge, {month}](data:image/png;base64,{encoded})", ""]
     lines += [f"| {month} | {pack.currency} |", "|:---|---:|"]
     lines += [f"| {bar.label} | {amount_text(bar.amount)} |" for bar in bridge_bars(pack.flow)]

@@ -13,6 +13,7 @@ from decimal import Decimal
 from backlog_pipeline.money import CENT
 
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
 class PackError(ValueError):
@@ -46,3 +47,16 @@ def period(value: object, name: str = "period") -> str:
     if not isinstance(value, str) or not _PERIOD.match(value):
         raise PackError(f"{name} must be a YYYY-MM month, got {value!r}")
     return value
+
+
+def currency_code(value: object) -> str:
+    if not isinstance(value, str) or not _CURRENCY.match(value):
+        raise PackError(f"currency must be an ISO 4217 code, got {value!r}")
+    return value
+
+
+def ascending(rows: tuple | list, name: str) -> None:
+    """Rows (with a ``period``) in ascending month order, each month once."""
+    periods = [row.period for row in rows]
+    if periods != sorted(set(periods)):
+        raise PackError(f"{name} must be in ascending month order without repeats: {periods}")
