@@ -89,6 +89,9 @@ def evaluations(
 ) -> MonthlyResults:
     """The check's output (what blocking waits on), then one evaluation per month."""
     yield dg.Output(None, output_name=_output_name(context, spec))
+    if spec.partitions_def is None:  # an unpartitioned check: one result, the worst month's
+        worst = next((r for r in results.values() if not r.passed), None)
+        results = {max(results): worst or results[max(results)]}
     keys = {month: partition_key(month) for month in results}
     targets = _targets(context.instance, spec.asset_key, keys.values())
     for month, result in results.items():

@@ -213,7 +213,7 @@ def _restatement(
         if month in blocked:
             extra = {**extra, **_locked_metadata([blocked[month]])}
             what = (
-                f"published figure(s) would change in locked month {blocked[month]}, so "
+                f"published figure(s) would change in locked month(s) {blocked[month]}, so "
                 "nothing is published: unlock with `backlog-months unlock YYYY-MM --by NAME "
                 "--reason TEXT` to restate"
             )

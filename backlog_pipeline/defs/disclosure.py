@@ -66,7 +66,7 @@ DISCLOSURE_ASSETS = tuple(_DESCRIPTIONS)
             asset="rpo_contract_timing",
             description="Each contract's revenue plan after the month sums to its backlog; a "
             "plan that does not is scaled to it (or, if unusable, not used), listed here.",
-            partitions_def=monthly_partitions,
+            partitions_def=monthly_partitions,  # each month its own result (check_partitions)
         )
     ],
     ins={
