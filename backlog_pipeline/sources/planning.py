@@ -14,9 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-import sqlalchemy as sa
 
 from backlog_pipeline.sources.parsing import parse_amounts, parse_months, parse_text
+from backlog_pipeline.sources.small_tables import TableUnreadable, read_small_table
 
 PLAN_COLUMNS = ("contract_id", "period", "amount")
 BUDGET_COLUMNS = ("month", "amount")
@@ -96,21 +96,13 @@ def parse_budget(raw: pd.DataFrame, source: str) -> pd.DataFrame:
 def read_plan_table(url: str, table: str, source: str) -> pd.DataFrame:
     """:func:`parse_plan` over ``table`` (``name`` or ``schema.name``) of the ERP database,
     through SQLAlchemy as a quoted identifier; values keep the driver's types."""
-    schema, _, name = table.rpartition(".")
-    selected = sa.table(name, *(sa.column(c) for c in PLAN_COLUMNS), schema=schema or None)
-    engine = sa.create_engine(url)
     try:
-        with engine.connect() as connection:
-            result = connection.execute(sa.select(*selected.c))
-            raw = pd.DataFrame(result.all(), columns=list(result.keys()), dtype=object)
-    except (sa.exc.SQLAlchemyError, engine.dialect.loaded_dbapi.Error) as error:
-        message = str(getattr(error, "orig", None) or error).splitlines()[0]
-        reason = f"cannot be read: {message}"
+        raw = read_small_table(url, table, tuple(PLAN_COLUMNS))
+    except TableUnreadable as error:
+        reason = f"cannot be read: {error}"
         raise PlanningError(
             source, [{"row_number": 1, "field": "table", "reason": reason}]
         ) from None
-    finally:
-        engine.dispose()
     return parse_plan(raw, source)
 
 

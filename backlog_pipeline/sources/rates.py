@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pandas as pd
 import pycountry
-import sqlalchemy as sa
 
 from backlog_pipeline.accounting.fx_rates import (
     RATE_COLUMNS,
@@ -27,6 +26,7 @@ from backlog_pipeline.accounting.fx_rates import (
     rate_units,
 )
 from backlog_pipeline.periods import month_label, month_of, parse_month
+from backlog_pipeline.sources.small_tables import TableUnreadable, read_small_table
 
 _SHOWN = 20  # problems spelled out in the message; all are in ``problems``
 
@@ -169,20 +169,10 @@ def read_rates_table(url: str, table: str, source: str, reporting_currency: str)
     SQLAlchemy as a quoted identifier. Values keep the driver's types (``Decimal`` from a
     NUMERIC column, text from SQLite), which :func:`rate_units` reads exactly.
     """
-    schema, _, name = table.rpartition(".")
-    selected = sa.table(
-        name, *(sa.column(column) for column in RATE_COLUMNS), schema=schema or None
-    )
-    engine = sa.create_engine(url)
     try:
-        with engine.connect() as connection:
-            result = connection.execute(sa.select(*selected.c))
-            raw = pd.DataFrame(result.all(), columns=list(result.keys()), dtype=object)
-    except (sa.exc.SQLAlchemyError, engine.dialect.loaded_dbapi.Error) as error:
-        message = str(getattr(error, "orig", None) or error).splitlines()[0]
+        raw = read_small_table(url, table, tuple(RATE_COLUMNS))
+    except TableUnreadable as error:
         raise RatesError(
-            source, [{"row_number": 1, "field": "table", "reason": f"cannot be read: {message}"}]
+            source, [{"row_number": 1, "field": "table", "reason": f"cannot be read: {error}"}]
         ) from None
-    finally:
-        engine.dispose()
     return parse_rates(raw, source, reporting_currency)
