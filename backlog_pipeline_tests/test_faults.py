@@ -327,7 +327,7 @@ def test_a_document_that_cannot_be_written_fails_at_once(tmp_path, monkeypatch):
     def refused(folder: Path, record: dict) -> None:
         raise PermissionError(f"{folder} is read-only")
 
-    monkeypatch.setattr("backlog_pipeline.defs.publish.write_documents", refused)
+    monkeypatch.setattr("backlog_pipeline.defs.publish_documents.write_documents", refused)
     result = close(defs, "2024-01", "2024-06")
     assert not result.success
     assert _retried_steps(result) == []
@@ -335,7 +335,7 @@ def test_a_document_that_cannot_be_written_fails_at_once(tmp_path, monkeypatch):
 
 
 def test_a_warehouse_fault_while_writing_documents_is_retried(tmp_path, monkeypatch):
-    from backlog_pipeline.defs import publish
+    from backlog_pipeline.defs import publish_documents as publish
 
     monkeypatch.setenv("BACKLOG_STEP_RETRIES", "2")
     url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"

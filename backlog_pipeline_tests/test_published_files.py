@@ -36,8 +36,14 @@ def test_an_unchanged_rerun_keeps_every_kpi_file_and_they_are_readable_by_all(
     defs = build(tmp_path, monkeypatch, f"sqlite:///{tmp_path / 'warehouse.sqlite'}")
     assert close(defs, "2024-01", "2024-06").success
     files = sorted(path for path in (tmp_path / "data" / "output").rglob("*") if path.is_file())
+    kpi = [path for path in files if not path.name.startswith(("board_pack", "backlog_trend"))]
     # Per month: the two KPI documents, the RPO disclosure's document and its four notes.
-    assert len(files) == 6 * 7
+    assert len(kpi) == 6 * 7
+    # Per month the board pack's page and its charts' images, and the trend at the top.
+    assert {path.parent.name for path in files if path.name == "board_pack.html"} == {
+        f"2024-0{month}" for month in range(1, 7)
+    }
+    assert (tmp_path / "data" / "output" / "backlog_trend.html").is_file()
     assert {_mode(path) for path in files} == {0o644}
     before = {path: path.stat().st_mtime_ns for path in files}
     assert close(defs, "2024-01", "2024-06").success
