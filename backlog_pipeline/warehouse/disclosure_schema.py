@@ -19,15 +19,17 @@ from backlog_pipeline.warehouse.schema import MONEY, TwoDecimals, metadata
 
 
 class FourDecimals(sa.types.TypeDecorator):
-    """A ratio with four decimals: NUMERIC(20,4), and its exact text on SQLite."""
+    """A ratio with four decimals: NUMERIC(24,4), and its exact text on SQLite. Twenty
+    integer digits hold any ratio of two figures the money columns can hold (up to
+    9,999,999,999,999,999.99 over 0.01), even annualized (times 12)."""
 
-    impl = sa.Numeric(20, 4)
+    impl = sa.Numeric(24, 4)
     cache_ok = True
 
     def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
         if dialect.name == "sqlite":
             return dialect.type_descriptor(sa.Text())
-        return dialect.type_descriptor(sa.Numeric(20, 4))
+        return dialect.type_descriptor(sa.Numeric(24, 4))
 
     def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
         if value is None:

@@ -5,7 +5,7 @@ Months published before have no disclosure: their ``disclosure_hash`` is null, a
 next close adds their disclosure to their current version without a new one (allowed on
 a locked month too, and logged), since their flow does not change.
 
-Money is NUMERIC(18,2), ratios NUMERIC(20,4), as exact text on SQLite (see revision 0002).
+Money is NUMERIC(18,2), ratios NUMERIC(24,4), as exact text on SQLite (see revision 0002).
 Frozen as written: later changes are later revisions, never edits here.
 
 Revision ID: 0004_rpo_disclosure
@@ -37,7 +37,7 @@ def _money(*names: str, nullable: bool = False) -> list[sa.Column]:
 
 
 def _ratio(name: str) -> sa.Column:
-    return sa.Column(name, sa.Text() if _on_sqlite() else sa.Numeric(20, 4), nullable=True)
+    return sa.Column(name, sa.Text() if _on_sqlite() else sa.Numeric(24, 4), nullable=True)
 
 
 def _text(name: str) -> sa.Column:
