@@ -32,6 +32,28 @@ from backlog_pipeline.warehouse.arrow_columns import arrow_column
 from backlog_pipeline.warehouse.bulk import insert_frame
 
 Build = Callable[[], pd.DataFrame]
+# The publishing connection's page cache (negative: KiB): the keyed tables' B-tree pages a
+# publication of millions of rows touches stay in memory (SQLite's default is 2 MiB).
+_PUBLISH_CACHE_KIB = -131_072
+
+
+def key_columns(table: sa.Table) -> list[str]:
+    """The columns SQLite keeps ``table``'s rows sorted by: its primary key, or, where that
+    is a lone row id, its first index."""
+    key = [c.name for c in table.primary_key.columns]
+    if len(key) == 1 and table.primary_key.columns[key[0]].autoincrement is True:
+        indexes = sorted(table.indexes, key=lambda index: index.name or "")
+        key = [c.name for c in indexes[0].columns] if indexes else []
+    return key
+
+
+def in_key_order(frame: pd.DataFrame, key: list[str]) -> bool:
+    """Whether the frame's rows are in ``key`` order: the key's columns that vary in the
+    frame are one, and it does not decrease (a month's rows: its contract ids)."""
+    varying = [n for n in key if len(frame) and not (frame[n] == frame[n].iloc[0]).all()]
+    if not varying:
+        return True
+    return len(varying) == 1 and frame[varying[0]].is_monotonic_increasing
 
 
 class StagedLoads:
@@ -48,6 +70,8 @@ class StagedLoads:
         self._staged: dict[tuple[str, str], tuple[str, list[str]]] = {}
         self._builds: dict[tuple[str, str], Build] = {}
         self._columns: dict[str, list[str]] = {}
+        self._order: dict[str, list[str]] = {}  # scratch table: the target's key columns
+        self._unordered: dict[tuple[str, str], bool] = {}
 
     def stage(self, table: sa.Table, part: str, build: Build) -> None:
         """Write ``build()`` now where the warehouse has a bulk route ahead of the
@@ -69,6 +93,8 @@ class StagedLoads:
         with self._connection().cursor() as cursor:
             cursor.adbc_ingest(staged, batch, mode="create_append")
         self._staged[(table.name, part)] = (staged, names)
+        order = self._order.setdefault(staged, [n for n in key_columns(table) if n in names])
+        self._unordered[(table.name, part)] = not in_key_order(frame, order)
 
     def _connection(self):  # an ADBC DB-API connection
         if self._adbc is None:
@@ -94,9 +120,12 @@ class StagedLoads:
             return
         raw = connection.connection.driver_connection
         raw.execute(f"ATTACH DATABASE ? AS {self._alias}", (str(self._file),))
+        (cache,) = raw.execute("PRAGMA main.cache_size").fetchone()
+        raw.execute(f"PRAGMA main.cache_size = {_PUBLISH_CACHE_KIB}")  # this connection only
         try:
             yield
         finally:
+            raw.execute(f"PRAGMA main.cache_size = {int(cache)}")  # back to the pool as it was
             raw.execute(f"DETACH DATABASE {self._alias}")
 
     def insert(
@@ -109,7 +138,13 @@ class StagedLoads:
         self, connection: sa.Connection, table: sa.Table, parts: dict[str, dict]
     ) -> None:
         """The staged rows of each part of ``table`` inserted with that part's constants
-        (the same keys for every part): one statement for all the parts staged."""
+        (the same keys for every part): one statement for all the parts staged.
+
+        No join picks each part's constants (a join probed per row cost more than the
+        insert itself): the parts are an ``IN`` list and a constant that differs between
+        parts a ``CASE`` on the part. Rows go in the target's key order (see ``stage``), so
+        SQLite appends to its key and index B-trees instead of searching them row by row.
+        """
         staged = {p: c for p, c in parts.items() if (table.name, p) in self._staged}
         for part, constants in parts.items():
             if part not in staged:
@@ -118,27 +153,31 @@ class StagedLoads:
         if not staged:
             return
         name, names = self._staged[(table.name, next(iter(staged)))]
-        keys = list(next(iter(staged.values())))
         quote = connection.dialect.identifier_preparer.quote
-        rows = ", ".join(
-            f"(:p{at}{''.join(f', :c{at}_{k}' for k in range(len(keys)))})"
-            for at in range(len(staged))
-        )
-        values = {}
-        for at, (part, constants) in enumerate(staged.items()):
-            values[f"p{at}"] = part
-            values |= {f"c{at}_{k}": constants[key] for k, key in enumerate(keys)}
-        given = ", ".join(["_part", *(f"c{k}" for k in range(len(keys)))])
-        targets = ", ".join(quote(n) for n in [*names, *keys])
-        chosen = ", ".join(
-            [*(f"s.{quote(n)}" for n in names), *(f"v.c{k}" for k in range(len(keys)))]
-        )
+        values: dict[str, object] = {f"p{at}": part for at, part in enumerate(staged)}
+        chosen = [f"s.{quote(n)}" for n in names]
+        for k, key in enumerate(next(iter(staged.values()))):
+            given = [constants[key] for constants in staged.values()]
+            if all(value == given[0] for value in given):
+                chosen.append(f":c{k}")
+                values[f"c{k}"] = given[0]
+                continue
+            cases = " ".join(f"WHEN :p{at} THEN :c{k}_{at}" for at in range(len(given)))
+            chosen.append(f"CASE s._part {cases} END")
+            values |= {f"c{k}_{at}": value for at, value in enumerate(given)}
+        keys = list(next(iter(staged.values())))
+        order = self._order.get(name, [])
+        if any(self._unordered.get((table.name, part)) for part in staged) and order:
+            ordered = f" ORDER BY s._part, {', '.join(f's.{quote(n)}' for n in order)}, s.rowid"
+        else:
+            ordered = ""  # staged in key order already: SQLite reads them in that order
+        listed = ", ".join(f":p{at}" for at in range(len(staged)))
         connection.execute(
             sa.text(
-                f"WITH v({given}) AS (VALUES {rows}) "
-                f"INSERT INTO main.{quote(table.name)} ({targets}) "
-                f"SELECT {chosen} FROM {self._alias}.{name} AS s CROSS JOIN v "  # s outermost
-                f"WHERE s._part = v._part"
+                f"INSERT INTO main.{quote(table.name)} "
+                f"({', '.join(quote(n) for n in [*names, *keys])}) "
+                f"SELECT {', '.join(chosen)} FROM {self._alias}.{name} AS s "
+                f"WHERE s._part IN ({listed}){ordered}"
             ),
             values,
         )
