@@ -1,6 +1,7 @@
 """Columns of a frame as Arrow arrays fit for a warehouse table's bulk routes (ADBC ingest,
-``COPY`` in CSV): money from integer cents to its exact two-decimal text, in Arrow's string
-kernels, never through a float; ids, texts and integers as they are."""
+``COPY`` in CSV): money from integer cents to its exact two-decimal text, in Arrow's
+kernels, never through a float; ids, texts and integers as they are; booleans as 1 and 0
+(what SQLAlchemy writes on SQLite, and a boolean PostgreSQL reads)."""
 
 from __future__ import annotations
 
@@ -55,6 +56,8 @@ def arrow_column(table: sa.Table, name: str, column: pd.Series) -> pa.Array | No
             value = format_cents(int(cents[beyond[0]]))
             raise ValueError(f"{table.name}.{name}: {value} does not fit NUMERIC(18,2)")
         return cents_text(cents, null)
+    if isinstance(kind, sa.Boolean) and column.dtype == bool:
+        return pa.array(column.to_numpy().astype(np.int64))  # 1 and 0, as SQLAlchemy writes
     if isinstance(kind, sa.types.TypeDecorator) or not isinstance(kind, _PLAIN):
         return None
     if isinstance(column.dtype, pd.CategoricalDtype):

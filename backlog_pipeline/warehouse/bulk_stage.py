@@ -96,6 +96,10 @@ class StagedLoads:
         order = self._order.setdefault(staged, [n for n in key_columns(table) if n in names])
         self._unordered[(table.name, part)] = not in_key_order(frame, order)
 
+    def has(self, table: sa.Table, part: str) -> bool:
+        """Whether (``table``, ``part``) was handed to :meth:`stage` (written ahead or not)."""
+        return (table.name, part) in self._builds
+
     def _connection(self):  # an ADBC DB-API connection
         if self._adbc is None:
             import adbc_driver_sqlite.dbapi as adbc_sqlite

@@ -35,6 +35,7 @@ from backlog_pipeline.warehouse.disclosure_publication import (
     disclosure_digests,
     disclosure_moved,
     replace_disclosure,
+    stage_disclosure,
 )
 from backlog_pipeline.warehouse.fx_publication import (
     FX_HASHED,
@@ -252,6 +253,7 @@ def publish_versions(
             if ahead:  # a refusal comes before any work; the transaction asks again
                 _refuse_skipped_lock(connection, months, flow)
         positions = stage_months(loads, ahead, contract_rows, records_of, currency)
+        stage_disclosure(loads, tables, ahead)
         with engine.connect() as connection, loads.attached(connection), connection.begin():
             current, changed = _changed_months(connection, months, fingerprints, digests)
             kept = [m for m in months if m not in changed]
@@ -323,7 +325,7 @@ def _publish_changed(
     )
     replace_currency_tables(connection, versions, figures, currency)
     if tables:
-        replace_disclosure(connection, versions, tables)
+        replace_disclosure(connection, versions, tables, loads)
     published = new_flow["period"].astype(int).tolist()
     insert_rows(
         connection,
