@@ -177,3 +177,27 @@ def test_parts_get_their_own_constants_and_go_in_in_key_order(tmp_path):
     with staged.connect() as connection:
         cache = connection.exec_driver_sql("PRAGMA cache_size").scalar()
     assert cache == -2000, "the publishing connection's cache is put back as it was"
+
+
+def test_a_money_column_equal_to_another_is_staged_once_and_published_as_its_own(tmp_path):
+    """November's local figures equal its reporting ones (staged once); December's differ:
+    each month's rows come out as the plain inserts write them."""
+    november = _rows(50, 1234).assign(period="2025-11")
+    december = _rows(50, 1234).assign(opening_local=np.arange(50, dtype=np.int64) - 25)
+    plain = create_warehouse_engine(f"sqlite:///{tmp_path / 'plain.sqlite'}")
+    with plain.begin() as connection:
+        for rows in (november, december):
+            insert_frame(connection, contract_backlog_table, rows)
+    staged = create_warehouse_engine(f"sqlite:///{tmp_path / 'staged.sqlite'}")
+    with StagedLoads(staged) as loads:
+        for rows in (november, december):
+            loads.stage(contract_backlog_table, rows["period"].iloc[0], lambda rows=rows: rows)
+        assert len({scratch for scratch, _, _ in loads._staged.values()}) == 2
+        with staged.connect() as connection, loads.attached(connection), connection.begin():
+            loads.insert_parts(connection, contract_backlog_table, {"2025-11": {}, "2025-12": {}})
+    order = "ORDER BY period, contract_id"
+    with plain.connect() as a, staged.connect() as b:
+        expected = pd.read_sql(sa.text(f"SELECT * FROM contract_backlog {order}"), a)
+        got = pd.read_sql(sa.text(f"SELECT * FROM contract_backlog {order}"), b)
+    pd.testing.assert_frame_equal(got, expected)
+    assert got["opening_local"].iloc[-1] == "0.24" and got["closing_local"].iloc[-1] == "12.34"

@@ -24,12 +24,14 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 
 from backlog_pipeline.warehouse.arrow_columns import arrow_column
 from backlog_pipeline.warehouse.bulk import insert_frame
+from backlog_pipeline.warehouse.schema import TwoDecimals
 
 Build = Callable[[], pd.DataFrame]
 # The publishing connection's page cache (negative: KiB): the keyed tables' B-tree pages a
@@ -56,6 +58,30 @@ def in_key_order(frame: pd.DataFrame, key: list[str]) -> bool:
     return len(varying) == 1 and frame[varying[0]].is_monotonic_increasing
 
 
+def _copies(table: sa.Table, frame: pd.DataFrame, names: list[str]) -> dict[str, str]:
+    """Money columns equal to an earlier money column (compared on a sample first): each
+    to the first it equals."""
+    money = [n for n in names if isinstance(table.c[n].type, TwoDecimals)]
+    kept: dict[str, np.ndarray] = {}
+    copies = {}
+    sample = np.linspace(0, max(len(frame) - 1, 0), num=min(len(frame), 64), dtype=np.int64)
+    for name in money:
+        if frame[name].dtype != np.int64:
+            continue
+        values = frame[name].to_numpy()
+        same = (
+            other
+            for other, earlier in kept.items()
+            if np.array_equal(values[sample], earlier[sample]) and np.array_equal(values, earlier)
+        )
+        found = next(same, None)
+        if found is None:
+            kept[name] = values
+        else:
+            copies[name] = found
+    return copies
+
+
 class StagedLoads:
     """Frames for warehouse tables, keyed by (table, part), written ahead of the transaction."""
 
@@ -67,33 +93,39 @@ class StagedLoads:
         self._alias = f"bulk_{uuid.uuid4().hex[:12]}"
         self._adbc = None
         self._attached = False
-        self._staged: dict[tuple[str, str], tuple[str, list[str]]] = {}
+        self._staged: dict[tuple[str, str], tuple[str, list[str], dict[str, str]]] = {}
         self._builds: dict[tuple[str, str], Build] = {}
-        self._columns: dict[str, list[str]] = {}
+        self._layouts: dict[str, list[tuple[list[str], dict[str, str]]]] = {}
         self._order: dict[str, list[str]] = {}  # scratch table: the target's key columns
         self._unordered: dict[tuple[str, str], bool] = {}
 
     def stage(self, table: sa.Table, part: str, build: Build) -> None:
         """Write ``build()`` now where the warehouse has a bulk route ahead of the
-        transaction; elsewhere keep ``build`` for :meth:`insert` to call then."""
+        transaction; elsewhere keep ``build`` for :meth:`insert` to call then.
+
+        A money column equal to an earlier one (a one-currency company's local figures are
+        its reporting figures) is written once and selected twice by the ``INSERT``."""
         self._builds[(table.name, part)] = build
         if self._file is None or self._attached:
             return
         frame = build()
         names = [c.name for c in table.columns if c.name in frame.columns]
-        arrays = [arrow_column(table, name, frame[name]) for name in names]
+        copies = _copies(table, frame, names)
+        written = [name for name in names if name not in copies]
+        arrays = [arrow_column(table, name, frame[name]) for name in written]
         if any(array is None for array in arrays):
             return  # inserted in the transaction, as before
-        staged = f"s_{table.name}"
-        known = self._columns.setdefault(staged, names)
-        if known != names:
-            return  # a part with other columns than the table's first: in the transaction
+        layouts = self._layouts.setdefault(table.name, [])
+        if (names, copies) not in layouts:
+            layouts.append((names, copies))
+        staged = f"s_{table.name}_{layouts.index((names, copies))}"
         batch = pa.table([*arrays, pa.array([part] * len(frame), pa.string())],
-                         names=[*names, "_part"])  # fmt: skip
+                         names=[*written, "_part"])  # fmt: skip
         with self._connection().cursor() as cursor:
             cursor.adbc_ingest(staged, batch, mode="create_append")
-        self._staged[(table.name, part)] = (staged, names)
-        order = self._order.setdefault(staged, [n for n in key_columns(table) if n in names])
+        self._staged[(table.name, part)] = (staged, names, copies)
+        order = [copies.get(n, n) for n in key_columns(table) if n in names]
+        self._order.setdefault(staged, order)
         self._unordered[(table.name, part)] = not in_key_order(frame, order)
 
     def has(self, table: sa.Table, part: str) -> bool:
@@ -154,12 +186,20 @@ class StagedLoads:
             if part not in staged:
                 frame = self._builds[(table.name, part)]()
                 insert_frame(connection, table, frame.assign(**constants) if constants else frame)
-        if not staged:
-            return
-        name, names = self._staged[(table.name, next(iter(staged)))]
+        by_scratch: dict[str, dict[str, dict]] = {}
+        for part, constants in staged.items():
+            by_scratch.setdefault(self._staged[(table.name, part)][0], {})[part] = constants
+        for group in by_scratch.values():
+            self._insert_select(connection, table, group)
+
+    def _insert_select(
+        self, connection: sa.Connection, table: sa.Table, staged: dict[str, dict]
+    ) -> None:
+        """One ``INSERT … SELECT`` of parts staged in the same scratch table."""
+        name, names, copies = self._staged[(table.name, next(iter(staged)))]
         quote = connection.dialect.identifier_preparer.quote
         values: dict[str, object] = {f"p{at}": part for at, part in enumerate(staged)}
-        chosen = [f"s.{quote(n)}" for n in names]
+        chosen = [f"s.{quote(copies.get(n, n))}" for n in names]
         for k, key in enumerate(next(iter(staged.values()))):
             given = [constants[key] for constants in staged.values()]
             if all(value == given[0] for value in given):
