@@ -109,7 +109,7 @@ def test_a_failure_moving_staged_rows_leaves_the_publication_whole_and_no_scratc
 
     def attached_then_lost(self, connection):
         assert self._staged, "the changed month was staged ahead"
-        for name, _ in self._staged.values():
+        for name in {scratch for scratch, *_ in self._staged.values()}:
             self._connection().cursor().execute(f"DROP TABLE {name}")
         return real_attached(self, connection)
 

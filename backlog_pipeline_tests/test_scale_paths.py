@@ -16,7 +16,7 @@ from backlog_pipeline.sources.canonical import (
     parse_recognition,
 )
 from backlog_pipeline.sources.local_copy import latest
-from backlog_pipeline.warehouse.versions import month_fingerprints
+from backlog_pipeline.warehouse.fingerprints import month_fingerprints
 
 
 @pytest.fixture(scope="module")

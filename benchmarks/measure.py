@@ -143,7 +143,29 @@ def close(
         "exit_code": code,
         "seconds_in_close": time.perf_counter() - started,
         "peak_rss_mib": _status_mib("VmHWM"),
+        "board_pack_s": _step_seconds("report__board_pack"),
     }
+
+
+def _step_seconds(step: str) -> float | None:
+    """How long ``step`` of the close's run took (its start to its success, from the run's
+    events in the instance the close recorded it in): the board pack's images, timed apart."""
+    import dagster as dg
+
+    instance = dg.DagsterInstance.get()  # DAGSTER_HOME, as the close set it
+    runs = instance.get_runs(limit=1)
+    if not runs:
+        return None
+    times: dict = {}
+    for event in instance.all_logs(runs[0].run_id):
+        if event.step_key == step and event.dagster_event_type in (
+            dg.DagsterEventType.STEP_START,
+            dg.DagsterEventType.STEP_SUCCESS,
+        ):
+            times[event.dagster_event_type] = event.timestamp
+    if len(times) != 2:
+        return None
+    return times[dg.DagsterEventType.STEP_SUCCESS] - times[dg.DagsterEventType.STEP_START]
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ from backlog_pipeline.defs.partitions import monthly_partitions, months_in_run
 from backlog_pipeline.defs.resources import Reporting, Warehouse
 from backlog_pipeline.periods import month_label
 from backlog_pipeline.warehouse.evidence import replace_exceptions
+from backlog_pipeline.warehouse.fingerprints import month_fingerprints
 from backlog_pipeline.warehouse.locks import locks
 from backlog_pipeline.warehouse.reads import (
     CurrentVersion,
@@ -34,7 +35,6 @@ from backlog_pipeline.warehouse.reads import (
     published_figure,
     published_figures,
 )
-from backlog_pipeline.warehouse.versions import month_fingerprints
 
 CONTRACT_ROWS = {"contract_rows": dg.AssetIn("contract_backlog")}
 _SOURCES = {name: CONVERSION_INS[name] for name in ("contracts", "changes", "recognition")}

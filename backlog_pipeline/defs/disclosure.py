@@ -92,7 +92,7 @@ def rpo_disclosure_figures(
 ) -> Iterator:
     first, last = months_in_run(context)
     months = list(range(first, last + 1))
-    prior = published_figures(warehouse.engine, [first - 2, first - 1])[0]
+    prior = published_figures(warehouse.engine, [first - 2, first - 1], rows=False)[0]
     try:
         result = disclose(
             contract_rows, contracts, flow, months, planning.policy,

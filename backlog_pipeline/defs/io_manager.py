@@ -183,7 +183,9 @@ class ParquetFrameIOManager(dg.UPathIOManager):
             metadata.get(OPTIONAL, ()),
             metadata.get(CATEGORIES, ()),
         )
-        return frame if len(tables) == 1 else frame.set_axis(pd.RangeIndex(len(frame)))
+        if len(tables) > 1:  # each month's file keeps its own 0..n index: renumbered
+            frame.index = pd.RangeIndex(len(frame))  # in place: ``set_axis`` copied every column
+        return frame
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         if not context.has_asset_partitions:

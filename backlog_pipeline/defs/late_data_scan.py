@@ -24,6 +24,7 @@ from backlog_pipeline.sources.canonical import (
 )
 from backlog_pipeline.sources.http import Log
 from backlog_pipeline.warehouse.evidence import flagged_periods, replace_exceptions
+from backlog_pipeline.warehouse.fingerprints import month_fingerprints
 from backlog_pipeline.warehouse.locks import locks
 from backlog_pipeline.warehouse.reads import (
     current_source_marks,
@@ -31,7 +32,6 @@ from backlog_pipeline.warehouse.reads import (
     published_closing,
     published_months,
 )
-from backlog_pipeline.warehouse.versions import month_fingerprints
 
 CHECK_NAME = "late_data"
 # What the scan found, on its run: the ranges to close again ("2024-04..2024-06;..."), the

@@ -15,14 +15,16 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from pandas.api.types import infer_dtype
 
-from backlog_pipeline.periods import month_label, month_labels
+from backlog_pipeline.periods import month_label, month_labels, month_positions
 from backlog_pipeline.warehouse.bulk import insert_rows
+from backlog_pipeline.warehouse.bulk_stage import StagedLoads
 from backlog_pipeline.warehouse.disclosure_schema import (
     DISCLOSURE_TABLES,
     current_tables,
@@ -107,21 +109,53 @@ def disclosure_digests(tables: dict[str, pd.DataFrame], months: list[int]) -> di
     return {month: digest.hexdigest() for month, digest in digests.items()}
 
 
-def _insert(connection: sa.Connection, tables: dict[str, pd.DataFrame], versions: dict) -> None:
+def _month_rows(frame: pd.DataFrame, at: np.ndarray, month: int) -> pd.DataFrame:
+    return frame.iloc[at].assign(period=month_label(month)).reset_index(drop=True)
+
+
+def stage_disclosure(
+    loads: StagedLoads | None, tables: dict[str, pd.DataFrame], months: list[int]
+) -> None:
+    """Each month's disclosure rows handed to the bulk route ahead of the transaction (a
+    month's contract timing is as many rows as its contract rows)."""
+    if loads is None or not tables:
+        return
     for name in DISCLOSURE_TABLES:
         frame = tables[name]
-        frame = frame[frame["period"].isin(list(versions))]
+        positions = month_positions(frame["period"], months)
+        for month in months:
+            build = partial(_month_rows, frame, positions[month], month)
+            loads.stage(current_tables[name], month_label(month), build)
+
+
+def _insert(
+    connection: sa.Connection,
+    tables: dict[str, pd.DataFrame],
+    versions: dict,
+    loads: StagedLoads | None = None,
+) -> None:
+    for name in DISCLOSURE_TABLES:
+        table = current_tables[name]
+        staged = {m: v for m, v in versions.items() if loads and loads.has(table, month_label(m))}
+        if staged:
+            parts = {month_label(m): {"version": v} for m, v in staged.items()}
+            loads.insert_parts(connection, table, parts)
+        frame = tables[name]
+        frame = frame[frame["period"].isin([m for m in versions if m not in staged])]
         if frame.empty:
             continue
         rows = frame.assign(
             version=frame["period"].map(versions).astype("int64"),
             period=month_labels(frame["period"].to_numpy(np.int64)),
         )
-        insert_rows(connection, current_tables[name], rows)
+        insert_rows(connection, table, rows)
 
 
 def replace_disclosure(
-    connection: sa.Connection, versions: dict[int, int], tables: dict[str, pd.DataFrame]
+    connection: sa.Connection,
+    versions: dict[int, int],
+    tables: dict[str, pd.DataFrame],
+    loads: StagedLoads | None = None,
 ) -> None:
     """The months' disclosure rows moved to the history, then their new version written."""
     labels = [month_label(month) for month in versions]
@@ -133,7 +167,7 @@ def replace_disclosure(
             history.insert().from_select(columns, sa.select(*current.c).where(in_months))
         )
         connection.execute(current.delete().where(in_months))
-    _insert(connection, tables, versions)
+    _insert(connection, tables, versions, loads)
 
 
 def disclosure_moved(published: str | None, recomputed: str | None) -> bool:

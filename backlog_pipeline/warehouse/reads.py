@@ -94,9 +94,11 @@ def current_versions(connection: sa.Connection, months: Iterable[int]) -> dict[i
 
 
 def published_figures(
-    engine: sa.Engine, months: Iterable[int]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The current published flow and contract rows of ``months``, money in cents."""
+    engine: sa.Engine, months: Iterable[int], rows: bool = True
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The current published flow and contract rows of ``months``, money in cents; without
+    ``rows``, the flow alone (None for the rows: a month's are tens of thousands of
+    exact decimals to read and convert)."""
     labels = [month_label(month) for month in months]
 
     def cents(frame: pd.DataFrame) -> pd.DataFrame:
@@ -106,20 +108,16 @@ def published_figures(
         frame["period"] = frame["period"].map(parse_month)
         return frame
 
-    flow_query = sa.select(backlog_flow_table).where(backlog_flow_table.c.period.in_(labels))
-    rows_query = sa.select(contract_backlog_table).where(
-        contract_backlog_table.c.period.in_(labels)
-    )
+    def read(table: sa.Table) -> pd.DataFrame:
+        query = sa.select(table).where(table.c.period.in_(labels))
+        return pd.DataFrame(
+            connection.execute(query).mappings().all(), columns=[c.name for c in table.columns]
+        )
+
     with engine.connect() as connection:
-        flow = pd.DataFrame(
-            connection.execute(flow_query).mappings().all(),
-            columns=[c.name for c in backlog_flow_table.columns],
-        )
-        rows = pd.DataFrame(
-            connection.execute(rows_query).mappings().all(),
-            columns=[c.name for c in contract_backlog_table.columns],
-        )
-    return cents(flow), cents(rows)
+        flow = read(backlog_flow_table)
+        contract_rows = read(contract_backlog_table) if rows else None
+    return cents(flow), None if contract_rows is None else cents(contract_rows)
 
 
 def published_months(engine: sa.Engine) -> list[int]:
