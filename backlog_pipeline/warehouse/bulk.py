@@ -104,11 +104,7 @@ def _with_nulls(values: list, null: np.ndarray) -> list:
 def _values(column: pd.Series, is_money: bool) -> _Money | list:
     null = column.isna().to_numpy()
     if is_money:
-        cents = (
-            column.fillna(0).to_numpy(dtype=np.int64)
-            if null.any()
-            else column.to_numpy(dtype=np.int64)
-        )
+        cents = column.to_numpy(dtype=np.int64, na_value=0)
         return _Money(cents, null)
     values = column.tolist()
     return _with_nulls(values, null) if null.any() else values
