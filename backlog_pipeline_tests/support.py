@@ -311,7 +311,12 @@ def read(url: str, query: str) -> pd.DataFrame:
 def table(url: str, name: str) -> pd.DataFrame:
     frame = read(url, f"SELECT * FROM {name}")
     keys = [key for key in ("period", "contract_id", "id") if key in frame]
-    return frame.sort_values(keys).reset_index(drop=True)
+    # Ties broken by every other column (as text), so two tables with the same rows compare
+    # equal whatever order the database returns them in.
+    others = [column for column in frame.columns if column not in keys]
+    return frame.sort_values(
+        keys + others, kind="stable", key=lambda c: c.astype(str) if c.name in others else c
+    ).reset_index(drop=True)
 
 
 def closings(url: str) -> dict[str, object]:
